@@ -1,0 +1,12 @@
+//! kubewitness core: a recording, policy-enforcing reverse proxy for Kubernetes `exec`,
+//! `attach` and `logs`.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod channel;
+pub mod peer;
+#[cfg(feature = "sim")]
+pub mod sim;
+pub mod spdy;
+pub mod status;
+pub mod websocket;

@@ -1,0 +1,1 @@
+//! A simulated Kubernetes API server for `kubewitness demo` and the tests.
