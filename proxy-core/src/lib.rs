@@ -5,6 +5,7 @@
 
 pub mod channel;
 pub mod peer;
+pub mod pipeline;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod spdy;
