@@ -47,9 +47,21 @@ pub enum Direction {
     ToClient,
 }
 
-/// A filter ended the session; the client sees `status` on its error channel.
+/// A filter ended the session; the client sees the status on its error channel.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EndSession(pub Status);
+pub struct EndSession(Box<Status>);
+
+impl EndSession {
+    /// Ends the session with `status`.
+    pub fn new(status: Status) -> EndSession {
+        EndSession(Box::new(status))
+    }
+
+    /// The status the client will see.
+    pub fn status(&self) -> &Status {
+        &self.0
+    }
+}
 
 /// A stage in one direction of the pipeline.
 pub trait Filter: Send {
@@ -315,7 +327,7 @@ async fn pump_to_server(
             break;
         };
         if let Err(EndSession(status)) = run_chain(&mut filters, msg, &mut out) {
-            end.end(status);
+            end.end(*status);
             break;
         }
         if !forward(&mut out, &server_out, &mut stopped).await {
@@ -359,7 +371,7 @@ async fn pump_to_client(
             Some(Msg::Close(Channel::Error)) => {}
             Some(msg) => {
                 if let Err(EndSession(s)) = run_chain(&mut filters, msg, &mut out) {
-                    end.end(s);
+                    end.end(*s);
                     break;
                 }
                 if !forward(&mut out, &client_out, &mut stopped).await {

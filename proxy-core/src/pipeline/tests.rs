@@ -194,7 +194,7 @@ impl Filter for DenyStdin {
             Msg::Data(Frame {
                 channel: Channel::Stdin,
                 ..
-            }) => Err(EndSession(Status::failure(
+            }) => Err(EndSession::new(Status::failure(
                 "Forbidden",
                 "stdin is not allowed",
             ))),
