@@ -3,7 +3,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod auth;
 pub mod channel;
+pub mod config;
 pub mod peer;
 pub mod pipeline;
 #[cfg(feature = "sim")]
