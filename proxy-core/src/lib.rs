@@ -8,8 +8,10 @@ pub mod channel;
 pub mod config;
 pub mod peer;
 pub mod pipeline;
+pub mod request;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod spdy;
 pub mod status;
+pub mod tls;
 pub mod websocket;
