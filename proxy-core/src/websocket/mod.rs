@@ -12,9 +12,16 @@
 //!   the 101 and expose it as a [`Peer`](crate::peer::Peer), keeping the contract in
 //!   [`crate::peer`].
 
+mod client;
 pub mod codec;
-
+mod conn;
 pub mod handshake;
 mod protocol;
+mod server;
+#[cfg(test)]
+mod test_support;
 
+pub use client::{MAX_ERROR_CHANNEL_LEN, PING_INTERVAL, connect};
+pub use conn::CLOSE_GRACE;
 pub use protocol::WsProtocol;
+pub use server::serve;
