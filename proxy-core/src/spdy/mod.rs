@@ -14,6 +14,7 @@
 pub mod decoder;
 mod error;
 pub mod frame;
+pub mod handshake;
 pub mod header_block;
 pub mod zlib;
 
