@@ -1,1 +1,90 @@
-fn main() {}
+//! `kubewitness`: the recording, policy-enforcing proxy for `kubectl exec`, `attach` and
+//! `logs`.
+//!
+//! The binary is thin: it parses the command line, sets up tracing, builds the proxy from
+//! the library, serves until a signal and drains, and maps errors to exit codes:
+//! 0 success, 1 runtime failure, 2 bad usage or configuration.
+#![forbid(unsafe_code)]
+
+mod cli;
+#[cfg(feature = "sim")]
+mod demo;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+
+/// Exit code for a runtime failure.
+const EXIT_FAILURE: u8 = 1;
+/// Exit code for bad usage or configuration.
+const EXIT_USAGE: u8 = 2;
+
+/// An error with the exit code it maps to.
+#[derive(Debug)]
+struct Failure {
+    code: u8,
+    error: anyhow::Error,
+}
+
+impl Failure {
+    fn usage(error: impl Into<anyhow::Error>) -> Failure {
+        Failure {
+            code: EXIT_USAGE,
+            error: error.into(),
+        }
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(error: anyhow::Error) -> Failure {
+        Failure {
+            code: EXIT_FAILURE,
+            error,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(&cli);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("kubewitness: cannot start the runtime: {e}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve::run(args).await,
+            #[cfg(feature = "sim")]
+            Command::Demo(args) => demo::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure { code, error }) => {
+            eprintln!("kubewitness: {error:#}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn init_tracing(cli: &Cli) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KUBEWITNESS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cli.log_level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if cli.log_json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

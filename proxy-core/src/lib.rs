@@ -3,15 +3,22 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod access;
 pub mod auth;
 pub mod channel;
 pub mod config;
+pub mod downstream;
+pub mod logstream;
 pub mod peer;
 pub mod pipeline;
 pub mod request;
+pub mod server;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod spdy;
 pub mod status;
+#[cfg(feature = "sim")]
+pub mod testbed;
 pub mod tls;
+pub mod upstream;
 pub mod websocket;

@@ -1,0 +1,78 @@
+//! The command line. Every configuration key of `serve` is also a flag; a flag overrides
+//! the file.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// kubewitness: the narrow, recorded door to a Kubernetes cluster for people and AI agents.
+#[derive(Debug, Parser)]
+#[command(name = "kubewitness", version, about)]
+pub(crate) struct Cli {
+    /// Log filter (tracing `EnvFilter` syntax); `KUBEWITNESS_LOG` overrides it.
+    #[arg(long, global = true, default_value = "info")]
+    pub(crate) log_level: String,
+    /// Log as JSON lines.
+    #[arg(long, global = true)]
+    pub(crate) log_json: bool,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Serve the proxy.
+    Serve(ServeArgs),
+    /// Run a self-contained demo: a simulated API server with kubewitness in front of it.
+    #[cfg(feature = "sim")]
+    Demo(DemoArgs),
+}
+
+/// `kubewitness serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// The YAML configuration file.
+    #[arg(long, short = 'c')]
+    pub(crate) config: Option<PathBuf>,
+    /// `listen`: the address to listen on.
+    #[arg(long)]
+    pub(crate) listen: Option<SocketAddr>,
+    /// `tls.cert`: PEM certificate chain.
+    #[arg(long)]
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// `tls.key`: PEM private key.
+    #[arg(long)]
+    pub(crate) tls_key: Option<PathBuf>,
+    /// `tls.clientCA`: CA bundle for client certificates (CN = user, O = groups).
+    #[arg(long)]
+    pub(crate) tls_client_ca: Option<PathBuf>,
+    /// `auth.tokenFile`: static tokens, kube-apiserver `--token-auth-file` format.
+    #[arg(long)]
+    pub(crate) token_file: Option<PathBuf>,
+    /// `auth.tokenReview`: check unknown bearer tokens upstream with a TokenReview.
+    #[arg(long)]
+    pub(crate) token_review: Option<bool>,
+    /// `upstream.kubeconfig`: the kubeconfig for the API server.
+    #[arg(long)]
+    pub(crate) kubeconfig: Option<PathBuf>,
+    /// `upstream.context`: the kubeconfig context.
+    #[arg(long)]
+    pub(crate) context: Option<String>,
+}
+
+/// `kubewitness demo`.
+#[cfg(feature = "sim")]
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// Where to write the demo's kubeconfig, certificates and tokens (default: a new
+    /// temporary directory, removed on exit).
+    #[arg(long)]
+    pub(crate) dir: Option<PathBuf>,
+    /// The address kubewitness listens on.
+    #[arg(long, default_value = "127.0.0.1:6443")]
+    pub(crate) listen: SocketAddr,
+    /// Stop after this many seconds (for scripted runs); default: run until Ctrl-C.
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) r#for: Option<u64>,
+}

@@ -1,0 +1,109 @@
+//! exec and attach: terminate the client's upgrade, re-originate upstream, run the pipeline.
+//!
+//! The upstream stream is opened *before* the client gets its 101, so an upstream refusal
+//! (pod not found, RBAC) reaches the client as an ordinary HTTP error it can print, and a
+//! failed upstream never leaves the client holding a stream that goes nowhere.
+
+use std::sync::Arc;
+
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use tracing::{Instrument, debug, info, info_span};
+
+use super::respond::{self, ResponseBody};
+use super::{Conn, Proxy, SessionGuard};
+use crate::auth::Identity;
+use crate::downstream;
+use crate::pipeline::Pipeline;
+use crate::request::{RequestInfo, StreamRequest};
+use crate::upstream::OpenError;
+
+pub(super) async fn handle(
+    mut req: Request<Incoming>,
+    info: &RequestInfo,
+    identity: Identity,
+    proxy: Arc<Proxy>,
+    conn: Conn,
+) -> Response<ResponseBody> {
+    let query = req.uri().query().unwrap_or("");
+    let stream = match StreamRequest::parse(info, query) {
+        Ok(s) => s,
+        Err(why) => return respond::bad_request(format!("kubewitness: {why}")),
+    };
+    let accepted = match downstream::accept(req.headers(), true, true) {
+        Ok(a) => a,
+        Err(refused) => {
+            let mut res = respond::status(refused.status, "BadRequest", refused.message);
+            res.headers_mut().extend(refused.headers);
+            return res;
+        }
+    };
+    let opened = match proxy.upstream.open_stream(&stream, &identity).await {
+        Ok(o) => o,
+        Err(OpenError::Refused {
+            status,
+            content_type,
+            body,
+        }) => {
+            let mut res = Response::new(respond::full(body));
+            *res.status_mut() = status;
+            if let Some(ct) = content_type {
+                res.headers_mut().insert(http::header::CONTENT_TYPE, ct);
+            }
+            return res;
+        }
+        Err(OpenError::Failed(why)) => {
+            return respond::bad_gateway(format!(
+                "kubewitness: could not open the {} stream upstream: {why}",
+                stream.subresource
+            ));
+        }
+    };
+
+    let span = info_span!(
+        "session",
+        user = %identity.user,
+        ns = %stream.namespace,
+        pod = %stream.pod,
+        kind = %stream.subresource,
+        client = accepted.transport.name(),
+        upstream = opened.transport,
+        remote = %conn.remote,
+    );
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    let guard = SessionGuard::new(&proxy);
+    let transport = accepted.transport;
+    tokio::spawn(
+        async move {
+            let _guard = guard;
+            let io = match on_upgrade.await {
+                Ok(io) => TokioIo::new(io),
+                Err(e) => {
+                    // Dropping the upstream peer cancels its stream.
+                    debug!(error = %e, "client upgrade failed");
+                    return;
+                }
+            };
+            info!(
+                argc = stream.command.len(),
+                tty = stream.options.tty,
+                "session started"
+            );
+            let client = transport.serve(io, stream.options);
+            let end = Pipeline::new().run(client, opened.peer).await;
+            info!(
+                reason = ?end.reason,
+                status = %end.status.status,
+                exit_code = end.status.exit_code_value(),
+                "session ended"
+            );
+        }
+        .instrument(span),
+    );
+
+    let mut res = Response::new(respond::empty());
+    *res.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    res.headers_mut().extend(accepted.headers);
+    res
+}

@@ -1,0 +1,52 @@
+//! `pods/log`: forwarded upstream as the caller, the body streamed back through the
+//! pipeline (line-aware, flushed promptly in follow mode). Errors before streaming starts
+//! (pod or container not found) are upstream's own `Status` responses, passed through.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use tracing::{Instrument, info, info_span};
+
+use super::respond::{self, ResponseBody};
+use super::{BoxError, Proxy, SessionGuard};
+use crate::auth::Identity;
+use crate::logstream;
+use crate::pipeline::Pipeline;
+
+pub(super) async fn handle(
+    req: Request<Incoming>,
+    identity: Identity,
+    proxy: Arc<Proxy>,
+) -> Response<ResponseBody> {
+    let (parts, _) = req.into_parts();
+    let res = match proxy
+        .upstream
+        .forward(&parts, Bytes::new(), &identity)
+        .await
+    {
+        Ok(res) => res,
+        Err(e) => return respond::bad_gateway(format!("kubewitness: {e}")),
+    };
+    if !res.status().is_success() {
+        return res.map(|b| b.map_err(|e| Box::new(e) as BoxError).boxed_unsync());
+    }
+    let (mut head, body) = res.into_parts();
+    // Filters may change the length.
+    head.headers.remove(http::header::CONTENT_LENGTH);
+    let span = info_span!("logs", user = %identity.user, path = parts.uri.path());
+    let server = logstream::source(body);
+    let (client, out) = logstream::sink();
+    let guard = SessionGuard::new(&proxy);
+    tokio::spawn(
+        async move {
+            let _guard = guard;
+            let end = Pipeline::new().run(client, server).await;
+            info!(reason = ?end.reason, status = %end.status.status, "log stream ended");
+        }
+        .instrument(span),
+    );
+    Response::from_parts(head, out)
+}

@@ -1,0 +1,247 @@
+//! The client-facing server: TLS, HTTP/1.1 and HTTP/2, upgrades, and graceful drain.
+//!
+//! Each accepted connection gets a span with the peer address. TLS is terminated here with
+//! rustls; a client certificate verified against `tls.clientCA` becomes the connection's
+//! identity. hyper-util's `auto` builder serves both HTTP versions, with upgrades, so kubectl's
+//! HTTP/2 API calls and its HTTP/1.1 exec upgrades arrive at the same router.
+//!
+//! Shutdown stops accepting, asks every connection to finish its in-flight requests, then
+//! waits (up to a drain deadline) for running exec/attach/log sessions to end.
+
+mod exec;
+mod logs;
+mod respond;
+mod route;
+
+pub use respond::{BoxError, ResponseBody};
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, watch};
+use tokio_rustls::TlsAcceptor;
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use crate::auth::{Authenticator, Identity, TokenFile, TokenReviewer, identity_from_cert};
+use crate::config::Config;
+use crate::upstream::Upstream;
+
+/// How long a TLS handshake may take.
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long shutdown waits for running sessions.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What every request handler shares.
+#[derive(Debug)]
+pub struct Proxy {
+    auth: Authenticator,
+    upstream: Upstream,
+    sessions: Gauge,
+}
+
+impl Proxy {
+    /// A proxy that authenticates with `auth` and forwards to `upstream`.
+    pub fn new(auth: Authenticator, upstream: Upstream) -> Arc<Proxy> {
+        Arc::new(Proxy {
+            auth,
+            upstream,
+            sessions: Gauge::default(),
+        })
+    }
+
+    /// Builds the proxy a configuration describes.
+    pub async fn from_config(cfg: &Config) -> Result<Arc<Proxy>, String> {
+        let upstream = Upstream::from_config(&cfg.upstream)
+            .await
+            .map_err(|e| e.to_string())?;
+        let tokens = match &cfg.auth.token_file {
+            Some(path) => Some(
+                TokenFile::load(&crate::config::expand_home(path)).map_err(|e| e.to_string())?,
+            ),
+            None => None,
+        };
+        let review = cfg
+            .auth
+            .token_review
+            .then(|| TokenReviewer::new(upstream.client().clone()));
+        Ok(Proxy::new(Authenticator::new(tokens, review), upstream))
+    }
+
+    /// Sessions (exec, attach, logs) running now.
+    pub fn active_sessions(&self) -> usize {
+        self.sessions.count.load(Ordering::Relaxed)
+    }
+}
+
+/// Counts running sessions so shutdown can wait for them.
+#[derive(Debug, Default)]
+struct Gauge {
+    count: AtomicUsize,
+    idle: Notify,
+}
+
+/// Held while a session runs.
+struct SessionGuard(Arc<Proxy>);
+
+impl SessionGuard {
+    fn new(proxy: &Arc<Proxy>) -> SessionGuard {
+        proxy.sessions.count.fetch_add(1, Ordering::Relaxed);
+        SessionGuard(proxy.clone())
+    }
+}
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        if self.0.sessions.count.fetch_sub(1, Ordering::Relaxed) == 1 {
+            self.0.sessions.idle.notify_waiters();
+        }
+    }
+}
+
+/// Per-connection facts handlers need.
+#[derive(Clone, Debug)]
+struct Conn {
+    remote: SocketAddr,
+    cert: Option<Identity>,
+}
+
+/// A bound server.
+pub struct Server {
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    proxy: Arc<Proxy>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("addr", &self.listener.local_addr().ok())
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
+}
+
+impl Server {
+    /// Binds `addr`; with `tls`, serves HTTPS.
+    pub async fn bind(
+        addr: SocketAddr,
+        tls: Option<rustls::ServerConfig>,
+        proxy: Arc<Proxy>,
+    ) -> std::io::Result<Server> {
+        let listener = TcpListener::bind(addr).await?;
+        Ok(Server {
+            listener,
+            tls: tls.map(|c| TlsAcceptor::from(Arc::new(c))),
+            proxy,
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` resolves, then drains.
+    pub async fn serve(self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            let (tcp, remote) = tokio::select! {
+                _ = &mut shutdown => break,
+                accepted = self.listener.accept() => match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of descriptors and the like: back off instead of spinning.
+                        warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                },
+            };
+            let _ = tcp.set_nodelay(true);
+            let span = info_span!("conn", %remote);
+            let (proxy, tls, stop) = (self.proxy.clone(), self.tls.clone(), stop_rx.clone());
+            tokio::spawn(serve_conn(tcp, remote, tls, proxy, stop).instrument(span));
+        }
+        info!("shutting down: no new connections; draining sessions");
+        drop(self.listener);
+        let _ = stop_tx.send(true);
+        let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
+            loop {
+                let idle = self.proxy.sessions.idle.notified();
+                if self.proxy.active_sessions() == 0 {
+                    break;
+                }
+                idle.await;
+            }
+        })
+        .await;
+        if drained.is_err() {
+            warn!(
+                sessions = self.proxy.active_sessions(),
+                "drain deadline passed with sessions still running"
+            );
+        }
+        Ok(())
+    }
+}
+
+async fn serve_conn(
+    tcp: TcpStream,
+    remote: SocketAddr,
+    tls: Option<TlsAcceptor>,
+    proxy: Arc<Proxy>,
+    stop: watch::Receiver<bool>,
+) {
+    match tls {
+        None => {
+            let conn = Conn { remote, cert: None };
+            serve_http(TokioIo::new(tcp), conn, proxy, stop).await
+        }
+        Some(acceptor) => {
+            let stream =
+                match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => return debug!(error = %e, "tls handshake failed"),
+                    Err(_) => return debug!("tls handshake timed out"),
+                };
+            let cert = stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|certs| certs.first())
+                .and_then(|leaf| identity_from_cert(leaf));
+            let conn = Conn { remote, cert };
+            serve_http(TokioIo::new(stream), conn, proxy, stop).await
+        }
+    }
+}
+
+async fn serve_http<I>(io: I, conn: Conn, proxy: Arc<Proxy>, mut stop: watch::Receiver<bool>)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| route::handle(req, proxy.clone(), conn.clone()));
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let conn = builder.serve_connection_with_upgrades(io, service);
+    let mut conn = std::pin::pin!(conn);
+    tokio::select! {
+        res = conn.as_mut() => {
+            if let Err(e) = res {
+                debug!(error = %e, "connection ended with an error");
+            }
+            return;
+        }
+        _ = stop.wait_for(|s| *s) => conn.as_mut().graceful_shutdown(),
+    }
+    if let Err(e) = conn.await {
+        debug!(error = %e, "connection ended with an error while draining");
+    }
+}

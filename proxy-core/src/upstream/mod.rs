@@ -1,0 +1,271 @@
+//! The API server kubewitness forwards to.
+//!
+//! kubewitness reaches upstream through a kube-client [`kube_client::Client`], built from a
+//! kubeconfig (and context), in-cluster config, or inferred, so every TLS and auth method
+//! kube-client supports works. Every upstream request carries kubewitness's own credentials
+//! plus `Impersonate-User`, `Impersonate-Group` and `Impersonate-Uid` of the caller, so
+//! Kubernetes RBAC and the audit log still see the real person. Whatever `Authorization` or
+//! `Impersonate-*` headers the caller sent are dropped first: a caller can never act as
+//! someone else.
+
+mod stream;
+
+pub use stream::OpenError;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Response};
+use kube_client::config::{KubeConfigOptions, Kubeconfig};
+
+use crate::auth::Identity;
+use crate::config::{UpstreamConfig, expand_home};
+
+/// How long to wait for a TCP/TLS connection to the API server.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Headers never forwarded upstream: hop-by-hop headers, credentials and identity
+/// assertions of the caller (replaced by kubewitness's own), and upgrade negotiation
+/// (kubewitness terminates upgrades and negotiates its own).
+const DROPPED_REQUEST_HEADERS: &[&str] = &[
+    "authorization",
+    "connection",
+    "content-length",
+    "host",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "accept-encoding",
+    "x-stream-protocol-version",
+    "sec-websocket-key",
+    "sec-websocket-version",
+    "sec-websocket-protocol",
+    "sec-websocket-extensions",
+    "x-remote-user",
+    "x-remote-group",
+];
+
+/// Header name prefixes never forwarded upstream.
+const DROPPED_REQUEST_PREFIXES: &[&str] = &["impersonate-", "x-remote-extra-"];
+
+/// Response headers not passed back to the client.
+const DROPPED_RESPONSE_HEADERS: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// A problem reaching or configuring upstream.
+#[derive(Debug, thiserror::Error)]
+#[error("upstream: {0}")]
+pub struct UpstreamError(String);
+
+/// The upstream API server.
+#[derive(Clone)]
+pub struct Upstream {
+    client: kube_client::Client,
+    url: String,
+}
+
+impl std::fmt::Debug for Upstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upstream").field("url", &self.url).finish()
+    }
+}
+
+impl Upstream {
+    /// Connects (lazily) to the API server described by `cfg`.
+    pub async fn from_config(cfg: &UpstreamConfig) -> Result<Upstream, UpstreamError> {
+        let options = KubeConfigOptions {
+            context: cfg.context.clone(),
+            ..KubeConfigOptions::default()
+        };
+        let mut config = match &cfg.kubeconfig {
+            Some(path) => {
+                let path = expand_home(path);
+                let kubeconfig = Kubeconfig::read_from(&path)
+                    .map_err(|e| UpstreamError(format!("{}: {e}", path.display())))?;
+                kube_client::Config::from_custom_kubeconfig(kubeconfig, &options)
+                    .await
+                    .map_err(|e| UpstreamError(e.to_string()))?
+            }
+            None if cfg.context.is_some() => kube_client::Config::from_kubeconfig(&options)
+                .await
+                .map_err(|e| UpstreamError(e.to_string()))?,
+            None => kube_client::Config::infer()
+                .await
+                .map_err(|e| UpstreamError(e.to_string()))?,
+        };
+        let auth = &config.auth_info;
+        if auth.impersonate.is_some()
+            || auth.impersonate_groups.is_some()
+            || auth.impersonate_uid.is_some()
+        {
+            return Err(UpstreamError(
+                "the upstream kubeconfig impersonates someone itself; kubewitness must \
+                 impersonate each caller, so remove `as`/`as-groups` from it"
+                    .into(),
+            ));
+        }
+        // Idle exec and `logs -f` sessions are legitimate; policy bounds them, not a socket
+        // read timeout.
+        config.read_timeout = None;
+        config.write_timeout = None;
+        config.connect_timeout = Some(CONNECT_TIMEOUT);
+        let url = config.cluster_url.to_string();
+        let client =
+            kube_client::Client::try_from(config).map_err(|e| UpstreamError(e.to_string()))?;
+        Ok(Upstream { client, url })
+    }
+
+    /// The kube-client behind this upstream (kubewitness's own identity, no impersonation).
+    pub fn client(&self) -> &kube_client::Client {
+        &self.client
+    }
+
+    /// The API server URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Forwards an ordinary request as `identity`; the response body streams.
+    pub async fn forward(
+        &self,
+        parts: &http::request::Parts,
+        body: Bytes,
+        identity: &Identity,
+    ) -> Result<Response<kube_client::client::Body>, UpstreamError> {
+        let path = parts
+            .uri
+            .path_and_query()
+            .map_or("/", |pq| pq.as_str())
+            .to_string();
+        let mut builder = Request::builder().method(parts.method.clone()).uri(path);
+        if let Some(headers) = builder.headers_mut() {
+            copy_request_headers(&parts.headers, headers);
+            impersonate(headers, identity)?;
+        }
+        let req = builder
+            .body(kube_client::client::Body::from(body))
+            .map_err(|e| UpstreamError(e.to_string()))?;
+        let mut res = self
+            .client
+            .send(req)
+            .await
+            .map_err(|e| UpstreamError(e.to_string()))?;
+        strip_response_headers(res.headers_mut());
+        Ok(res)
+    }
+}
+
+/// Copies the caller's headers that may go upstream.
+fn copy_request_headers(from: &HeaderMap, to: &mut HeaderMap) {
+    for (name, value) in from {
+        let n = name.as_str();
+        if DROPPED_REQUEST_HEADERS.contains(&n)
+            || DROPPED_REQUEST_PREFIXES.iter().any(|p| n.starts_with(p))
+        {
+            continue;
+        }
+        to.append(name.clone(), value.clone());
+    }
+}
+
+/// Drops hop-by-hop headers from an upstream response.
+pub fn strip_response_headers(headers: &mut HeaderMap) {
+    for name in DROPPED_RESPONSE_HEADERS {
+        headers.remove(*name);
+    }
+}
+
+/// Sets the impersonation headers for `identity`, replacing any present.
+pub fn impersonate(headers: &mut HeaderMap, identity: &Identity) -> Result<(), UpstreamError> {
+    let value = |s: &str| {
+        HeaderValue::from_str(s)
+            .map_err(|_| UpstreamError("identity has characters not allowed in a header".into()))
+    };
+    let stale: Vec<HeaderName> = headers
+        .keys()
+        .filter(|k| k.as_str().starts_with("impersonate-"))
+        .cloned()
+        .collect();
+    for k in stale {
+        headers.remove(k);
+    }
+    headers.insert("impersonate-user", value(&identity.user)?);
+    for g in &identity.groups {
+        headers.append("impersonate-group", value(g)?);
+    }
+    if let Some(uid) = &identity.uid {
+        headers.insert("impersonate-uid", value(uid)?);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caller_credentials_never_go_upstream() {
+        let mut from = HeaderMap::new();
+        for (k, v) in [
+            ("authorization", "Bearer caller-token"),
+            ("impersonate-user", "admin"),
+            ("Impersonate-Group", "system:masters"),
+            ("impersonate-extra-scopes", "x"),
+            ("x-remote-user", "admin"),
+            (
+                "sec-websocket-protocol",
+                "base64url.bearer.authorization.k8s.io.eA",
+            ),
+            ("accept", "application/json"),
+            ("user-agent", "kubectl/v1.32"),
+        ] {
+            from.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        let mut to = HeaderMap::new();
+        copy_request_headers(&from, &mut to);
+        let id = Identity {
+            user: "alice".into(),
+            uid: Some("u-1".into()),
+            groups: vec!["sre".into(), "oncall".into()],
+        };
+        impersonate(&mut to, &id).unwrap();
+        let names: Vec<_> = to.keys().map(|k| k.as_str().to_string()).collect();
+        assert!(
+            !names
+                .iter()
+                .any(|n| n == "authorization" || n.starts_with("x-remote"))
+        );
+        assert!(!names.iter().any(|n| n == "sec-websocket-protocol"));
+        assert_eq!(to["impersonate-user"], "alice");
+        assert_eq!(to["impersonate-uid"], "u-1");
+        let groups: Vec<_> = to.get_all("impersonate-group").iter().collect();
+        assert_eq!(groups, ["sre", "oncall"]);
+        assert!(to.get("impersonate-extra-scopes").is_none());
+        assert_eq!(to["accept"], "application/json");
+    }
+
+    #[test]
+    fn identities_that_cannot_be_headers_are_refused() {
+        let id = Identity {
+            user: "bad\nname".into(),
+            uid: None,
+            groups: vec![],
+        };
+        assert!(impersonate(&mut HeaderMap::new(), &id).is_err());
+    }
+}

@@ -1,0 +1,119 @@
+//! Identity: every upstream request impersonates the caller; nobody gets in without valid
+//! credentials; nobody can choose whom they act as.
+
+use crate::support::*;
+
+#[tokio::test]
+async fn every_upstream_request_impersonates_the_caller() {
+    let bed = testbed().await;
+    for client in BOTH {
+        kubectl(&bed, client, &["exec", "web-0", "--", "true"])
+            .await
+            .ok();
+    }
+    kubectl(&bed, Client::WebSocket, &["logs", "web-0"])
+        .await
+        .ok();
+    kubectl(&bed, Client::WebSocket, &["get", "pods"])
+        .await
+        .ok();
+    let requests = bed.sim.requests();
+    assert!(requests.len() >= 6, "{requests:?}");
+    let alice = &bed.callers[0];
+    for r in &requests {
+        let h = &r.headers;
+        assert_eq!(
+            h.get("impersonate-user").map(|v| v.to_str().unwrap()),
+            Some(alice.user.as_str()),
+            "{} {}",
+            r.method,
+            r.uri
+        );
+        let groups: Vec<_> = h
+            .get_all("impersonate-group")
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect();
+        assert_eq!(groups, alice.groups, "{} {}", r.method, r.uri);
+        assert_eq!(
+            h.get("impersonate-uid").map(|v| v.to_str().unwrap()),
+            Some("uid-0")
+        );
+        // kubewitness's own credential, never the caller's.
+        let auth = h
+            .get("authorization")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        assert!(
+            !auth.contains(&alice.token),
+            "the caller's token went upstream"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_bad_token_gets_401_and_never_reaches_upstream() {
+    let bed = testbed().await;
+    let bogus = bed.kubeconfig_for("mallory", "not-a-valid-token").unwrap();
+    for client in BOTH {
+        let run = kubectl_with(&bed, &bogus, client, &["exec", "web-0", "--", "true"], None).await;
+        assert_ne!(run.code, Some(0));
+        assert!(
+            run.stderr.contains("Unauthorized"),
+            "{client:?}: {}",
+            run.stderr
+        );
+    }
+    let run = kubectl_with(&bed, &bogus, Client::WebSocket, &["logs", "web-0"], None).await;
+    assert!(run.stderr.contains("Unauthorized"), "{}", run.stderr);
+    assert!(
+        bed.sim.requests().is_empty(),
+        "an unauthenticated request reached upstream"
+    );
+}
+
+#[tokio::test]
+async fn callers_cannot_impersonate_someone_else() {
+    let bed = testbed().await;
+    // kubectl sends Impersonate-User/Group itself with --as; kubewitness must not honour it.
+    let run = kubectl(
+        &bed,
+        Client::Spdy,
+        &[
+            "exec",
+            "--as=admin",
+            "--as-group=system:masters",
+            "web-0",
+            "--",
+            "true",
+        ],
+    )
+    .await;
+    run.ok();
+    for r in bed.sim.requests() {
+        assert_eq!(r.headers["impersonate-user"], "alice");
+        assert!(
+            r.headers
+                .get_all("impersonate-group")
+                .iter()
+                .all(|g| g != "system:masters")
+        );
+    }
+}
+
+#[tokio::test]
+async fn writes_and_secrets_are_denied_before_upstream() {
+    let bed = testbed().await;
+    let run = kubectl(&bed, Client::WebSocket, &["delete", "pod", "web-0"]).await;
+    assert_ne!(run.code, Some(0));
+    assert!(run.stderr.contains("kubewitness"), "{}", run.stderr);
+    let run = kubectl(&bed, Client::WebSocket, &["get", "secrets"]).await;
+    assert_ne!(run.code, Some(0));
+    assert!(run.stderr.contains("kubewitness"), "{}", run.stderr);
+    let touched = bed
+        .sim
+        .requests()
+        .iter()
+        .any(|r| r.method == "DELETE" || r.uri.path().contains("secrets"));
+    assert!(!touched, "a denied request reached upstream");
+}

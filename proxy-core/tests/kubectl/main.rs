@@ -1,0 +1,12 @@
+//! Real `/usr/bin/kubectl` against kubewitness in front of the simulated API server.
+//!
+//! Each test starts its own testbed (sim + kubewitness on loopback, fresh CA and tokens)
+//! and runs kubectl as a child process with an isolated `HOME` (no shared discovery cache).
+
+mod support;
+
+mod auth;
+mod exec;
+mod kube_rs;
+mod logs;
+mod transports;

@@ -1,0 +1,157 @@
+//! Helpers: testbeds and running kubectl.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use proxy_core::sim::SimConfig;
+use proxy_core::testbed::{Testbed, TestbedOptions};
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
+
+/// Where kubectl is expected.
+pub const KUBECTL: &str = "/usr/bin/kubectl";
+/// The longest any single kubectl invocation may take.
+pub const KUBECTL_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Which transport kubectl uses for exec/attach.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Client {
+    /// kubectl's default since 1.30.
+    WebSocket,
+    /// `KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false`.
+    Spdy,
+}
+
+pub const BOTH: [Client; 2] = [Client::WebSocket, Client::Spdy];
+
+pub async fn testbed() -> Testbed {
+    testbed_with(TestbedOptions::default()).await
+}
+
+pub async fn testbed_with_sim(sim: SimConfig) -> Testbed {
+    testbed_with(TestbedOptions {
+        sim,
+        ..TestbedOptions::default()
+    })
+    .await
+}
+
+pub async fn testbed_with(opts: TestbedOptions) -> Testbed {
+    assert!(
+        Path::new(KUBECTL).exists(),
+        "{KUBECTL} is required for these tests (.ci/run installs it)"
+    );
+    Testbed::start(opts).await.expect("testbed starts")
+}
+
+/// What a kubectl run produced.
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn stdout_str(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    #[track_caller]
+    pub fn ok(&self) -> &Run {
+        assert_eq!(
+            self.code,
+            Some(0),
+            "kubectl failed: stderr: {}",
+            self.stderr
+        );
+        self
+    }
+}
+
+/// Runs kubectl against the testbed as its first caller.
+pub async fn kubectl(bed: &Testbed, client: Client, args: &[&str]) -> Run {
+    kubectl_with(bed, &bed.kubeconfig, client, args, None).await
+}
+
+/// Runs kubectl with `stdin` piped in.
+pub async fn kubectl_stdin(bed: &Testbed, client: Client, args: &[&str], stdin: Vec<u8>) -> Run {
+    kubectl_with(bed, &bed.kubeconfig, client, args, Some(stdin)).await
+}
+
+pub async fn kubectl_with(
+    bed: &Testbed,
+    kubeconfig: &Path,
+    client: Client,
+    args: &[&str],
+    stdin: Option<Vec<u8>>,
+) -> Run {
+    let mut cmd = Command::new(KUBECTL);
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", bed.dir())
+        .env("KUBECONFIG", kubeconfig)
+        .env(
+            "KUBECTL_REMOTE_COMMAND_WEBSOCKETS",
+            if client == Client::Spdy {
+                "false"
+            } else {
+                "true"
+            },
+        )
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().expect("kubectl starts");
+    if let Some(input) = stdin {
+        let mut pipe = child.stdin.take().expect("piped stdin");
+        tokio::spawn(async move {
+            let _ = pipe.write_all(&input).await;
+            let _ = pipe.shutdown().await;
+        });
+    }
+    let out = tokio::time::timeout(KUBECTL_TIMEOUT, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("kubectl {args:?} timed out"))
+        .expect("kubectl runs");
+    Run {
+        code: out.status.code(),
+        stdout: out.stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Deterministic pseudo-random bytes (xorshift), so failures are reproducible.
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Asserts two byte strings are equal without printing megabytes.
+#[track_caller]
+pub fn assert_same_bytes(got: &[u8], want: &[u8]) {
+    if got != want {
+        let first = got.iter().zip(want).position(|(a, b)| a != b);
+        panic!(
+            "bytes differ: got {} bytes, want {}; first difference at {:?}",
+            got.len(),
+            want.len(),
+            first
+        );
+    }
+}

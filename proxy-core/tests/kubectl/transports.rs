@@ -1,0 +1,138 @@
+//! Each client transport against an upstream that only speaks the other one, and a TTY
+//! with a resize.
+
+use std::time::Duration;
+
+use proxy_core::sim::SimConfig;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::support::*;
+
+fn upstream_exec_methods(bed: &proxy_core::testbed::Testbed) -> Vec<String> {
+    bed.sim
+        .requests()
+        .iter()
+        .filter(|r| r.uri.path().ends_with("/exec"))
+        .map(|r| r.method.to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn websocket_client_against_an_spdy_only_upstream() {
+    let bed = testbed_with_sim(SimConfig {
+        websocket: false,
+        ..SimConfig::default()
+    })
+    .await;
+    let run = kubectl(
+        &bed,
+        Client::WebSocket,
+        &["exec", "web-0", "--", "sh", "-c", "echo via-spdy; exit 4"],
+    )
+    .await;
+    assert_eq!(run.code, Some(4), "{}", run.stderr);
+    assert_eq!(run.stdout_str(), "via-spdy\n");
+    // kubewitness tried WebSocket (GET), was refused, and re-originated over SPDY (POST).
+    assert_eq!(upstream_exec_methods(&bed), ["GET", "POST"]);
+}
+
+#[tokio::test]
+async fn spdy_client_against_a_websocket_only_upstream() {
+    let bed = testbed_with_sim(SimConfig {
+        spdy: false,
+        ..SimConfig::default()
+    })
+    .await;
+    let input = noise(1 << 20, 3);
+    let run = kubectl_stdin(
+        &bed,
+        Client::Spdy,
+        &["exec", "-i", "web-0", "--", "cat"],
+        input.clone(),
+    )
+    .await;
+    run.ok();
+    assert_same_bytes(&run.stdout, &input);
+    assert_eq!(upstream_exec_methods(&bed), ["GET"]);
+}
+
+/// Runs kubectl in a pseudo-terminal of `rows`×`cols`, resizes it after `resize_after`, and
+/// returns everything it printed.
+async fn kubectl_in_pty(
+    bed: &proxy_core::testbed::Testbed,
+    client: Client,
+    args: &[&str],
+    resize_after: &str,
+) -> String {
+    let (mut pty, pts) = pty_process::open().expect("pty");
+    pty.resize(pty_process::Size::new(24, 80))
+        .expect("initial size");
+    let mut child = pty_process::Command::new(KUBECTL)
+        .args(args)
+        .env("HOME", bed.dir())
+        .env("KUBECONFIG", &bed.kubeconfig)
+        .env(
+            "KUBECTL_REMOTE_COMMAND_WEBSOCKETS",
+            if client == Client::Spdy {
+                "false"
+            } else {
+                "true"
+            },
+        )
+        .spawn(pts)
+        .expect("kubectl starts in a pty");
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    let mut resized = false;
+    let deadline = tokio::time::Instant::now() + KUBECTL_TIMEOUT;
+    loop {
+        let n = tokio::select! {
+            n = pty.read(&mut buf) => n,
+            _ = tokio::time::sleep_until(deadline) => panic!("tty session timed out: {}", String::from_utf8_lossy(&seen)),
+        };
+        match n {
+            Ok(0) | Err(_) => break,
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+        }
+        if !resized && String::from_utf8_lossy(&seen).contains(resize_after) {
+            resized = true;
+            pty.resize(pty_process::Size::new(40, 120)).expect("resize");
+            // Unblock the remote `read`.
+            pty.write_all(b"\r").await.expect("write");
+        }
+    }
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("kubectl exits")
+        .expect("wait");
+    let text = String::from_utf8_lossy(&seen).into_owned();
+    assert!(status.success(), "kubectl failed in the tty: {text}");
+    text
+}
+
+#[tokio::test]
+async fn tty_sessions_carry_the_terminal_size_and_its_changes() {
+    let bed = testbed().await;
+    for client in BOTH {
+        let text = kubectl_in_pty(
+            &bed,
+            client,
+            &[
+                "exec",
+                "-it",
+                "web-0",
+                "--",
+                "sh",
+                "-c",
+                "stty size; echo READY; read x; stty size",
+            ],
+            "READY",
+        )
+        .await;
+        assert!(text.contains("24 80"), "{client:?}: {text}");
+        assert!(
+            text.contains("40 120"),
+            "{client:?}: resize did not arrive: {text}"
+        );
+    }
+}
