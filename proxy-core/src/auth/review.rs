@@ -21,10 +21,13 @@ pub(crate) const REVIEW_CACHE_MAX: usize = 10_000;
 /// The largest TokenReview response read.
 pub(crate) const REVIEW_MAX_RESPONSE: usize = 1 << 20;
 
+/// Cached answers by token digest: when asked, and who (`None`: not authenticated).
+type ReviewCache = HashMap<[u8; 32], (Instant, Option<Identity>)>;
+
 /// Asks the upstream API server who a token belongs to.
 pub struct TokenReviewer {
     client: kube_client::Client,
-    cache: Mutex<HashMap<[u8; 32], (Instant, Option<Identity>)>>,
+    cache: Mutex<ReviewCache>,
 }
 
 impl std::fmt::Debug for TokenReviewer {

@@ -12,10 +12,10 @@ use hyper_util::rt::TokioIo;
 use tracing::{Instrument, debug, info, info_span};
 
 use super::respond::{self, ResponseBody};
+use super::session::{self, SessionInfo, SessionKind};
 use super::{Conn, Proxy, SessionGuard};
 use crate::auth::Identity;
 use crate::downstream;
-use crate::pipeline::Pipeline;
 use crate::request::{RequestInfo, StreamRequest};
 use crate::upstream::OpenError;
 
@@ -71,6 +71,23 @@ pub(super) async fn handle(
         upstream = opened.transport,
         remote = %conn.remote,
     );
+    let session = SessionInfo {
+        kind: if stream.subresource == "attach" {
+            SessionKind::Attach
+        } else {
+            SessionKind::Exec
+        },
+        identity,
+        namespace: stream.namespace.clone(),
+        pod: stream.pod.clone(),
+        container: stream.container.clone(),
+        command: stream.command.clone(),
+        options: stream.options,
+        client_transport: accepted.transport.name(),
+        upstream_transport: opened.transport,
+        remote: conn.remote,
+    };
+    let pipeline = session::pipeline(&proxy, &session);
     let on_upgrade = hyper::upgrade::on(&mut req);
     let guard = SessionGuard::new(&proxy);
     let transport = accepted.transport;
@@ -91,7 +108,7 @@ pub(super) async fn handle(
                 "session started"
             );
             let client = transport.serve(io, stream.options);
-            let end = Pipeline::new().run(client, opened.peer).await;
+            let end = pipeline.run(client, opened.peer).await;
             info!(
                 reason = ?end.reason,
                 status = %end.status.status,

@@ -11,15 +11,18 @@ use hyper::body::Incoming;
 use tracing::{Instrument, info, info_span};
 
 use super::respond::{self, ResponseBody};
-use super::{BoxError, Proxy, SessionGuard};
+use super::session::{self, SessionInfo, SessionKind};
+use super::{BoxError, Conn, Proxy, SessionGuard};
 use crate::auth::Identity;
 use crate::logstream;
-use crate::pipeline::Pipeline;
+use crate::request::RequestInfo;
 
 pub(super) async fn handle(
     req: Request<Incoming>,
+    info: &RequestInfo,
     identity: Identity,
     proxy: Arc<Proxy>,
+    conn: Conn,
 ) -> Response<ResponseBody> {
     let (parts, _) = req.into_parts();
     let res = match proxy
@@ -37,13 +40,33 @@ pub(super) async fn handle(
     // Filters may change the length.
     head.headers.remove(http::header::CONTENT_LENGTH);
     let span = info_span!("logs", user = %identity.user, path = parts.uri.path());
+    let r = info.resource();
+    let container = crate::channel::url_pairs(parts.uri.query().unwrap_or(""))
+        .find(|(k, _)| k == "container")
+        .map(|(_, v)| v);
+    let session = SessionInfo {
+        kind: SessionKind::Logs,
+        identity,
+        namespace: r.and_then(|r| r.namespace.clone()).unwrap_or_default(),
+        pod: r.and_then(|r| r.name.clone()).unwrap_or_default(),
+        container,
+        command: Vec::new(),
+        options: crate::channel::StreamOptions {
+            stdout: true,
+            ..Default::default()
+        },
+        client_transport: "http",
+        upstream_transport: "http",
+        remote: conn.remote,
+    };
+    let pipeline = session::pipeline(&proxy, &session);
     let server = logstream::source(body);
     let (client, out) = logstream::sink();
     let guard = SessionGuard::new(&proxy);
     tokio::spawn(
         async move {
             let _guard = guard;
-            let end = Pipeline::new().run(client, server).await;
+            let end = pipeline.run(client, server).await;
             info!(reason = ?end.reason, status = %end.status.status, "log stream ended");
         }
         .instrument(span),

@@ -12,8 +12,10 @@ mod exec;
 mod logs;
 mod respond;
 mod route;
+mod session;
 
 pub use respond::{BoxError, ResponseBody};
+pub use session::{SessionInfo, SessionKind};
 
 use std::future::Future;
 use std::net::SocketAddr;

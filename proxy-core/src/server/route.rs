@@ -61,7 +61,9 @@ pub(super) async fn handle(
         Some(r) if r.is_core("pods", Some("exec")) || r.is_core("pods", Some("attach")) => {
             exec::handle(req, &info, identity, proxy, conn).await
         }
-        Some(r) if r.is_core("pods", Some("log")) => logs::handle(req, identity, proxy).await,
+        Some(r) if r.is_core("pods", Some("log")) => {
+            logs::handle(req, &info, identity, proxy, conn).await
+        }
         _ => forward(req, &identity, &proxy).await,
     };
     Ok(res)

@@ -1,0 +1,64 @@
+//! What is known about a session when it starts, and the one place its pipeline is built.
+//!
+//! Every concern that watches or shapes session bytes (policy limits, redaction, recording)
+//! adds its filters in [`pipeline`], so exec, attach and logs get the same treatment.
+
+use std::net::SocketAddr;
+
+use crate::auth::Identity;
+use crate::channel::StreamOptions;
+use crate::pipeline::Pipeline;
+
+use super::Proxy;
+
+/// The kind of session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionKind {
+    /// `pods/exec`.
+    Exec,
+    /// `pods/attach`.
+    Attach,
+    /// `pods/log`.
+    Logs,
+}
+
+impl SessionKind {
+    /// `exec`, `attach` or `logs`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SessionKind::Exec => "exec",
+            SessionKind::Attach => "attach",
+            SessionKind::Logs => "logs",
+        }
+    }
+}
+
+/// Facts about a session, fixed when it starts.
+#[derive(Clone, Debug)]
+pub struct SessionInfo {
+    /// exec, attach or logs.
+    pub kind: SessionKind,
+    /// The authenticated caller.
+    pub identity: Identity,
+    /// The namespace.
+    pub namespace: String,
+    /// The pod.
+    pub pod: String,
+    /// The container, if named.
+    pub container: Option<String>,
+    /// The argv (exec only).
+    pub command: Vec<String>,
+    /// The stream flags (exec/attach).
+    pub options: StreamOptions,
+    /// The client's transport (`websocket`, `spdy`, `http`).
+    pub client_transport: &'static str,
+    /// The upstream transport.
+    pub upstream_transport: &'static str,
+    /// The client's address.
+    pub remote: SocketAddr,
+}
+
+/// Builds the pipeline for a session.
+pub(super) fn pipeline(_proxy: &Proxy, _info: &SessionInfo) -> Pipeline {
+    Pipeline::new()
+}
