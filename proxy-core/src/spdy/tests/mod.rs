@@ -48,6 +48,11 @@ pub(super) async fn drain(peer: &mut Peer) -> Vec<Msg> {
     out
 }
 
+/// The v4 JSON status as an error-channel message.
+pub(super) fn error_msg(s: &Status) -> Msg {
+    Msg::Data(ChannelFrame::new(Channel::Error, s.to_json()))
+}
+
 /// A peer that speaks raw frames.
 pub(super) struct Raw {
     pub(super) io: DuplexStream,

@@ -120,10 +120,7 @@ async fn tty_session_carries_resize() {
         .unwrap();
     server
         .outgoing
-        .send(Msg::Data(ChannelFrame::new(
-            Channel::Error,
-            Status::success().to_json(),
-        )))
+        .send(error_msg(&Status::success()))
         .await
         .unwrap();
     drop(server.outgoing);
@@ -204,10 +201,7 @@ async fn v2_success_writes_nothing_and_reads_as_success() {
     let (server, mut client) = pair(opts(false, true, false, false), Protocol::V2).await;
     server
         .outgoing
-        .send(Msg::Data(ChannelFrame::new(
-            Channel::Error,
-            Status::success().to_json(),
-        )))
+        .send(error_msg(&Status::success()))
         .await
         .unwrap();
     drop(server.outgoing);
