@@ -1,0 +1,236 @@
+//! The `kubewitness serve` configuration file.
+//!
+//! ```yaml
+//! listen: 127.0.0.1:6443
+//! tls: {cert: server.crt, key: server.key, clientCA: ca.crt}   # optional
+//! auth: {tokenFile: tokens.csv, tokenReview: false}
+//! upstream: {kubeconfig: ~/.kube/config, context: prod}        # default: inferred
+//! ```
+//!
+//! Keys are camelCase; an unknown key is an error naming its path (`tls.clientCa`), because a
+//! misspelt security setting silently ignored is worse than a refusal to start.
+//! [`Config::validate`] reports every problem at once, each with its path.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The whole configuration.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct Config {
+    /// Where to listen. Default `127.0.0.1:6443`.
+    pub listen: Option<SocketAddr>,
+    /// TLS for clients. Without it kubewitness serves plain HTTP, on loopback only.
+    pub tls: Option<TlsConfig>,
+    /// How callers are authenticated.
+    pub auth: AuthConfig,
+    /// The API server kubewitness forwards to.
+    pub upstream: UpstreamConfig,
+}
+
+/// The default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:6443";
+
+/// Server TLS.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct TlsConfig {
+    /// PEM certificate chain.
+    pub cert: PathBuf,
+    /// PEM private key.
+    pub key: PathBuf,
+    /// PEM CA bundle; when set, client certificates signed by it authenticate their holder
+    /// (CN = user, O = groups).
+    #[serde(rename = "clientCA")]
+    pub client_ca: Option<PathBuf>,
+}
+
+/// Caller authentication.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct AuthConfig {
+    /// Static bearer tokens in kube-apiserver `--token-auth-file` CSV format:
+    /// `token,user,uid,"group1,group2"`.
+    pub token_file: Option<PathBuf>,
+    /// Ask the upstream API server (`TokenReview`) about bearer tokens not in the file.
+    pub token_review: bool,
+}
+
+/// The upstream API server.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct UpstreamConfig {
+    /// A kubeconfig file; `~/` is expanded. Default: inferred (`$KUBECONFIG`,
+    /// `~/.kube/config`, then in-cluster).
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use. Default: its current context.
+    pub context: Option<String>,
+}
+
+/// Every problem found in a configuration, each with its path.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    problems: Vec<(String, String)>,
+}
+
+impl ConfigError {
+    fn one(path: impl Into<String>, problem: impl Into<String>) -> ConfigError {
+        ConfigError {
+            problems: vec![(path.into(), problem.into())],
+        }
+    }
+
+    /// `(path, problem)` pairs.
+    pub fn problems(&self) -> &[(String, String)] {
+        &self.problems
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (path, problem)) in self.problems.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            if path.is_empty() {
+                write!(f, "{problem}")?;
+            } else {
+                write!(f, "{path}: {problem}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Parses YAML; unknown keys and type errors name their path.
+    pub fn from_yaml(text: &str) -> Result<Config, ConfigError> {
+        let de = serde_yaml_ng::Deserializer::from_str(text);
+        serde_path_to_error::deserialize(de).map_err(|err| {
+            let path = err.path().to_string();
+            let path = if path == "." { String::new() } else { path };
+            ConfigError::one(path, err.into_inner().to_string())
+        })
+    }
+
+    /// Reads and parses a file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::one("", format!("reading {}: {e}", path.display())))?;
+        Config::from_yaml(&text)
+    }
+
+    /// The listen address, with the default applied.
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.listen
+            .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default"))
+    }
+
+    /// Checks what parsing cannot: reports every problem with its path.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        let file = |problems: &mut Vec<(String, String)>, path: &str, p: &Path| {
+            if !expand_home(p).is_file() {
+                problems.push((path.to_string(), format!("{}: no such file", p.display())));
+            }
+        };
+        match &self.tls {
+            Some(tls) => {
+                file(&mut problems, "tls.cert", &tls.cert);
+                file(&mut problems, "tls.key", &tls.key);
+                if let Some(ca) = &tls.client_ca {
+                    file(&mut problems, "tls.clientCA", ca);
+                }
+            }
+            None => {
+                if !self.listen_addr().ip().is_loopback() {
+                    problems.push((
+                        "listen".into(),
+                        "without tls, kubewitness listens on loopback addresses only".into(),
+                    ));
+                }
+            }
+        }
+        if let Some(tokens) = &self.auth.token_file {
+            file(&mut problems, "auth.tokenFile", tokens);
+        }
+        if let Some(kubeconfig) = &self.upstream.kubeconfig {
+            file(&mut problems, "upstream.kubeconfig", kubeconfig);
+        }
+        let client_ca = self.tls.as_ref().and_then(|t| t.client_ca.as_ref());
+        if self.auth.token_file.is_none() && !self.auth.token_review && client_ca.is_none() {
+            problems.push((
+                "auth".into(),
+                "no way to authenticate callers: set auth.tokenFile, auth.tokenReview or tls.clientCA"
+                    .into(),
+            ));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError { problems })
+        }
+    }
+}
+
+/// Expands a leading `~/` to `$HOME`.
+pub fn expand_home(path: &Path) -> PathBuf {
+    match (path.strip_prefix("~"), std::env::var_os("HOME")) {
+        (Ok(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => path.to_path_buf(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_documented_example() {
+        let c = Config::from_yaml(
+            "listen: 127.0.0.1:6443\n\
+             tls: {cert: server.crt, key: server.key, clientCA: ca.crt}\n\
+             auth: {tokenFile: tokens.csv, tokenReview: false}\n\
+             upstream: {kubeconfig: ~/.kube/config, context: prod}\n",
+        )
+        .unwrap();
+        assert_eq!(c.listen_addr().port(), 6443);
+        assert_eq!(c.tls.unwrap().client_ca, Some(PathBuf::from("ca.crt")));
+        assert_eq!(c.upstream.context.as_deref(), Some("prod"));
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_with_their_path() {
+        let err = Config::from_yaml("tls: {cert: a, key: b, clientCa: c}\n").unwrap_err();
+        let (path, problem) = &err.problems()[0];
+        assert_eq!(path, "tls.clientCa");
+        assert!(problem.contains("clientCa"), "{problem}");
+        let err = Config::from_yaml("polcy: x\n").unwrap_err();
+        assert!(err.to_string().contains("polcy"));
+        let err = Config::from_yaml("auth: {tokenReview: maybe}\n").unwrap_err();
+        assert_eq!(err.problems()[0].0, "auth.tokenReview");
+    }
+
+    #[test]
+    fn validate_reports_every_problem() {
+        let c = Config::from_yaml(
+            "listen: 0.0.0.0:6443\nauth: {tokenFile: /nonexistent/tokens.csv}\n\
+             upstream: {kubeconfig: /nonexistent/kubeconfig}\n",
+        )
+        .unwrap();
+        let err = c.validate().unwrap_err();
+        let paths: Vec<_> = err.problems().iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(paths, ["listen", "auth.tokenFile", "upstream.kubeconfig"]);
+    }
+
+    #[test]
+    fn no_authentication_at_all_is_an_error() {
+        let err = Config::default().validate().unwrap_err();
+        assert_eq!(err.problems()[0].0, "auth");
+    }
+}
