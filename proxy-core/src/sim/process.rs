@@ -18,6 +18,7 @@ use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 use crate::channel::{Channel, Frame, Msg, StreamOptions};
 use crate::peer::{DriverQueues, MAX_FRAME_LEN, Peer, PeerError};
@@ -159,28 +160,25 @@ pub(crate) async fn pump_output<R: AsyncRead + Unpin>(
     tracing::trace!(?channel, total, "sim: process output ended");
 }
 
+async fn pump_if<R: AsyncRead + Unpin>(reader: Option<R>, channel: Channel, tx: mpsc::Sender<Msg>) {
+    if let Some(r) = reader {
+        pump_output(r, channel, tx, false).await;
+    }
+}
+
 async fn drive_pipes(mut child: Child, queues: DriverQueues) -> Result<(), PeerError> {
     let DriverQueues {
         to_pipeline,
         mut from_pipeline,
     } = queues;
-    let mut readers = tokio::task::JoinSet::new();
-    if let Some(out) = child.stdout.take() {
-        readers.spawn(pump_output(
-            out,
-            Channel::Stdout,
-            to_pipeline.clone(),
-            false,
-        ));
-    }
-    if let Some(err) = child.stderr.take() {
-        readers.spawn(pump_output(
-            err,
-            Channel::Stderr,
-            to_pipeline.clone(),
-            false,
-        ));
-    }
+    let (out, err) = (child.stdout.take(), child.stderr.take());
+    let (out_tx, err_tx) = (to_pipeline.clone(), to_pipeline.clone());
+    let output = tokio::spawn(async move {
+        tokio::join!(
+            pump_if(out, Channel::Stdout, out_tx),
+            pump_if(err, Channel::Stderr, err_tx)
+        );
+    });
     let mut stdin = child.stdin.take();
     let mut listening = true;
     let status = loop {
@@ -198,12 +196,23 @@ async fn drive_pipes(mut child: Child, queues: DriverQueues) -> Result<(), PeerE
         }
     };
     drop(stdin);
-    // Output first, then the status. A cancelled session stops waiting for output.
+    finish(output, from_pipeline, listening, to_pipeline, status).await
+}
+
+/// After the child exited: lets `output` drain (unless the session is cancelled meanwhile),
+/// then delivers the status and ends `incoming`.
+pub(crate) async fn finish(
+    mut output: JoinHandle<()>,
+    mut from_pipeline: mpsc::Receiver<Msg>,
+    mut listening: bool,
+    to_pipeline: mpsc::Sender<Msg>,
+    status: ExitStatus,
+) -> Result<(), PeerError> {
     loop {
         tokio::select! {
-            next = readers.join_next() => if next.is_none() { break },
+            _ = &mut output => break,
             msg = from_pipeline.recv(), if listening => if msg.is_none() {
-                readers.abort_all();
+                output.abort();
                 listening = false;
             },
         }

@@ -6,9 +6,7 @@
 
 use tokio::io::AsyncWriteExt;
 
-use super::process::{
-    ProcessSpec, deliver_only, environment, exit_status, pump_output, start_failure,
-};
+use super::process::{ProcessSpec, deliver_only, environment, finish, pump_output, start_failure};
 use super::resize::ResizeDecoder;
 use crate::channel::{Channel, Frame, Msg};
 use crate::peer::{DriverQueues, Peer, PeerError, PeerQueues};
@@ -56,7 +54,7 @@ async fn drive(
         mut from_pipeline,
     } = queues;
     let (reader, mut writer) = pty.into_split();
-    let mut output = tokio::spawn(pump_output(
+    let output = tokio::spawn(pump_output(
         reader,
         Channel::Stdout,
         to_pipeline.clone(),
@@ -102,16 +100,5 @@ async fn drive(
         }
     };
     // The terminal reports EIO once the child (and its children) let go of it.
-    loop {
-        tokio::select! {
-            _ = &mut output => break,
-            msg = from_pipeline.recv(), if listening => if msg.is_none() {
-                output.abort();
-                listening = false;
-            },
-        }
-    }
-    let frame = Frame::new(Channel::Error, exit_status(status).to_json());
-    let _ = to_pipeline.send(Msg::Data(frame)).await;
-    Ok(())
+    finish(output, from_pipeline, listening, to_pipeline, status).await
 }
