@@ -228,11 +228,11 @@ async fn input(stdin: &mut Option<ChildStdin>, msg: Msg) {
             channel: Channel::Stdin,
             bytes,
         }) => {
-            if let Some(w) = stdin.as_mut() {
-                if w.write_all(&bytes).await.is_err() {
-                    // The child closed its stdin; later input is discarded like a kubelet does.
-                    *stdin = None;
-                }
+            if let Some(w) = stdin.as_mut()
+                && w.write_all(&bytes).await.is_err()
+            {
+                // The child closed its stdin; later input is discarded like a kubelet does.
+                *stdin = None;
             }
         }
         Msg::Close(Channel::Stdin) => *stdin = None,
