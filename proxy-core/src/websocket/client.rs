@@ -59,13 +59,31 @@ pub fn connect<S>(io: S, protocol: WsProtocol, opts: StreamOptions) -> Peer
 where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
-    let (queues, driver) = Peer::channel();
     let span = info_span!("ws_client", protocol = protocol.name(), tty = opts.tty);
-    let done = tokio::spawn(run(io, protocol, driver).instrument(span));
+    connect_with_ping(io, protocol, PING_INTERVAL, span)
+}
+
+/// [`connect`] with a chosen ping interval (tests use a short one).
+pub(crate) fn connect_with_ping<S>(
+    io: S,
+    protocol: WsProtocol,
+    ping_interval: Duration,
+    span: tracing::Span,
+) -> Peer
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let (queues, driver) = Peer::channel();
+    let done = tokio::spawn(run(io, protocol, ping_interval, driver).instrument(span));
     queues.with_driver(done)
 }
 
-async fn run<S>(io: S, protocol: WsProtocol, queues: DriverQueues) -> Result<(), PeerError>
+async fn run<S>(
+    io: S,
+    protocol: WsProtocol,
+    ping_interval: Duration,
+    queues: DriverQueues,
+) -> Result<(), PeerError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -73,7 +91,13 @@ where
     let cancelled = AtomicBool::new(false);
     let result = drive(
         read(&mut source, protocol, queues.to_pipeline, &cancelled),
-        write(&mut sink, protocol, queues.from_pipeline, &cancelled),
+        write(
+            &mut sink,
+            protocol,
+            queues.from_pipeline,
+            ping_interval,
+            &cancelled,
+        ),
     )
     .await;
     finish(sink, source, &result).await;
@@ -173,12 +197,13 @@ async fn write<S>(
     sink: &mut Sink<S>,
     protocol: WsProtocol,
     mut from_pipeline: mpsc::Receiver<Msg>,
+    ping_interval: Duration,
     cancelled: &AtomicBool,
 ) -> Result<(), PeerError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut ping = interval_at(Instant::now() + PING_INTERVAL, PING_INTERVAL);
+    let mut ping = interval_at(Instant::now() + ping_interval, ping_interval);
     ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tokio::select! {
