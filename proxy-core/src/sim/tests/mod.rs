@@ -1,6 +1,7 @@
 //! Tests of the simulated API server: REST and discovery over HTTP/1.1 and HTTP/2, logs,
 //! the process peer, exec over both transports and real kubectl against it.
 
+mod exec;
 mod kubectl;
 mod logs;
 mod process;
