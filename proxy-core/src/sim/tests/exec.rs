@@ -9,10 +9,9 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 use super::super::{SimConfig, SimServer};
-use super::{bearer, send};
+use super::{bearer, collect, send};
 use crate::channel::{Channel, Frame, Msg, Protocol, StreamOptions};
 use crate::peer::Peer;
-use crate::status::Status;
 use crate::websocket::{self, WsProtocol};
 
 #[derive(Clone, Copy, Debug)]
@@ -88,25 +87,6 @@ async fn open(
         Transport::WebSocket(p) => websocket::connect(io, p, opts),
         Transport::Spdy => crate::spdy::connect(io, opts, negotiated.expect("negotiated")),
     })
-}
-
-async fn collect(peer: &mut Peer) -> (Vec<u8>, Vec<u8>, Status) {
-    let (mut out, mut err, mut status) = (Vec::new(), Vec::new(), None);
-    while let Some(msg) = tokio::time::timeout(Duration::from_secs(20), peer.incoming.recv())
-        .await
-        .expect("session hung")
-    {
-        let Msg::Data(Frame { channel, bytes }) = msg else {
-            continue;
-        };
-        match channel {
-            Channel::Stdout => out.extend_from_slice(&bytes),
-            Channel::Stderr => err.extend_from_slice(&bytes),
-            Channel::Error => status = Some(Status::from_error_stream(Protocol::V4, &bytes)),
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-    (out, err, status.expect("a status"))
 }
 
 const TRANSPORTS: [Transport; 4] = [

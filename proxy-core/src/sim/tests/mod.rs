@@ -14,6 +14,10 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpStream;
 
 use super::{SimConfig, SimServer};
+use crate::channel::{Channel, Frame, Msg};
+use crate::peer::Peer;
+use crate::status::Status;
+use std::time::Duration;
 
 /// A response, fully read.
 pub(super) struct Reply {
@@ -84,6 +88,32 @@ pub(super) async fn send(
         body: frames.concat().into(),
         frames,
     }
+}
+
+/// Collects stdout, stderr and the status; asserts nothing follows the status.
+pub(super) async fn collect(peer: &mut Peer) -> (Vec<u8>, Vec<u8>, Status) {
+    let (mut out, mut err, mut status) = (Vec::new(), Vec::new(), None);
+    while let Some(msg) = tokio::time::timeout(Duration::from_secs(20), peer.incoming.recv())
+        .await
+        .expect("peer hung")
+    {
+        let Msg::Data(Frame { channel, bytes }) = msg else {
+            continue;
+        };
+        assert!(status.is_none(), "data after the status");
+        match channel {
+            Channel::Stdout => out.extend_from_slice(&bytes),
+            Channel::Stderr => err.extend_from_slice(&bytes),
+            Channel::Error => {
+                status = Some(Status::from_error_stream(
+                    crate::channel::Protocol::V4,
+                    &bytes,
+                ))
+            }
+            other => panic!("unexpected channel {other:?}"),
+        }
+    }
+    (out, err, status.expect("a status"))
 }
 
 /// An authenticated HTTP/1.1 GET.

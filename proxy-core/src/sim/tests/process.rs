@@ -4,6 +4,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::super::process::{ProcessSpec, spawn};
+use super::collect;
 use crate::channel::{Channel, Frame, Msg, StreamOptions};
 use crate::peer::{MAX_FRAME_LEN, Peer};
 use crate::status::Status;
@@ -29,32 +30,6 @@ fn run(args: &[&str], o: StreamOptions) -> Peer {
         dir: Path::new("/tmp"),
         hostname: "web-0",
     })
-}
-
-/// Collects stdout, stderr and the status; asserts nothing follows the status.
-async fn collect(peer: &mut Peer) -> (Vec<u8>, Vec<u8>, Status) {
-    let (mut out, mut err, mut status) = (Vec::new(), Vec::new(), None);
-    while let Some(msg) = tokio::time::timeout(Duration::from_secs(20), peer.incoming.recv())
-        .await
-        .expect("peer hung")
-    {
-        let Msg::Data(Frame { channel, bytes }) = msg else {
-            continue;
-        };
-        assert!(status.is_none(), "data after the status");
-        match channel {
-            Channel::Stdout => out.extend_from_slice(&bytes),
-            Channel::Stderr => err.extend_from_slice(&bytes),
-            Channel::Error => {
-                status = Some(Status::from_error_stream(
-                    crate::channel::Protocol::V4,
-                    &bytes,
-                ))
-            }
-            other => panic!("unexpected channel {other:?}"),
-        }
-    }
-    (out, err, status.expect("a status"))
 }
 
 #[tokio::test]
