@@ -60,6 +60,13 @@ pub use finding::{Finding, Fingerprint};
 pub use redactor::{DEFAULT_MASK, Redactor, RedactorBuilder};
 pub use stream::{MAX_REGION, StreamRedactor};
 
+/// The six-character GitHub checksum of a token's 30 random characters, for
+/// building synthetic test tokens.
+#[doc(hidden)]
+pub fn github_checksum(random30: &[u8]) -> [u8; 6] {
+    checksum::base62_6(checksum::crc32(random30))
+}
+
 /// Ids and descriptions of the built-in rules.
 pub fn builtin_rules() -> impl Iterator<Item = (&'static str, &'static str)> {
     rules::BUILTIN_RULES.iter().copied()

@@ -65,6 +65,8 @@ pub struct StreamRedactor {
     end: u64,
     scan_pos: u64,
     deferred: Option<Deferred>,
+    /// Assignment triggers before this offset sit inside an already parsed value.
+    assign_skip: u64,
     regions: Regions,
     finished: bool,
 }
@@ -80,6 +82,7 @@ impl StreamRedactor {
             end: 0,
             scan_pos: 0,
             deferred: None,
+            assign_skip: 0,
             regions: Regions::default(),
             finished: false,
         }
@@ -182,9 +185,16 @@ impl StreamRedactor {
                     return Outcome::Reached;
                 }
             } else if !eof && m.start() + longest > hay.len() {
-                // A longer trigger may still match here.
-                self.scan_pos = at;
+                // A longer trigger starting here or earlier may still complete.
+                let tail = (hay_base + hay.len() as u64).saturating_sub(longest as u64 - 1);
+                self.scan_pos = self.scan_pos.max(tail);
                 return Outcome::Deferred;
+            }
+            if at < self.assign_skip && d.is_assignment(m.pattern().as_usize()) {
+                // Inside a value the assignment detector already parsed.
+                from = m.end();
+                self.scan_pos = hay_base + from as u64;
+                continue;
             }
             if let Some(df) = self.deferred {
                 if df.at == at && !eof && self.end < df.retry_end {
@@ -194,16 +204,22 @@ impl StreamRedactor {
             }
             let pattern = m.pattern().as_usize();
             match d.verify(Hay { bytes: hay, eof }, pattern, m.start(), m.end()) {
-                Ok(found) => {
+                Ok(verdict) => {
                     self.deferred = None;
-                    if let Some(f) = found {
-                        self.regions.insert(
-                            hay_base + f.start as u64,
-                            hay_base + f.end as u64,
-                            f.rule,
-                        );
-                    }
                     from = m.end();
+                    if let Some(v) = verdict.assign_skip {
+                        self.assign_skip = hay_base + v as u64;
+                    }
+                    if let Some(f) = verdict.found {
+                        let (s, e) = (hay_base + f.start as u64, hay_base + f.end as u64);
+                        self.regions.insert(s, e, f.rule);
+                        // Triggers inside a found secret are not examined (the
+                        // assignment detector's values may still hold a vendor
+                        // token, whose more specific rule then wins the tie).
+                        if !d.is_assignment(pattern) {
+                            from = from.max(f.end);
+                        }
+                    }
                     self.scan_pos = hay_base + from as u64;
                 }
                 Err(NeedMore) if stop.is_some() => {

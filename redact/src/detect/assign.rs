@@ -98,6 +98,7 @@ pub(crate) fn is_placeholder(v: &[u8]) -> bool {
         b"%s",
         b"?",
         b"-",
+        b"$",
     ];
     v.is_empty()
         || WORDS.iter().any(|w| v.eq_ignore_ascii_case(w))
@@ -194,12 +195,39 @@ fn unquoted_char(b: u8) -> bool {
         )
 }
 
-/// Verifies a keyword hit `[at, trigger_end)`.
+/// Verifies a keyword hit `[at, trigger_end)`: the secret, if any, and the
+/// end of the value parsed, if one was.
 pub(super) fn assignment(
     hay: Hay<'_>,
     at: usize,
     trigger_end: usize,
-) -> Result<Option<Found>, NeedMore> {
+) -> Result<(Option<Found>, Option<usize>), NeedMore> {
+    let Some((start, end, strength, rule)) = parse(hay, at, trigger_end)? else {
+        return Ok((None, None));
+    };
+    let v = hay.slice(start, end);
+    let found = |rule: Builtin| {
+        Some(Found {
+            start,
+            end,
+            rule: rule.idx(),
+        })
+    };
+    let verdict = match strength {
+        _ if is_placeholder(v) => None,
+        Strength::Strong(_) => found(rule),
+        Strength::Weak if is_high_entropy(v) => found(Builtin::HighEntropySecret),
+        Strength::Weak => None,
+    };
+    Ok((verdict, Some(end)))
+}
+
+/// A parsed assignment: value start, value end, key strength, strong rule.
+type Parsed = (usize, usize, Strength, Builtin);
+
+/// Parses key, separator and value. `None` when this is not an assignment
+/// of a secret-like key, or a prose word after `key:`.
+fn parse(hay: Hay<'_>, at: usize, trigger_end: usize) -> Result<Option<Parsed>, NeedMore> {
     let mut key_start = at;
     while key_start > 0 && at - key_start < KEY_BACK_MAX && is_key_char(hay.bytes[key_start - 1]) {
         key_start -= 1;
@@ -238,9 +266,6 @@ pub(super) fn assignment(
         None => return Ok(None),
     };
     let v = hay.slice(start, end);
-    if is_placeholder(v) {
-        return Ok(None);
-    }
     let rule = match strength {
         Strength::Strong(Builtin::GcpServiceAccountKey) if !v.starts_with(b"-----BEGIN") => {
             Builtin::SecretAssignment
@@ -252,14 +277,9 @@ pub(super) fn assignment(
             }
             rule
         }
-        Strength::Weak if is_high_entropy(v) => Builtin::HighEntropySecret,
-        Strength::Weak => return Ok(None),
+        Strength::Weak => Builtin::HighEntropySecret,
     };
-    Ok(Some(Found {
-        start,
-        end,
-        rule: rule.idx(),
-    }))
+    Ok(Some((start, end, strength, rule)))
 }
 
 /// Parses a value at `i`: `(start, end, quoted)`.

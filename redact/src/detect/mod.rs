@@ -29,6 +29,15 @@ pub(crate) struct Found {
     pub(crate) rule: RuleIdx,
 }
 
+/// A verifier's decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Verdict {
+    pub(crate) found: Option<Found>,
+    /// End of a value the assignment detector parsed: later assignment
+    /// triggers before it are inside that value and are not examined.
+    pub(crate) assign_skip: Option<usize>,
+}
+
 /// What a trigger literal asks to verify.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Detector {
@@ -267,9 +276,10 @@ impl Detectors {
         pattern: usize,
         at: usize,
         end: usize,
-    ) -> Result<Option<Found>, NeedMore> {
+    ) -> Result<Verdict, NeedMore> {
         use Detector::*;
         let len = end - at;
+        let mut assign_skip = None;
         let found = match self.by_pattern[pattern].0 {
             AwsKeyId => token::aws_key_id(hay, at)?,
             Github => token::github(hay, at)?,
@@ -289,12 +299,22 @@ impl Detectors {
             Basic => structured::authorization(hay, at, end, true)?,
             Pem => structured::pem(hay, at, end)?,
             UrlPassword => structured::url_password(hay, at, end)?,
-            Assignment => assign::assignment(hay, at, end)?,
+            Assignment => {
+                let (found, value_end) = assign::assignment(hay, at, end)?;
+                assign_skip = value_end;
+                found
+            }
             User(i) => self.user[usize::from(i)].verify(hay, at, end)?,
         };
-        Ok(found.filter(|f| {
+        let found = found.filter(|f| {
             let secret = hay.slice(f.start, f.end);
             f.end > f.start && !self.allow.iter().any(|a| a.is_match(secret))
-        }))
+        });
+        Ok(Verdict { found, assign_skip })
+    }
+
+    /// True when trigger `pattern` belongs to the assignment detector.
+    pub(crate) fn is_assignment(&self, pattern: usize) -> bool {
+        self.by_pattern[pattern].0 == Detector::Assignment
     }
 }

@@ -6,6 +6,7 @@ use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 
 use super::Found;
 use super::assign::is_placeholder;
+use crate::entropy::is_high_entropy;
 use crate::hay::{Hay, NeedMore, is_alnum, is_b64, is_b64url, token_boundary};
 use crate::rules::Builtin;
 
@@ -77,10 +78,9 @@ pub(super) fn authorization(
             _ => None,
         });
     }
-    let structured = cred
-        .iter()
-        .any(|&b| b.is_ascii_digit() || !b.is_ascii_alphanumeric());
-    Ok(match structured && !is_placeholder(cred) {
+    let has_digit = cred.iter().any(u8::is_ascii_digit);
+    let token_like = (n >= 12 && has_digit) || is_high_entropy(cred);
+    Ok(match token_like && !is_placeholder(cred) {
         true => found(start, start + n, Builtin::BearerToken),
         false => None,
     })
