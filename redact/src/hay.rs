@@ -94,12 +94,6 @@ pub(crate) fn is_b64url(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
 }
 
-/// `[A-Za-z0-9+/=]`: standard base64 with padding.
-#[inline]
-pub(crate) fn is_b64(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'='
-}
-
 /// Characters of an identifier-like key: `[A-Za-z0-9_.-]`.
 #[inline]
 pub(crate) fn is_key_char(b: u8) -> bool {

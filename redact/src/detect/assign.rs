@@ -140,6 +140,9 @@ fn classify(key: &[u8]) -> Option<Strength> {
     if has(b"secret_access_key") || has(b"secretaccesskey") || has(b"secret-access-key") {
         return Some(Strength::Strong(Builtin::AwsSecretAccessKey));
     }
+    if lower.ends_with(b"accountkey") || lower.ends_with(b"sharedaccesskey") {
+        return Some(Strength::Strong(Builtin::AzureStorageKey));
+    }
     if lower.ends_with(b"private_key") || lower.ends_with(b"privatekey") {
         return Some(Strength::Strong(Builtin::GcpServiceAccountKey));
     }

@@ -53,7 +53,6 @@ enum Detector {
     Npm,
     SkDash,
     Sendgrid,
-    Azure,
     Jwt,
     Bearer,
     Basic,
@@ -63,19 +62,36 @@ enum Detector {
     User(u16),
 }
 
-/// Keywords of the assignment detector; each is added in lower, Title and
-/// UPPER case.
+/// Trigger literals of the assignment detector, in the case forms keys are
+/// written in (`password`, `Password` in camelCase, `PASSWORD` in env vars).
+///
+/// Built-in triggers are kept at or under 64 literals in total: up to 64,
+/// Aho-Corasick uses its SIMD (Teddy) prefilter and scans clean text about
+/// four times faster (see `redact/DESIGN.md`).
 const ASSIGN_KEYWORDS: &[&str] = &[
-    "password",
-    "passwd",
+    "passw",
+    "Passw",
+    "PASSW",
     "pwd",
+    "Pwd",
+    "PWD",
     "passphrase",
     "secret",
+    "Secret",
+    "SECRET",
     "token",
+    "Token",
+    "TOKEN",
     "credential",
+    "CREDENTIAL",
     "apikey",
+    "Apikey",
+    "APIKEY",
     "_key",
+    "_KEY",
     "-key",
+    "-KEY",
+    "Key",
 ];
 
 fn builtin_triggers() -> Vec<(Vec<u8>, Detector)> {
@@ -92,12 +108,7 @@ fn builtin_triggers() -> Vec<(Vec<u8>, Detector)> {
         ],
         Gitlab,
     );
-    add(
-        &[
-            "xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-", "xoxe-", "xapp-",
-        ],
-        Slack,
-    );
+    add(&["xox", "xapp-"], Slack);
     add(&["hooks.slack.com/services/"], SlackWebhook);
     add(
         &["sk_live_", "sk_test_", "rk_live_", "rk_test_", "whsec_"],
@@ -108,18 +119,12 @@ fn builtin_triggers() -> Vec<(Vec<u8>, Detector)> {
     add(&["npm_"], Npm);
     add(&["sk-"], SkDash);
     add(&["SG."], Sendgrid);
-    add(&["AccountKey=", "accountkey=", "SharedAccessKey="], Azure);
     add(&["eyJ"], Jwt);
-    add(&["Bearer ", "bearer ", "BEARER "], Bearer);
-    add(&["Basic ", "basic ", "BASIC "], Basic);
+    add(&["Bearer ", "bearer "], Bearer);
+    add(&["Basic ", "basic "], Basic);
     add(&["-----BEGIN "], Pem);
     add(&["://"], UrlPassword);
-    for kw in ASSIGN_KEYWORDS {
-        for form in case_forms(kw) {
-            t.push((form.into_bytes(), Assignment));
-        }
-    }
-    t.push((b"Key".to_vec(), Assignment));
+    add(ASSIGN_KEYWORDS, Assignment);
     t
 }
 
@@ -145,7 +150,6 @@ fn window(d: Detector, pattern_len: usize, user: &[UserRule]) -> usize {
         GithubFine => pattern_len + 84,
         SlackWebhook => pattern_len + 122,
         GoogleOauth => pattern_len + token::MAX_BODY + 2,
-        Azure => pattern_len + 130,
         Jwt => 6 * structured::JWT_SEGMENT_MAX + 4,
         Bearer | Basic => pattern_len + 4 + structured::AUTH_CREDENTIAL_MAX + 2,
         Pem => PEM_MAX + 64,
@@ -257,7 +261,6 @@ impl Detectors {
             Npm => Builtin::NpmToken,
             SkDash => Builtin::OpenaiKey,
             Sendgrid => Builtin::SendgridKey,
-            Azure => Builtin::AzureStorageKey,
             Jwt => Builtin::Jwt,
             Bearer => Builtin::BearerToken,
             Basic => Builtin::BasicAuth,
@@ -285,7 +288,7 @@ impl Detectors {
             Github => token::github(hay, at)?,
             GithubFine => token::github_fine(hay, at)?,
             Gitlab => token::gitlab(hay, at, len)?,
-            Slack => token::slack(hay, at, len)?,
+            Slack => token::slack(hay, at)?,
             SlackWebhook => token::slack_webhook(hay, at, len)?,
             Stripe => token::stripe(hay, at, len)?,
             GoogleApiKey => token::google_api_key(hay, at)?,
@@ -293,7 +296,6 @@ impl Detectors {
             Npm => token::npm(hay, at)?,
             SkDash => token::sk_dash(hay, at)?,
             Sendgrid => token::sendgrid(hay, at)?,
-            Azure => structured::azure_key(hay, at, end)?,
             Jwt => structured::jwt(hay, at)?,
             Bearer => structured::authorization(hay, at, end, false)?,
             Basic => structured::authorization(hay, at, end, true)?,
@@ -316,5 +318,16 @@ impl Detectors {
     /// True when trigger `pattern` belongs to the assignment detector.
     pub(crate) fn is_assignment(&self, pattern: usize) -> bool {
         self.by_pattern[pattern].0 == Detector::Assignment
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_triggers_fit_the_simd_prefilter() {
+        // More than 64 literals disables aho-corasick's Teddy prefilter.
+        assert!(builtin_triggers().len() <= 64, "{} triggers", builtin_triggers().len());
     }
 }

@@ -7,7 +7,7 @@ use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use super::Found;
 use super::assign::is_placeholder;
 use crate::entropy::is_high_entropy;
-use crate::hay::{Hay, NeedMore, is_alnum, is_b64, is_b64url, token_boundary};
+use crate::hay::{Hay, NeedMore, is_b64url, token_boundary};
 use crate::rules::Builtin;
 
 /// Longest JWT segment read (header and signature; the payload gets 4×).
@@ -146,20 +146,4 @@ pub(super) fn url_password(
         return Ok(None);
     }
     Ok(found(colon + 1, end, Builtin::UrlPassword))
-}
-
-/// `AccountKey=<base64>` / `SharedAccessKey=<base64>` in connection strings.
-pub(super) fn azure_key(
-    hay: Hay<'_>,
-    at: usize,
-    trigger_end: usize,
-) -> Result<Option<Found>, NeedMore> {
-    if hay.before(at).is_some_and(is_alnum) {
-        return Ok(None);
-    }
-    let n = hay.run(trigger_end, 129, is_b64)?;
-    Ok(match (20..=128).contains(&n) {
-        true => found(trigger_end, trigger_end + n, Builtin::AzureStorageKey),
-        false => None,
-    })
 }

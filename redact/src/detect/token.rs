@@ -96,13 +96,16 @@ pub(super) fn gitlab(hay: Hay<'_>, at: usize, prefix: usize) -> Result<Option<Fo
 }
 
 /// `xox[bparse]-` / `xapp-` + 10..=250 × `[A-Za-z0-9-]`.
-pub(super) fn slack(hay: Hay<'_>, at: usize, prefix: usize) -> Result<Option<Found>, NeedMore> {
+pub(super) fn slack(hay: Hay<'_>, at: usize) -> Result<Option<Found>, NeedMore> {
     let pred = |b: u8| is_alnum(b) || b == b'-';
     if !token_boundary(hay.before(at)) {
         return Ok(None);
     }
-    Ok(ranged(hay, at + prefix, 10, 250, pred)?
-        .and_then(|n| hit(at, at + prefix + n, Builtin::SlackToken)))
+    let kind_ok = hay.is(at + 3, |b| b"bparse".contains(&b))? || hay.has(at, b"xapp")?;
+    if !kind_ok || hay.at(at + 4)? != Some(b'-') {
+        return Ok(None);
+    }
+    Ok(ranged(hay, at + 5, 10, 250, pred)?.and_then(|n| hit(at, at + 5 + n, Builtin::SlackToken)))
 }
 
 /// `hooks.slack.com/services/` + `T…/B…/secret`; the path is masked.
