@@ -35,6 +35,12 @@ pub const MAX_REGION: usize = 64 * 1024;
 /// longest trigger, so most boundary secrets verify without growing the seam.
 const SEAM_SLACK: usize = 256;
 
+/// Hits closer than this to the previous search position count as dense.
+const DENSE_GAP: usize = 256;
+/// After this many dense hits in a row the scan drops the prefilter, which
+/// only pays off when hits are rare. Either automaton finds the same hits.
+const DENSE_AFTER: u8 = 8;
+
 /// A trigger hit waiting for more bytes.
 #[derive(Debug, Clone, Copy)]
 struct Deferred {
@@ -65,6 +71,8 @@ pub struct StreamRedactor {
     end: u64,
     scan_pos: u64,
     deferred: Option<Deferred>,
+    /// Consecutive dense hits, saturating at `DENSE_AFTER`.
+    density: u8,
     /// Assignment triggers before this offset sit inside an already parsed value.
     assign_skip: u64,
     regions: Regions,
@@ -83,6 +91,7 @@ impl StreamRedactor {
             scan_pos: 0,
             deferred: None,
             assign_skip: 0,
+            density: 0,
             regions: Regions::default(),
             finished: false,
         }
@@ -168,7 +177,11 @@ impl StreamRedactor {
         let longest = d.longest_trigger();
         let mut from = (self.scan_pos - hay_base) as usize;
         loop {
-            let Some(m) = d.automaton().find(Input::new(hay).span(from..hay.len())) else {
+            let dense = self.density >= DENSE_AFTER;
+            let found = d
+                .automaton(dense)
+                .find(Input::new(hay).span(from..hay.len()));
+            let Some(m) = found else {
                 self.scan_pos = match stop {
                     Some(s) => self.scan_pos.max(s),
                     None if eof => hay_base + hay.len() as u64,
@@ -179,6 +192,10 @@ impl StreamRedactor {
                 return Outcome::Reached;
             };
             let at = hay_base + m.start() as u64;
+            self.density = match m.start() - from < DENSE_GAP {
+                true => (self.density + 1).min(DENSE_AFTER),
+                false => 0,
+            };
             if let Some(s) = stop {
                 if at >= s {
                     self.scan_pos = self.scan_pos.max(s);

@@ -163,7 +163,11 @@ fn window(d: Detector, pattern_len: usize, user: &[UserRule]) -> usize {
 /// The compiled detector set shared by every stream of a `Redactor`.
 #[derive(Debug)]
 pub(crate) struct Detectors {
+    /// With the SIMD prefilter: fast on text where triggers are rare.
     ac: AhoCorasick,
+    /// Same patterns, no prefilter: faster where triggers are dense, because
+    /// the prefilter restarts at every hit. Both find the same matches.
+    ac_dense: AhoCorasick,
     by_pattern: Vec<(Detector, usize)>,
     user: Vec<UserRule>,
     allow: Vec<Regex>,
@@ -197,6 +201,10 @@ impl Detectors {
         let ac = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
             .build(triggers.iter().map(|(p, _)| p))?;
+        let ac_dense = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .prefilter(false)
+            .build(triggers.iter().map(|(p, _)| p))?;
         let by_pattern: Vec<(Detector, usize)> = triggers
             .iter()
             .map(|(p, d)| (*d, window(*d, p.len(), &user)))
@@ -205,6 +213,7 @@ impl Detectors {
         let user_back = user.iter().map(UserRule::max_len).max().unwrap_or(0);
         Ok(Self {
             ac,
+            ac_dense,
             by_pattern,
             back_context: (assign::BACK).max(user_back + 1),
             back_mask: user_back,
@@ -214,9 +223,12 @@ impl Detectors {
         })
     }
 
-    /// The trigger automaton.
-    pub(crate) fn automaton(&self) -> &AhoCorasick {
-        &self.ac
+    /// The trigger automaton; `dense` picks the one without prefilter.
+    pub(crate) fn automaton(&self, dense: bool) -> &AhoCorasick {
+        match dense {
+            true => &self.ac_dense,
+            false => &self.ac,
+        }
     }
 
     /// Longest trigger literal: a hit is only trusted when this many bytes follow its start.
@@ -328,6 +340,10 @@ mod tests {
     #[test]
     fn builtin_triggers_fit_the_simd_prefilter() {
         // More than 64 literals disables aho-corasick's Teddy prefilter.
-        assert!(builtin_triggers().len() <= 64, "{} triggers", builtin_triggers().len());
+        assert!(
+            builtin_triggers().len() <= 64,
+            "{} triggers",
+            builtin_triggers().len()
+        );
     }
 }
