@@ -236,9 +236,6 @@ fn parse(hay: Hay<'_>, at: usize, trigger_end: usize) -> Result<Option<Parsed>, 
         key_start -= 1;
     }
     let key_end = trigger_end + hay.run(trigger_end, KEY_FWD_MAX, is_key_char)?;
-    let Some(strength) = classify(hay.slice(key_start, key_end)) else {
-        return Ok(None);
-    };
     // Closing quote of a JSON/YAML key, possibly escaped (`\"`).
     let mut i = key_end;
     if hay.at(i)? == Some(b'\\') && is_quote(hay.at(i + 1)?) {
@@ -262,6 +259,10 @@ fn parse(hay: Hay<'_>, at: usize, trigger_end: usize) -> Result<Option<Parsed>, 
             true
         }
         _ => return Ok(None),
+    };
+    // Classified only once a separator shows this is an assignment.
+    let Some(strength) = classify(hay.slice(key_start, key_end)) else {
+        return Ok(None);
     };
     i += hay.run(i, 8, |b| b == b' ' || b == b'\t')?;
     let (start, end, quoted) = match value(hay, i)? {
