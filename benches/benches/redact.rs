@@ -157,7 +157,9 @@ fn repeat_to(unit: &str, size: usize) -> Vec<u8> {
 
 fn worst_cases(size: usize) -> Vec<(&'static str, Vec<u8>)> {
     let mut g = Gen(7);
-    let pem_body: String = (0..size / 65 + 2).map(|_| g.pick(ALNUM, 64) + "\n").collect();
+    let pem_body: String = (0..size / 65 + 2)
+        .map(|_| g.pick(ALNUM, 64) + "\n")
+        .collect();
     let label = ["RSA PRIV", "ATE KEY"].concat();
     vec![
         (

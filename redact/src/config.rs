@@ -110,14 +110,9 @@ impl RulesFile {
                 message,
             })
         };
-        if let Some(mask) = &self.mask {
-            if mask.len() > MAX_MASK_LEN {
-                push(
-                    "mask".into(),
-                    ProblemKind::Value,
-                    format!("longer than {MAX_MASK_LEN} bytes"),
-                );
-            }
+        if self.mask.as_ref().is_some_and(|m| m.len() > MAX_MASK_LEN) {
+            let msg = format!("longer than {MAX_MASK_LEN} bytes");
+            push("mask".into(), ProblemKind::Value, msg);
         }
         if self.rules.len() > MAX_USER_RULES {
             push(

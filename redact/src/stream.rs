@@ -213,11 +213,12 @@ impl StreamRedactor {
                 self.scan_pos = hay_base + from as u64;
                 continue;
             }
-            if let Some(df) = self.deferred {
-                if df.at == at && !eof && self.end < df.retry_end {
-                    self.scan_pos = at;
-                    return Outcome::Deferred;
-                }
+            let waiting = self
+                .deferred
+                .is_some_and(|df| df.at == at && self.end < df.retry_end);
+            if waiting && !eof {
+                self.scan_pos = at;
+                return Outcome::Deferred;
             }
             let pattern = m.pattern().as_usize();
             match d.verify(Hay { bytes: hay, eof }, pattern, m.start(), m.end()) {

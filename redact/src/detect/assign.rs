@@ -126,9 +126,9 @@ fn classify(key: &[u8]) -> Option<Strength> {
     // Start of the last word: after the last separator or camelCase hump.
     let mut last = 0;
     for i in 1..key.len() {
-        if matches!(key[i - 1], b'_' | b'-' | b'.') {
-            last = i;
-        } else if key[i].is_ascii_uppercase() && key[i - 1].is_ascii_lowercase() {
+        let separator = matches!(key[i - 1], b'_' | b'-' | b'.');
+        let hump = key[i].is_ascii_uppercase() && key[i - 1].is_ascii_lowercase();
+        if separator || hump {
             last = i;
         }
     }

@@ -7,27 +7,27 @@ use bytes::Bytes;
 use redact::{Finding, Redactor, RedactorBuilder};
 
 /// A tiny deterministic generator (xorshift64*).
-pub struct Gen(u64);
+pub(crate) struct Gen(u64);
 
 impl Gen {
-    pub fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
 
-    pub fn pick(&mut self, alphabet: &[u8], n: usize) -> String {
+    pub(crate) fn pick(&mut self, alphabet: &[u8], n: usize) -> String {
         (0..n)
             .map(|_| alphabet[(self.next() % alphabet.len() as u64) as usize] as char)
             .collect()
     }
 
-    pub fn alnum(&mut self, n: usize) -> String {
+    pub(crate) fn alnum(&mut self, n: usize) -> String {
         // Mixed classes guarantee a digit, as real tokens nearly always have.
         let mut s = self.pick(ALNUM, n - 1);
         s.insert(n / 2, char::from(b'0' + (self.next() % 10) as u8));
@@ -35,17 +35,18 @@ impl Gen {
     }
 }
 
-pub const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-pub const UPPER_DIGIT: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-pub const B64URL: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-pub const HEX: &[u8] = b"0123456789abcdef";
+pub(crate) const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+pub(crate) const UPPER_DIGIT: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+pub(crate) const B64URL: &[u8] =
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+pub(crate) const HEX: &[u8] = b"0123456789abcdef";
 
 /// A planted secret: the text to embed, the value that must not survive and
 /// the rule expected to report it.
-pub struct Planted {
-    pub text: String,
-    pub secret: String,
-    pub rule: &'static str,
+pub(crate) struct Planted {
+    pub(crate) text: String,
+    pub(crate) secret: String,
+    pub(crate) rule: &'static str,
 }
 
 fn planted(text: String, secret: String, rule: &'static str) -> Planted {
@@ -53,7 +54,7 @@ fn planted(text: String, secret: String, rule: &'static str) -> Planted {
 }
 
 /// Every kind of built-in secret, in a realistic line.
-pub fn all_secrets(g: &mut Gen) -> Vec<Planted> {
+pub(crate) fn all_secrets(g: &mut Gen) -> Vec<Planted> {
     let mut v = Vec::new();
     let s = format!("{}{}", ["AK", "IA"].concat(), g.pick(UPPER_DIGIT, 16));
     v.push(planted(
@@ -223,7 +224,7 @@ pub fn all_secrets(g: &mut Gen) -> Vec<Planted> {
 }
 
 /// Identifiers debugging needs; none of them may be masked.
-pub fn decoys(g: &mut Gen) -> Vec<String> {
+pub(crate) fn decoys(g: &mut Gen) -> Vec<String> {
     let uuid = |g: &mut Gen| {
         format!(
             "{}-{}-4{}-a{}-{}",
@@ -266,7 +267,7 @@ pub fn decoys(g: &mut Gen) -> Vec<String> {
 }
 
 /// The default redactor used by most tests.
-pub fn redactor() -> Redactor {
+pub(crate) fn redactor() -> Redactor {
     RedactorBuilder::new()
         .fingerprint_key(b"test deployment key")
         .build()
@@ -274,7 +275,7 @@ pub fn redactor() -> Redactor {
 }
 
 /// Redacts `input` split at the given cut points.
-pub fn chunked(r: &Redactor, input: &[u8], cuts: &[usize]) -> (Vec<u8>, Vec<Finding>) {
+pub(crate) fn chunked(r: &Redactor, input: &[u8], cuts: &[usize]) -> (Vec<u8>, Vec<Finding>) {
     let mut stream = r.stream();
     let (mut out, mut findings) = (Vec::new(), Vec::new());
     let mut prev = 0;
@@ -297,6 +298,6 @@ pub fn chunked(r: &Redactor, input: &[u8], cuts: &[usize]) -> (Vec<u8>, Vec<Find
 }
 
 /// True when `needle` occurs in `hay`.
-pub fn contains(hay: &[u8], needle: &str) -> bool {
+pub(crate) fn contains(hay: &[u8], needle: &str) -> bool {
     hay.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
