@@ -88,7 +88,7 @@ proptest! {
         let parts = chunked(&r, input, &cuts);
         prop_assert_eq!(&parts, &whole);
         for s in &planted {
-            prop_assert!(!contains(&whole.0, s), "planted secret survived");
+            prop_assert!(!contains(&whole.0, s), "planted secret {} survived in {}", s, String::from_utf8_lossy(&whole.0));
         }
     }
 
