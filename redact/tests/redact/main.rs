@@ -1,0 +1,6 @@
+//! Integration tests of the redact crate: one binary, one module per concern.
+
+mod config;
+mod rules;
+mod stream;
+mod support;

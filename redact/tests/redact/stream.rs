@@ -1,0 +1,236 @@
+//! Streaming: chunked == whole at every split, planted secrets never survive,
+//! the carry-over bound holds, pathological input fails closed, clean bytes
+//! are not copied.
+
+use bytes::Bytes;
+use proptest::prelude::*;
+use redact::{RedactorBuilder, RulesFile};
+
+use crate::support::{B64URL, Gen, all_secrets, chunked, contains, decoys, redactor};
+
+fn corpus(seed: u64) -> (String, Vec<String>) {
+    let mut g = Gen::new(seed);
+    let mut text = String::new();
+    let mut secrets = Vec::new();
+    let decoys = decoys(&mut g);
+    for (i, p) in all_secrets(&mut g).into_iter().enumerate() {
+        text.push_str(&decoys[i % decoys.len()]);
+        text.push_str(&p.text);
+        secrets.push(p.secret);
+    }
+    (text, secrets)
+}
+
+#[test]
+fn split_at_every_offset_equals_whole() {
+    let r = redactor();
+    let (text, secrets) = corpus(17);
+    let input = text.as_bytes();
+    let whole = r.redact_all(input);
+    for s in &secrets {
+        assert!(!contains(&whole.0, s), "secret survived: {s}");
+    }
+    for cut in 0..=input.len() {
+        assert_eq!(
+            chunked(&r, input, &[cut]),
+            whole,
+            "differs when split at {cut}"
+        );
+    }
+}
+
+#[test]
+fn two_cuts_around_every_secret_equal_whole() {
+    let r = redactor();
+    let (text, _) = corpus(23);
+    let input = text.as_bytes();
+    let whole = r.redact_all(input);
+    for a in (0..input.len()).step_by(7) {
+        for b in [a + 1, a + 3, a + 40, a + 300] {
+            assert_eq!(chunked(&r, input, &[a, b]), whole, "cuts {a},{b}");
+        }
+    }
+}
+
+#[test]
+fn byte_at_a_time_equals_whole() {
+    let r = redactor();
+    let (text, _) = corpus(29);
+    let input = text.as_bytes();
+    let cuts: Vec<usize> = (1..input.len()).collect();
+    assert_eq!(chunked(&r, input, &cuts), r.redact_all(input));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn random_text_and_splits(seed in any::<u64>(), words in prop::collection::vec("[ -~\n]{0,24}", 0..40), cuts in prop::collection::vec(0usize..4096, 0..12)) {
+        let r = redactor();
+        let mut g = Gen::new(seed);
+        let secrets = all_secrets(&mut g);
+        let mut text = String::new();
+        let mut planted = Vec::new();
+        for (i, w) in words.iter().enumerate() {
+            text.push_str(w);
+            text.push(' ');
+            if i % 3 == 0 {
+                let p = &secrets[(g.next() % secrets.len() as u64) as usize];
+                text.push('\n');
+                text.push_str(&p.text);
+                planted.push(p.secret.clone());
+            }
+        }
+        let input = text.as_bytes();
+        let mut cuts = cuts;
+        cuts.sort_unstable();
+        let whole = r.redact_all(input);
+        let parts = chunked(&r, input, &cuts);
+        prop_assert_eq!(&parts, &whole);
+        for s in &planted {
+            prop_assert!(!contains(&whole.0, s), "planted secret {} survived in {}", s, String::from_utf8_lossy(&whole.0));
+        }
+    }
+
+    #[test]
+    fn arbitrary_bytes_chunked_equals_whole(input in prop::collection::vec(prop::sample::select(b"AKIA ghp_ eyJ.:=/@-_\"'\npassword token Key sk- -----BEGIN PRIVATE KEY-----xyz0123".to_vec()), 0..600), cuts in prop::collection::vec(0usize..600, 0..8)) {
+        let r = redactor();
+        let mut cuts = cuts;
+        cuts.sort_unstable();
+        prop_assert_eq!(chunked(&r, &input, &cuts), r.redact_all(&input));
+    }
+}
+
+#[test]
+fn pem_block_spanning_many_chunks_is_masked() {
+    let r = redactor();
+    let mut g = Gen::new(4);
+    let lines: Vec<String> = (0..60).map(|_| g.pick(B64URL, 64)).collect();
+    let label = ["EC PRIV", "ATE KEY"].concat();
+    let text = format!(
+        "key:\n-----BEGIN {label}-----\n{}\n-----END {label}-----\ndone\n",
+        lines.join("\n")
+    );
+    let cuts: Vec<usize> = (1..text.len()).step_by(50).collect();
+    let (out, findings) = chunked(&r, text.as_bytes(), &cuts);
+    assert_eq!(
+        String::from_utf8_lossy(&out),
+        "key:\n[REDACTED:private-key]\ndone\n"
+    );
+    assert_eq!(findings.len(), 1);
+}
+
+#[test]
+fn unterminated_private_key_fails_closed_within_the_bound() {
+    let r = redactor();
+    let mut g = Gen::new(8);
+    let label = ["RSA PRIV", "ATE KEY"].concat();
+    let mut text = format!("-----BEGIN {label}-----\n");
+    let mut lines = Vec::new();
+    while text.len() < 3 * redact::PEM_MAX {
+        let l = g.pick(B64URL, 64);
+        text.push_str(&l);
+        text.push('\n');
+        lines.push(l);
+    }
+    let cuts: Vec<usize> = (1..text.len()).step_by(997).collect();
+    let (out, findings) = chunked(&r, text.as_bytes(), &cuts);
+    assert_eq!(
+        (out.clone(), findings.clone()),
+        r.redact_all(text.as_bytes())
+    );
+    // The first PEM_MAX bytes are masked though no END line ever came.
+    assert_eq!(findings[0].offset, 0);
+    assert_eq!(findings[0].len, redact::PEM_MAX as u64);
+    let masked_lines = lines.iter().take_while(|l| !contains(&out, l)).count();
+    assert!(
+        masked_lines * 65 >= redact::PEM_MAX - 100,
+        "only {masked_lines} lines masked"
+    );
+}
+
+#[test]
+fn endless_overlapping_secrets_are_masked_in_bounded_pieces() {
+    // Each keyword hit's match starts inside the previous one: one region
+    // that never closes. It is masked in MAX_REGION pieces, never released.
+    let yaml = "rules:\n  - id: chain\n    regex: 'k[a-z]{0,100}'\n    keywords: [k]\n";
+    let r = RedactorBuilder::new()
+        .rules(RulesFile::from_yaml(yaml).unwrap())
+        .build()
+        .unwrap();
+    let text = "k".repeat(300_000);
+    let cuts: Vec<usize> = (1..text.len()).step_by(4093).collect();
+    let (out, findings) = chunked(&r, text.as_bytes(), &cuts);
+    assert_eq!(
+        (out.clone(), findings.clone()),
+        r.redact_all(text.as_bytes())
+    );
+    assert!(findings.len() > 1, "region not split into pieces");
+    assert!(findings.iter().all(|f| f.len <= redact::MAX_REGION as u64));
+    assert_eq!(
+        findings.iter().map(|f| f.len).sum::<u64>(),
+        text.len() as u64
+    );
+    assert!(
+        !out.contains(&b'k'),
+        "pathological input released unchecked"
+    );
+}
+
+#[test]
+fn repeated_keys_are_linear_and_bounded() {
+    let r = redactor();
+    let text = "password=".repeat(100_000) + &"token=".repeat(100_000);
+    let cuts: Vec<usize> = (1..text.len()).step_by(4093).collect();
+    let (out, findings) = chunked(&r, text.as_bytes(), &cuts);
+    assert_eq!((out, findings.clone()), r.redact_all(text.as_bytes()));
+    assert!(!findings.is_empty());
+}
+
+#[test]
+fn carry_over_stays_small_on_clean_text() {
+    let r = redactor();
+    let mut g = Gen::new(12);
+    let mut stream = r.stream();
+    let (mut out, mut findings) = (Vec::new(), Vec::new());
+    for _ in 0..200 {
+        let chunk: String = decoys(&mut g).concat();
+        stream.push(Bytes::from(chunk), &mut out, &mut findings);
+        assert!(stream.held_bytes() < 64, "held {}", stream.held_bytes());
+    }
+    assert!(findings.is_empty());
+}
+
+#[test]
+fn clean_chunks_are_released_without_copying() {
+    let r = redactor();
+    let text: String = decoys(&mut Gen::new(1)).concat().repeat(20);
+    let input = Bytes::from(text);
+    let range = input.as_ptr() as usize..input.as_ptr() as usize + input.len();
+    let mut stream = r.stream();
+    let (mut out, mut findings) = (Vec::new(), Vec::new());
+    stream.push(input.clone(), &mut out, &mut findings);
+    stream.finish(&mut out, &mut findings);
+    assert!(findings.is_empty());
+    assert_eq!(out.concat(), input.to_vec());
+    for b in &out {
+        assert!(
+            range.contains(&(b.as_ptr() as usize)),
+            "output chunk was copied"
+        );
+    }
+}
+
+#[test]
+fn push_after_finish_releases_nothing() {
+    let r = redactor();
+    let mut stream = r.stream();
+    let (mut out, mut findings) = (Vec::new(), Vec::new());
+    stream.finish(&mut out, &mut findings);
+    stream.push(
+        Bytes::from_static(b"password=hunter2"),
+        &mut out,
+        &mut findings,
+    );
+    assert!(out.is_empty());
+}
