@@ -8,8 +8,9 @@
 //! lose early bytes), so early PING echoes wait for it. Windows are never enforced.
 //!
 //! Outgoing stdout/stderr become DATA; an error-channel frame (v4 JSON) is re-encoded for
-//! the negotiated protocol. A frame for a stream kubectl has not opened yet waits (the
-//! outgoing queue pauses) up to [`STREAM_OPEN_TIMEOUT`]. When every outgoing sender is
+//! the negotiated protocol. Nothing goes out until kubectl has opened every stream the
+//! session expects (the outgoing queue pauses, up to [`STREAM_OPEN_TIMEOUT`]), as a kubelet
+//! starts nothing before then. When every outgoing sender is
 //! dropped we first wait (up to [`STREAM_OPEN_TIMEOUT`]) until kubectl has opened every
 //! stream the session expects, as a kubelet does before it starts anything (a GOAWAY while
 //! kubectl is still opening streams fails its exec); then we FIN every stream we have not
@@ -300,11 +301,10 @@ impl Server {
             conn.send(&Frame::Ping(Ping { id: ping }));
         }
         if let Some((msg, deadline)) = self.held.take() {
-            let channel = msg_channel(&msg);
-            if self.stream_for(channel).is_some() {
-                self.on_outgoing(conn, msg).await?;
-            } else {
+            if matches!(self.target(msg_channel(&msg)), Target::Wait) {
                 self.held = Some((msg, deadline));
+            } else {
+                self.on_outgoing(conn, msg).await?;
             }
         }
         Ok(())
@@ -325,6 +325,12 @@ impl Server {
     }
 
     fn target(&self, channel: Channel) -> Target {
+        // Like a kubelet, send nothing until kubectl has opened every stream: kubectl reads
+        // none of them before then, and data on an early stream backs up until kubectl's
+        // frame workers stop reading, so the next SYN_STREAM would never be seen.
+        if self.expected.contains(&channel) && !self.all_expected_open() {
+            return Target::Wait;
+        }
         match self.stream_for(channel) {
             Some(id) => {
                 let s = &self.streams[&id];

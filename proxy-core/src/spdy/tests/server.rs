@@ -6,7 +6,8 @@ use tokio::io::{AsyncWriteExt, duplex};
 
 use super::*;
 
-#[tokio::test]
+// Paused time: finishing waits (up to STREAM_OPEN_TIMEOUT) for streams this client never opens.
+#[tokio::test(start_paused = true)]
 async fn server_replies_at_once_and_echoes_pings_only_after_first_stream() {
     let (a, b) = duplex(PIPE);
     let mut server = serve(a, opts(true, true, false, true), Protocol::V4);
@@ -42,7 +43,8 @@ async fn server_replies_at_once_and_echoes_pings_only_after_first_stream() {
         status: RstStatus::PROTOCOL_ERROR,
     });
     assert_eq!(raw.recv().await, Some(proto));
-    // Finishing: FIN on the error stream, then GOAWAY with the highest client id.
+    // Finishing: after waiting in vain for the other streams, FIN on the error stream, then
+    // GOAWAY with the highest client id.
     drop(server.outgoing);
     assert_eq!(raw.recv().await, Some(data_frame(1, true, b"")));
     let goaway = GoAway {
@@ -54,6 +56,34 @@ async fn server_replies_at_once_and_echoes_pings_only_after_first_stream() {
     drop(raw);
     server.done.await.unwrap().unwrap();
     assert_eq!(server.incoming.recv().await, None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn nothing_is_sent_before_every_expected_stream_is_open() {
+    let (a, b) = duplex(PIPE);
+    let server = serve(a, opts(false, true, true, false), Protocol::V4);
+    let mut raw = Raw::new(b);
+    let syn = raw.syn_stream(1, "error");
+    raw.send(syn).await;
+    assert!(matches!(raw.recv().await, Some(Frame::SynReply(r)) if r.stream_id == 1));
+    let syn = raw.syn_stream(3, "stdout");
+    raw.send(syn).await;
+    assert!(matches!(raw.recv().await, Some(Frame::SynReply(r)) if r.stream_id == 3));
+    // stdout is open, stderr is not: the output waits, like a kubelet's does.
+    server
+        .outgoing
+        .send(data(Channel::Stdout, b"early"))
+        .await
+        .unwrap();
+    let early = tokio::time::timeout(Duration::from_secs(1), raw.recv()).await;
+    assert!(
+        early.is_err(),
+        "server sent {early:?} before every stream was open"
+    );
+    let syn = raw.syn_stream(5, "stderr");
+    raw.send(syn).await;
+    assert!(matches!(raw.recv().await, Some(Frame::SynReply(r)) if r.stream_id == 5));
+    assert_eq!(raw.recv().await, Some(data_frame(3, false, b"early")));
 }
 
 #[tokio::test]
