@@ -1,1 +1,40 @@
 //! A simulated Kubernetes API server for `kubewitness demo` and the tests.
+//!
+//! [`SimServer::start`] serves, on `127.0.0.1:0` (HTTP/1.1 and HTTP/2, optionally TLS with a
+//! CA generated at start), enough of the API for kubectl, client-go and kube-rs:
+//!
+//! * legacy discovery (`/version`, `/api`, `/api/v1`, `/apis`, `/apis/{group}/v1`), answered
+//!   as `application/json` so clients asking for aggregated discovery fall back;
+//! * GET/LIST (label and field selectors, `Table` output, watches) of pods, namespaces,
+//!   events, secrets, configmaps, services and a few `apps/v1` objects; DELETE of pods;
+//!   TokenReview from [`SimConfig::token_reviews`];
+//! * `pods/log` with the API server's options and a finite `follow`;
+//! * `pods/exec` and `pods/attach` over SPDY/3.1 (v4) and WebSocket (v5, v4, base64),
+//!   running the command as a local process (pipes or a pseudo-terminal) in a per-server
+//!   scratch directory: see [`process`].
+//!
+//! Every request is recorded before authentication ([`SimServer::requests`]); requests
+//! without [`SimConfig::token`] get `401`.
+
+mod clock;
+mod config;
+mod discovery;
+mod exec;
+mod logs;
+pub mod process;
+pub mod resize;
+mod respond;
+mod rest;
+mod router;
+mod selector;
+mod server;
+mod store;
+mod table;
+mod tls;
+mod tty;
+
+#[cfg(test)]
+mod tests;
+
+pub use config::{SimConfig, SimContainer, SimNamespace, SimPod};
+pub use server::{RecordedRequest, SimServer};

@@ -11,11 +11,19 @@
 //! * [`serve`] / [`connect`]: the connection drivers (server role toward kubectl, client
 //!   role toward an API server or kubelet), each exposed as a [`crate::peer::Peer`].
 
+mod client;
+mod conn;
 pub mod decoder;
 mod error;
 pub mod frame;
 pub mod handshake;
 pub mod header_block;
+mod server;
 pub mod zlib;
 
+pub use client::{MAX_ERROR_STREAM, PING_PERIOD, STREAM_REPLY_TIMEOUT, connect};
 pub use error::Error;
+pub use server::{MAX_DEFERRED_PINGS, MAX_STREAMS, STREAM_OPEN_TIMEOUT, serve};
+
+#[cfg(test)]
+mod tests;
