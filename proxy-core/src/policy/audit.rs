@@ -210,8 +210,18 @@ mod tests {
         assert_eq!(lines.len(), 2);
         let v: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
         for key in [
-            "time", "user", "groups", "verb", "resource", "namespace", "pod", "container", "argv",
-            "decision", "rule", "reason",
+            "time",
+            "user",
+            "groups",
+            "verb",
+            "resource",
+            "namespace",
+            "pod",
+            "container",
+            "argv",
+            "decision",
+            "rule",
+            "reason",
         ] {
             assert!(v.get(key).is_some(), "{key} missing in {v}");
         }

@@ -32,7 +32,10 @@ pub(crate) fn compile(file: &PolicyFile) -> Result<Policy, Problems> {
         ));
     }
     if file.kind != KIND {
-        p.push(("kind".into(), format!("must be `{KIND}`, found `{}`", file.kind)));
+        p.push((
+            "kind".into(),
+            format!("must be `{KIND}`, found `{}`", file.kind),
+        ));
     }
     if file.rules.len() > MAX_RULES {
         p.push(("rules".into(), format!("more than {MAX_RULES} rules")));
@@ -74,14 +77,30 @@ pub(crate) fn compile(file: &PolicyFile) -> Result<Policy, Problems> {
 }
 
 fn rule(spec: &RuleSpec, at: &str, p: &mut Problems, warnings: &mut Problems) -> Rule {
-    let mut push = |path: &str, msg: String| p.push((format!("{at}.{path}"), msg));
+    let mut push = |path: &str, msg: String| {
+        let full = if path.is_empty() {
+            at.to_string()
+        } else {
+            format!("{at}.{path}")
+        };
+        p.push((full, msg));
+    };
     if spec.name.is_empty() {
-        push("name", "every rule needs a name (it appears in decisions and audit)".into());
+        push(
+            "name",
+            "every rule needs a name (it appears in decisions and audit)".into(),
+        );
     }
     if spec.subjects.users.is_empty() && spec.subjects.groups.is_empty() {
-        push("subjects", "no users or groups: the rule would apply to nobody".into());
+        push(
+            "subjects",
+            "no users or groups: the rule would apply to nobody".into(),
+        );
     }
-    for (kind, list) in [("users", &spec.subjects.users), ("groups", &spec.subjects.groups)] {
+    for (kind, list) in [
+        ("users", &spec.subjects.users),
+        ("groups", &spec.subjects.groups),
+    ] {
         for (j, s) in list.iter().enumerate() {
             if s.is_empty() {
                 push(&format!("subjects.{kind}[{j}]"), "empty name".into());
@@ -89,7 +108,10 @@ fn rule(spec: &RuleSpec, at: &str, p: &mut Problems, warnings: &mut Problems) ->
         }
     }
     if spec.namespaces.is_empty() {
-        push("namespaces", "list the namespaces (names or globs, \"*\" for all)".into());
+        push(
+            "namespaces",
+            "list the namespaces (names or globs, \"*\" for all)".into(),
+        );
     }
     let namespaces = globs(&spec.namespaces, "namespaces", &mut push);
     let pods = match &spec.pods {
@@ -105,7 +127,11 @@ fn rule(spec: &RuleSpec, at: &str, p: &mut Problems, warnings: &mut Problems) ->
             let mut sub = Problems::new();
             let sel = Selector::compile(s, &mut sub);
             for (path, msg) in sub {
-                let path = if path.is_empty() { key.to_string() } else { format!("{key}.{path}") };
+                let path = if path.is_empty() {
+                    key.to_string()
+                } else {
+                    format!("{key}.{path}")
+                };
                 push(&path, msg);
             }
             sel
@@ -129,32 +155,35 @@ fn rule(spec: &RuleSpec, at: &str, p: &mut Problems, warnings: &mut Problems) ->
             }
             other => other,
         },
-        max_bytes: l.max_bytes.as_ref().and_then(|q| {
-            units::bytes(q)
-                .map_err(|e| push("logs.maxBytes", e))
-                .ok()
-        }),
+        max_bytes: l
+            .max_bytes
+            .as_ref()
+            .and_then(|q| units::bytes(q).map_err(|e| push("logs.maxBytes", e)).ok()),
     });
     let exec = spec.exec.as_ref().map(|e| exec(e, &mut push));
     let rate = spec.rate_limit.as_ref().map(|r| {
         let rps = r.requests_per_second.unwrap_or(f64::INFINITY);
         if r.requests_per_second.is_some() && !(rps.is_finite() && rps > 0.0) {
-            push("rateLimit.requestsPerSecond", "must be a positive number".into());
+            push(
+                "rateLimit.requestsPerSecond",
+                "must be a positive number".into(),
+            );
         }
         if r.burst == Some(0) {
             push("rateLimit.burst", "must be at least 1".into());
         }
         if r.max_concurrent_streams == Some(0) {
-            push("rateLimit.maxConcurrentStreams", "must be at least 1".into());
+            push(
+                "rateLimit.maxConcurrentStreams",
+                "must be at least 1".into(),
+            );
         }
         if r.burst.is_some() && r.requests_per_second.is_none() {
             push("rateLimit.burst", "needs requestsPerSecond".into());
         }
         RateLimit {
             requests_per_second: r.requests_per_second,
-            burst: r
-                .burst
-                .unwrap_or_else(|| rps.ceil().clamp(1.0, 1e6) as u64),
+            burst: r.burst.unwrap_or_else(|| rps.ceil().clamp(1.0, 1e6) as u64),
             max_concurrent_streams: r.max_concurrent_streams,
         }
     });
@@ -176,9 +205,15 @@ fn rule(spec: &RuleSpec, at: &str, p: &mut Problems, warnings: &mut Problems) ->
         && !spec.port_forward
         && !spec.ephemeral_containers
     {
-        push("", "the rule allows nothing (no read, logs, exec or attach)".into());
+        push(
+            "",
+            "the rule allows nothing (no read, logs, exec or attach)".into(),
+        );
     }
-    let session = exec.as_ref().map(|e: &ExecRule| e.limits).unwrap_or_default();
+    let session = exec
+        .as_ref()
+        .map(|e: &ExecRule| e.limits)
+        .unwrap_or_default();
     Rule {
         name: spec.name.clone(),
         users: spec.subjects.users.clone(),
@@ -232,7 +267,10 @@ fn exec(e: &ExecSpec, push: &mut impl FnMut(&str, String)) -> ExecRule {
                 "*" => ArgPattern::One,
                 "**" if k + 1 == argv.len() => ArgPattern::Rest,
                 "**" => {
-                    push(&format!("{at}[{k}]"), "`**` must be the last element".into());
+                    push(
+                        &format!("{at}[{k}]"),
+                        "`**` must be the last element".into(),
+                    );
                     ArgPattern::Rest
                 }
                 lit => ArgPattern::Literal(lit.to_string()),
@@ -241,8 +279,11 @@ fn exec(e: &ExecSpec, push: &mut impl FnMut(&str, String)) -> ExecRule {
         commands.push(pattern);
     }
     let mut dur = |v: &Option<String>, key: &str| {
-        v.as_ref()
-            .and_then(|s| units::duration(s).map_err(|m| push(&format!("exec.{key}"), m)).ok())
+        v.as_ref().and_then(|s| {
+            units::duration(s)
+                .map_err(|m| push(&format!("exec.{key}"), m))
+                .ok()
+        })
     };
     let max_duration = dur(&e.max_duration, "maxDuration");
     let idle_timeout = dur(&e.idle_timeout, "idleTimeout");

@@ -282,17 +282,22 @@ impl Policy {
                 return Decision {
                     allowed: true,
                     rule: None,
-                    reason: "discovery documents are readable by every authenticated caller"
-                        .into(),
+                    reason: "discovery documents are readable by every authenticated caller".into(),
                     limits: None,
                     message: String::new(),
                 };
             }
             Action::NonResource => {
-                return deny(None, "only discovery paths are served through kubewitness".into());
+                return deny(
+                    None,
+                    "only discovery paths are served through kubewitness".into(),
+                );
             }
             Action::Proxy => {
-                return deny(None, "proxy subresources are generic tunnels and never allowed".into());
+                return deny(
+                    None,
+                    "proxy subresources are generic tunnels and never allowed".into(),
+                );
             }
             Action::Malformed(why) => return deny(None, why.clone()),
             _ => {}
@@ -318,10 +323,9 @@ impl Policy {
         }
         match best {
             None => deny(None, "the policy has no rules".into()),
-            Some((Stage::Subject, _, _)) => deny(
-                None,
-                format!("no rule applies to user {}", req.user),
-            ),
+            Some((Stage::Subject, _, _)) => {
+                deny(None, format!("no rule applies to user {}", req.user))
+            }
             Some((_, rule, why)) => deny(Some(&rule.name), why),
         }
     }
@@ -343,7 +347,10 @@ fn check(rule: &Rule, req: &Request<'_>, facts: &Facts) -> Result<(), (Stage, St
     match req.namespace() {
         Some(ns) => {
             if !rule.namespaces.iter().any(|g| g.matches(ns)) {
-                return Err((Stage::Namespace, format!("no rule for you covers namespace {ns}")));
+                return Err((
+                    Stage::Namespace,
+                    format!("no rule for you covers namespace {ns}"),
+                ));
             }
             if let Some(sel) = &rule.namespace_selector {
                 match &facts.namespace {
@@ -351,7 +358,9 @@ fn check(rule: &Rule, req: &Request<'_>, facts: &Facts) -> Result<(), (Stage, St
                     Lookup::Found(_) => {
                         return Err((
                             Stage::NamespaceLabels,
-                            format!("namespace {ns} does not match the namespaceSelector of rule {name}"),
+                            format!(
+                                "namespace {ns} does not match the namespaceSelector of rule {name}"
+                            ),
                         ));
                     }
                     Lookup::Failed(why) => {
@@ -370,17 +379,23 @@ fn check(rule: &Rule, req: &Request<'_>, facts: &Facts) -> Result<(), (Stage, St
             }
         }
         None => {
-            let anywhere = rule.namespaces.iter().any(|g| g.is_any()) && rule.namespace_selector.is_none();
+            let anywhere =
+                rule.namespaces.iter().any(|g| g.is_any()) && rule.namespace_selector.is_none();
             if !anywhere {
                 return Err((
                     Stage::Namespace,
-                    format!("rule {name} is limited to some namespaces, so it cannot allow requests across namespaces"),
+                    format!(
+                        "rule {name} is limited to some namespaces, so it cannot allow requests across namespaces"
+                    ),
                 ));
             }
         }
     }
     let pods_restricted = !rule.pods.iter().any(|g| g.is_any()) || rule.pod_selector.is_some();
-    let is_pods = req.info.resource().is_some_and(|r| r.group.is_empty() && r.resource == "pods");
+    let is_pods = req
+        .info
+        .resource()
+        .is_some_and(|r| r.group.is_empty() && r.resource == "pods");
     match req.pod() {
         Some(pod) => {
             if !rule.pods.iter().any(|g| g.matches(pod)) {
@@ -423,12 +438,16 @@ fn check(rule: &Rule, req: &Request<'_>, facts: &Facts) -> Result<(), (Stage, St
 
 fn check_action(rule: &Rule, req: &Request<'_>) -> Result<(), (Stage, String)> {
     let name = &rule.name;
-    let not_allowed = |what: &str| Err((Stage::Action, format!("no rule for you allows {what} here")));
+    let not_allowed =
+        |what: &str| Err((Stage::Action, format!("no rule for you allows {what} here")));
     let flags = |stdin: bool, tty: bool, allow_stdin: bool, allow_tty: bool| {
         if stdin && !allow_stdin {
             Err((Stage::Flags, format!("rule {name} does not allow stdin")))
         } else if tty && !allow_tty {
-            Err((Stage::Flags, format!("rule {name} does not allow a terminal (tty)")))
+            Err((
+                Stage::Flags,
+                format!("rule {name} does not allow a terminal (tty)"),
+            ))
         } else {
             Ok(())
         }
@@ -436,7 +455,9 @@ fn check_action(rule: &Rule, req: &Request<'_>) -> Result<(), (Stage, String)> {
     let unsupported = |what: &str| {
         Err((
             Stage::Unsupported,
-            format!("rule {name} allows {what}, but kubewitness cannot record it yet, so it is not relayed"),
+            format!(
+                "rule {name} allows {what}, but kubewitness cannot record it yet, so it is not relayed"
+            ),
         ))
     };
     match &req.action {
@@ -477,7 +498,11 @@ fn check_action(rule: &Rule, req: &Request<'_>) -> Result<(), (Stage, String)> {
             if !rule.attach {
                 return not_allowed("attach");
             }
-            let (s, t) = rule.exec.as_ref().map(|e| (e.stdin, e.tty)).unwrap_or((false, false));
+            let (s, t) = rule
+                .exec
+                .as_ref()
+                .map(|e| (e.stdin, e.tty))
+                .unwrap_or((false, false));
             flags(*stdin, *tty, s, t)
         }
         Action::PortForward => {

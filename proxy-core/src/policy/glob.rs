@@ -20,10 +20,9 @@ impl Glob {
         if text.len() > MAX_GLOB_LEN {
             return Err(format!("longer than {MAX_GLOB_LEN} characters"));
         }
-        if let Some(c) = text
-            .chars()
-            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '.' | '*')))
-        {
+        if let Some(c) = text.chars().find(|c| {
+            !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '.' | '*'))
+        }) {
             return Err(format!(
                 "`{text}`: {c:?} cannot appear in a Kubernetes name (lower-case letters, digits, '-', '.', and '*' as wildcard)"
             ));

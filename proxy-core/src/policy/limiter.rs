@@ -95,7 +95,10 @@ impl Limiter {
                 });
             }
         }
-        let b = st.buckets.entry(key).or_insert(Bucket { tokens: burst, at: now });
+        let b = st.buckets.entry(key).or_insert(Bucket {
+            tokens: burst,
+            at: now,
+        });
         let elapsed = now.saturating_duration_since(b.at).as_secs_f64();
         b.tokens = (b.tokens + elapsed * rps).min(burst);
         b.at = now;
@@ -106,7 +109,10 @@ impl Limiter {
             let wait = (1.0 - b.tokens) / rps;
             Err(Limited {
                 retry_after: Duration::from_secs(wait.ceil().max(1.0) as u64),
-                reason: format!("rate limit of {rps} requests per second (burst {}) exceeded", rate.burst),
+                reason: format!(
+                    "rate limit of {rps} requests per second (burst {}) exceeded",
+                    rate.burst
+                ),
             })
         }
     }
@@ -187,12 +193,18 @@ mod tests {
         l.check_request("bob", "r", &r, t0).unwrap();
         l.check_request("alice", "other", &r, t0).unwrap();
         // Half a second at 2/s refills one token.
-        l.check_request("alice", "r", &r, t0 + Duration::from_millis(500)).unwrap();
-        assert!(l.check_request("alice", "r", &r, t0 + Duration::from_millis(500)).is_err());
+        l.check_request("alice", "r", &r, t0 + Duration::from_millis(500))
+            .unwrap();
+        assert!(
+            l.check_request("alice", "r", &r, t0 + Duration::from_millis(500))
+                .is_err()
+        );
         let slow = rate(0.1, 1);
         l.check_request("carol", "r", &slow, t0).unwrap();
         assert_eq!(
-            l.check_request("carol", "r", &slow, t0).unwrap_err().retry_after,
+            l.check_request("carol", "r", &slow, t0)
+                .unwrap_err()
+                .retry_after,
             Duration::from_secs(10)
         );
     }
@@ -222,7 +234,8 @@ mod tests {
         // Every bucket is empty: a new caller cannot evict a limited one.
         assert!(l.check_request("new", "r", &r, t0).is_err());
         // After a refill the full buckets are dropped and the newcomer fits.
-        l.check_request("new", "r", &r, t0 + Duration::from_secs(2)).unwrap();
+        l.check_request("new", "r", &r, t0 + Duration::from_secs(2))
+            .unwrap();
         assert!(l.lock().buckets.len() <= 2);
     }
 }

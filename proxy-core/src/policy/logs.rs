@@ -52,7 +52,11 @@ pub fn clamp_log_query(query: &str, limits: &LogLimits) -> Result<String, LogQue
     {
         return refuse("insecureSkipTLSVerifyBackend=true is never allowed");
     }
-    let mut number = |key: &str, min: u64, max: Option<u64>| -> Result<(), LogQueryError> {
+    let number = |values: &mut Vec<Option<String>>,
+                  key: &str,
+                  min: u64,
+                  max: Option<u64>|
+     -> Result<(), LogQueryError> {
         let i = idx(key);
         let given = match values[i].as_deref() {
             Some(v) => match v.parse::<u64>() {
@@ -69,13 +73,13 @@ pub fn clamp_log_query(query: &str, limits: &LogLimits) -> Result<String, LogQue
         values[i] = clamped.map(|n| n.to_string());
         Ok(())
     };
-    number("tailLines", 0, limits.max_tail_lines)?;
-    number("limitBytes", 1, limits.max_bytes)?;
+    number(&mut values, "tailLines", 0, limits.max_tail_lines)?;
+    number(&mut values, "limitBytes", 1, limits.max_bytes)?;
     if limits.max_since_seconds.is_some() && values[idx("sinceTime")].is_some() {
         return refuse("sinceTime cannot be used where a maximum age applies; use --since instead");
     }
     if values[idx("sinceTime")].is_none() {
-        number("sinceSeconds", 1, limits.max_since_seconds)?;
+        number(&mut values, "sinceSeconds", 1, limits.max_since_seconds)?;
     } else if values[idx("sinceSeconds")].is_some() {
         return refuse("at most one of sinceSeconds and sinceTime");
     }
@@ -118,8 +122,11 @@ mod tests {
             "tailLines=3"
         );
         assert_eq!(
-            clamp_log_query("insecureSkipTLSVerifyBackend=false&previous=true", &LogLimits::default())
-                .unwrap(),
+            clamp_log_query(
+                "insecureSkipTLSVerifyBackend=false&previous=true",
+                &LogLimits::default()
+            )
+            .unwrap(),
             "previous=true"
         );
     }
@@ -141,8 +148,11 @@ mod tests {
             assert!(clamp_log_query(q, &LIMITS).is_err(), "{q}");
         }
         assert!(
-            clamp_log_query("sinceTime=2024-01-01T00:00:00Z&sinceSeconds=5", &LogLimits::default())
-                .is_err()
+            clamp_log_query(
+                "sinceTime=2024-01-01T00:00:00Z&sinceSeconds=5",
+                &LogLimits::default()
+            )
+            .is_err()
         );
         assert!(clamp_log_query("sinceTime=2024-01-01T00:00:00Z", &LogLimits::default()).is_ok());
     }

@@ -162,8 +162,7 @@ impl ResourceRef {
         };
         let name_ok = |x: &str| {
             !x.is_empty()
-                && x
-                    .bytes()
+                && x.bytes()
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
         };
         if !name_ok(resource) || !group.is_none_or(name_ok) || !sub.is_none_or(name_ok) {

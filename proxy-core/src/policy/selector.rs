@@ -53,8 +53,15 @@ impl Selector {
                 }
             };
             if needs_values == e.values.is_empty() {
-                let want = if needs_values { "needs at least one value" } else { "takes no values" };
-                problems.push((format!("{path}.values"), format!("operator {} {want}", e.operator)));
+                let want = if needs_values {
+                    "needs at least one value"
+                } else {
+                    "takes no values"
+                };
+                problems.push((
+                    format!("{path}.values"),
+                    format!("operator {} {want}", e.operator),
+                ));
             }
             let values = e.values.clone();
             requirements.push(match e.operator.as_str() {
@@ -77,7 +84,9 @@ impl Selector {
     pub fn matches(&self, labels: &Labels) -> bool {
         self.requirements.iter().all(|r| match r {
             Requirement::In { key, values } => labels.get(key).is_some_and(|v| values.contains(v)),
-            Requirement::NotIn { key, values } => labels.get(key).is_none_or(|v| !values.contains(v)),
+            Requirement::NotIn { key, values } => {
+                labels.get(key).is_none_or(|v| !values.contains(v))
+            }
             Requirement::Exists { key } => labels.contains_key(key),
             Requirement::DoesNotExist { key } => !labels.contains_key(key),
         })
@@ -90,7 +99,10 @@ mod tests {
     use crate::policy::model::ExpressionSpec;
 
     fn labels(pairs: &[(&str, &str)]) -> Labels {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn expr(key: &str, op: &str, values: &[&str]) -> ExpressionSpec {
@@ -129,7 +141,11 @@ mod tests {
         let mut l = labels(&base);
         l.remove("team");
         assert!(!s.matches(&l));
-        assert!(!s.matches(&labels(&[("debug-ai-exec", "disabled"), ("team", "x"), ("env", "dev")])));
+        assert!(!s.matches(&labels(&[
+            ("debug-ai-exec", "disabled"),
+            ("team", "x"),
+            ("env", "dev")
+        ])));
     }
 
     #[test]

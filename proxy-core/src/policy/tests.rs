@@ -73,15 +73,21 @@ fn facts(policy: &Policy, req: &Request<'_>) -> Facts {
     }
 }
 
-fn run(policy: &Policy, user: &str, groups: &[&str], method: Method, url: &str) -> (Outcome, Decision) {
+fn run(
+    policy: &Policy,
+    user: &str,
+    groups: &[&str],
+    method: Method,
+    url: &str,
+) -> (Outcome, Decision) {
     let (path, query) = url.split_once('?').unwrap_or((url, ""));
     let groups: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
     let Ok(info) = RequestInfo::classify(&method, path, query) else {
         return (Refused, deny_placeholder());
     };
-    let streaming = info.resource().is_some_and(|r| {
-        r.is_core("pods", Some("exec")) || r.is_core("pods", Some("attach"))
-    });
+    let streaming = info
+        .resource()
+        .is_some_and(|r| r.is_core("pods", Some("exec")) || r.is_core("pods", Some("attach")));
     let stream = if streaming {
         match StreamRequest::parse(&info, query) {
             Ok(s) => Some(s),
@@ -298,7 +304,10 @@ fn needs_asks_only_for_labels_some_rule_could_use() {
         let info = RequestInfo::classify(&Method::GET, path, "").unwrap();
         p.needs(&Request::new("ai", &groups, &info, None))
     };
-    assert_eq!(need("/api/v1/namespaces/shop/pods").namespace.as_deref(), Some("shop"));
+    assert_eq!(
+        need("/api/v1/namespaces/shop/pods").namespace.as_deref(),
+        Some("shop")
+    );
     assert_eq!(need("/api/v1/namespaces/kube-system/pods").namespace, None);
     let carol = p.needs(&Request::new(
         "carol",
@@ -393,11 +402,30 @@ rules:
 #[test]
 fn unknown_keys_and_wrong_types_name_their_path() {
     let base = "apiVersion: kubewitness/v1\nkind: Policy\nrules:\n- name: a\n  subjects: {groups: [g]}\n  namespaces: [x]\n";
-    assert_eq!(problems(&format!("{base}  exec: {{commands: [[ls]], maxOuputBytes: 1}}\n")), ["rules[0].exec.maxOuputBytes"]);
-    assert_eq!(problems(&format!("{base}  attach: yes please\n")), ["rules[0].attach"]);
-    assert_eq!(problems(&format!("{base}  read: pods\n")), ["rules[0].read"]);
-    assert_eq!(problems("apiVersion: kubewitness/v1\nkind: Policy\nrulez: []\n"), ["rulez"]);
-    assert_eq!(problems(&format!("{base}  subjects: {{group: [g]}}\n"))[0], "rules[0].subjects");
+    assert_eq!(
+        problems(&format!(
+            "{base}  exec: {{commands: [[ls]], maxOuputBytes: 1}}\n"
+        )),
+        ["rules[0].exec.maxOuputBytes"]
+    );
+    assert_eq!(
+        problems(&format!("{base}  attach: yes please\n")),
+        ["rules[0].attach"]
+    );
+    assert_eq!(
+        problems(&format!("{base}  read: pods\n")),
+        ["rules[0].read"]
+    );
+    assert_eq!(
+        problems("apiVersion: kubewitness/v1\nkind: Policy\nrulez: []\n"),
+        ["rulez"]
+    );
+    assert_eq!(
+        problems(
+            "apiVersion: kubewitness/v1\nkind: Policy\nrules:\n- name: a\n  subjects: {group: [g]}\n"
+        ),
+        ["rules[0].subjects.group"]
+    );
 }
 
 #[test]
@@ -406,5 +434,8 @@ fn warnings_for_settings_that_are_not_relayed_yet() {
     let paths: Vec<_> = p.warnings().iter().map(|(p, _)| p.as_str()).collect();
     assert_eq!(paths, ["rules[1].portForward"]);
     assert!(Policy::builtin().warnings().is_empty());
-    assert_eq!(p.global().max_concurrent_streams, DEFAULT_MAX_CONCURRENT_STREAMS);
+    assert_eq!(
+        p.global().max_concurrent_streams,
+        DEFAULT_MAX_CONCURRENT_STREAMS
+    );
 }

@@ -56,9 +56,7 @@ pub(crate) fn duration(s: &str) -> Result<Duration, String> {
         return Err(bad());
     }
     while !rest.is_empty() {
-        let split = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .ok_or_else(bad)?;
+        let split = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
         let (digits, tail) = rest.split_at(split);
         let n: u64 = digits.parse().map_err(|_| bad())?;
         let unit_len = tail
@@ -100,7 +98,17 @@ mod tests {
         assert_eq!(text("2G"), Ok(2_000_000_000));
         assert_eq!(text("4096"), Ok(4096));
         assert_eq!(bytes(&Quantity::Number(7)), Ok(7));
-        for bad in ["", "Mi", "10MB", "10 Mi", "-1", "1.5Mi", "0", "2Ti", "99999999999999999999"] {
+        for bad in [
+            "",
+            "Mi",
+            "10MB",
+            "10 Mi",
+            "-1",
+            "1.5Mi",
+            "0",
+            "2Ti",
+            "99999999999999999999",
+        ] {
             assert!(text(bad).is_err(), "{bad}");
         }
         assert!(bytes(&Quantity::Number(0)).is_err());
