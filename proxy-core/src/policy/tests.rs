@@ -439,3 +439,13 @@ fn warnings_for_settings_that_are_not_relayed_yet() {
         DEFAULT_MAX_CONCURRENT_STREAMS
     );
 }
+
+#[test]
+fn the_example_policies_are_valid() {
+    for (name, yaml) in [
+        ("debug-ai", include_str!("../../../examples/debug-ai.yaml")),
+        ("oncall", include_str!("../../../examples/oncall.yaml")),
+    ] {
+        Policy::from_yaml(yaml).unwrap_or_else(|e| panic!("examples/{name}.yaml: {e}"));
+    }
+}
