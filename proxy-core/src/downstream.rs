@@ -82,11 +82,13 @@ pub fn accept(
     headers: &HeaderMap,
     allow_websocket: bool,
     allow_spdy: bool,
-) -> Result<Accepted, Refused> {
-    let refused = |status, message: String| Refused {
-        status,
-        message,
-        headers: HeaderMap::new(),
+) -> Result<Accepted, Box<Refused>> {
+    let refused = |status, message: String| {
+        Box::new(Refused {
+            status,
+            message,
+            headers: HeaderMap::new(),
+        })
     };
     if websocket::handshake::is_upgrade(headers) {
         if !allow_websocket {

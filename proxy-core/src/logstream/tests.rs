@@ -92,7 +92,7 @@ async fn a_partial_line_is_flushed_after_a_pause() {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<hyper::body::Frame<Bytes>, Infallible>>(4);
     let stream =
         futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|i| (i, rx)) });
-    let server = source(StreamBody::new(stream));
+    let server = source(StreamBody::new(Box::pin(stream)));
     let (client, mut body) = sink();
     let _session = tokio::spawn(Pipeline::new().run(client, server));
     tx.send(Ok(hyper::body::Frame::data(Bytes::from_static(

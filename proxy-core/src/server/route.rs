@@ -24,7 +24,7 @@ use crate::auth::{AuthError, Identity};
 use crate::request::{RequestInfo, StreamRequest};
 
 /// The largest request body forwarded (kube-apiserver's own limit is 3 MiB).
-pub const MAX_REQUEST_BODY: usize = 3 * 1024 * 1024;
+pub(crate) const MAX_REQUEST_BODY: usize = 3 * 1024 * 1024;
 
 pub(super) async fn handle(
     req: Request<Incoming>,

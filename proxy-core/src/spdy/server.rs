@@ -10,8 +10,11 @@
 //! Outgoing stdout/stderr become DATA; an error-channel frame (v4 JSON) is re-encoded for
 //! the negotiated protocol. A frame for a stream kubectl has not opened yet waits (the
 //! outgoing queue pauses) up to [`STREAM_OPEN_TIMEOUT`]. When every outgoing sender is
-//! dropped we FIN every stream we have not finished (the error stream last), send GOAWAY
-//! (OK, last-good = highest client stream id) and shut the socket down.
+//! dropped we first wait (up to [`STREAM_OPEN_TIMEOUT`]) until kubectl has opened every
+//! stream the session expects, as a kubelet does before it starts anything (a GOAWAY while
+//! kubectl is still opening streams fails its exec); then we FIN every stream we have not
+//! finished (the error stream last), send GOAWAY (OK, last-good = highest client stream id)
+//! and shut the socket down.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -70,6 +73,7 @@ where
         syn_count: 0,
         deferred_pings: Some(Vec::new()),
         held: None,
+        finishing: None,
     };
     let result = server.run(&mut conn, &mut from_pipeline).await;
     if let Err(e) = &result {
@@ -105,6 +109,8 @@ struct Server {
     deferred_pings: Option<Vec<u32>>,
     /// An outgoing message waiting for its stream, with its deadline.
     held: Option<(Msg, Instant)>,
+    /// The pipeline is done; waiting until this deadline for the client's streams.
+    finishing: Option<Instant>,
 }
 
 /// Where an outgoing message for a channel goes.
@@ -121,12 +127,27 @@ impl Server {
         from_pipeline: &mut mpsc::Receiver<Msg>,
     ) -> Result<(), PeerError> {
         loop {
-            let watch = self.held.is_none().then_some(&mut *from_pipeline);
-            let deadline = self.held.as_ref().map(|(_, d)| *d);
+            let watching = self.held.is_none() && self.finishing.is_none();
+            let watch = watching.then_some(&mut *from_pipeline);
+            let deadline = self.held.as_ref().map(|(_, d)| *d).or(self.finishing);
             match conn.next_event(watch, None, deadline).await? {
-                Event::Frame(frame) => self.on_frame(conn, frame).await?,
+                Event::Frame(frame) => {
+                    self.on_frame(conn, frame).await?;
+                    if self.finishing.is_some() && self.all_expected_open() {
+                        return self.finish(conn).await;
+                    }
+                }
                 Event::Outgoing(Some(msg)) => self.on_outgoing(conn, msg).await?,
-                Event::Outgoing(None) => return self.finish(conn).await,
+                Event::Outgoing(None) if self.all_expected_open() => {
+                    return self.finish(conn).await;
+                }
+                Event::Outgoing(None) => {
+                    self.finishing = Some(Instant::now() + STREAM_OPEN_TIMEOUT);
+                }
+                Event::Deadline if self.finishing.is_some() => {
+                    debug!("client did not open every stream; finishing anyway");
+                    return self.finish(conn).await;
+                }
                 Event::Deadline => {
                     return Err(PeerError::new(
                         PeerErrorKind::Timeout,
@@ -135,6 +156,9 @@ impl Server {
                 }
                 Event::ReadClosed { clean } => {
                     conn.end_incoming();
+                    if clean && self.finishing.is_some() {
+                        return self.finish(conn).await;
+                    }
                     if !clean {
                         return Err(PeerError::new(
                             PeerErrorKind::Protocol,
@@ -284,6 +308,13 @@ impl Server {
             }
         }
         Ok(())
+    }
+
+    /// Whether the client has opened every stream the session expects.
+    fn all_expected_open(&self) -> bool {
+        self.expected
+            .iter()
+            .all(|c| self.streams.values().any(|s| s.channel == *c))
     }
 
     fn stream_for(&self, channel: Channel) -> Option<StreamId> {

@@ -31,7 +31,7 @@ const SPDY_OFFER: &[Protocol] = &[
     Protocol::V1,
 ];
 /// The most of a refusal's body passed back to the client.
-pub const MAX_REFUSAL_BODY: usize = 64 * 1024;
+pub(crate) const MAX_REFUSAL_BODY: usize = 64 * 1024;
 
 /// An upstream stream that is up.
 #[derive(Debug)]
@@ -53,7 +53,7 @@ pub enum OpenError {
         status: StatusCode,
         /// `Content-Type` of the body, if any.
         content_type: Option<http::HeaderValue>,
-        /// The body, at most [`MAX_REFUSAL_BODY`] bytes.
+        /// The body, at most 64 KiB.
         body: Bytes,
     },
     /// Upstream could not be reached or broke the protocol.

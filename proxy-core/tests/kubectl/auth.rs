@@ -59,13 +59,17 @@ async fn a_bad_token_gets_401_and_never_reaches_upstream() {
         let run = kubectl_with(&bed, &bogus, client, &["exec", "web-0", "--", "true"], None).await;
         assert_ne!(run.code, Some(0));
         assert!(
-            run.stderr.contains("Unauthorized"),
+            run.stderr.contains("You must be logged in"),
             "{client:?}: {}",
             run.stderr
         );
     }
     let run = kubectl_with(&bed, &bogus, Client::WebSocket, &["logs", "web-0"], None).await;
-    assert!(run.stderr.contains("Unauthorized"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("You must be logged in"),
+        "{}",
+        run.stderr
+    );
     assert!(
         bed.sim.requests().is_empty(),
         "an unauthenticated request reached upstream"

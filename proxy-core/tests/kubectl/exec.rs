@@ -78,8 +78,15 @@ async fn sixty_four_mib_of_stdout_arrive_byte_exact() {
     std::fs::write(&file, &data).unwrap();
     let path = file.display().to_string();
     for client in BOTH {
+        let started = std::time::Instant::now();
         let run = kubectl(&bed, client, &["exec", "web-0", "--", "cat", &path]).await;
-        run.ok();
+        assert_eq!(
+            run.code,
+            Some(0),
+            "{client:?} after {:?}: {}",
+            started.elapsed(),
+            run.stderr
+        );
         assert_same_bytes(&run.stdout, &data);
     }
 }

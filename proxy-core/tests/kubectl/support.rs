@@ -10,26 +10,26 @@ use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
 /// Where kubectl is expected.
-pub const KUBECTL: &str = "/usr/bin/kubectl";
+pub(crate) const KUBECTL: &str = "/usr/bin/kubectl";
 /// The longest any single kubectl invocation may take.
-pub const KUBECTL_TIMEOUT: Duration = Duration::from_secs(120);
+pub(crate) const KUBECTL_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Which transport kubectl uses for exec/attach.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Client {
+pub(crate) enum Client {
     /// kubectl's default since 1.30.
     WebSocket,
     /// `KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false`.
     Spdy,
 }
 
-pub const BOTH: [Client; 2] = [Client::WebSocket, Client::Spdy];
+pub(crate) const BOTH: [Client; 2] = [Client::WebSocket, Client::Spdy];
 
-pub async fn testbed() -> Testbed {
+pub(crate) async fn testbed() -> Testbed {
     testbed_with(TestbedOptions::default()).await
 }
 
-pub async fn testbed_with_sim(sim: SimConfig) -> Testbed {
+pub(crate) async fn testbed_with_sim(sim: SimConfig) -> Testbed {
     testbed_with(TestbedOptions {
         sim,
         ..TestbedOptions::default()
@@ -37,7 +37,7 @@ pub async fn testbed_with_sim(sim: SimConfig) -> Testbed {
     .await
 }
 
-pub async fn testbed_with(opts: TestbedOptions) -> Testbed {
+pub(crate) async fn testbed_with(opts: TestbedOptions) -> Testbed {
     assert!(
         Path::new(KUBECTL).exists(),
         "{KUBECTL} is required for these tests (.ci/run installs it)"
@@ -47,19 +47,19 @@ pub async fn testbed_with(opts: TestbedOptions) -> Testbed {
 
 /// What a kubectl run produced.
 #[derive(Debug)]
-pub struct Run {
-    pub code: Option<i32>,
-    pub stdout: Vec<u8>,
-    pub stderr: String,
+pub(crate) struct Run {
+    pub(crate) code: Option<i32>,
+    pub(crate) stdout: Vec<u8>,
+    pub(crate) stderr: String,
 }
 
 impl Run {
-    pub fn stdout_str(&self) -> String {
+    pub(crate) fn stdout_str(&self) -> String {
         String::from_utf8_lossy(&self.stdout).into_owned()
     }
 
     #[track_caller]
-    pub fn ok(&self) -> &Run {
+    pub(crate) fn ok(&self) -> &Run {
         assert_eq!(
             self.code,
             Some(0),
@@ -71,16 +71,21 @@ impl Run {
 }
 
 /// Runs kubectl against the testbed as its first caller.
-pub async fn kubectl(bed: &Testbed, client: Client, args: &[&str]) -> Run {
+pub(crate) async fn kubectl(bed: &Testbed, client: Client, args: &[&str]) -> Run {
     kubectl_with(bed, &bed.kubeconfig, client, args, None).await
 }
 
 /// Runs kubectl with `stdin` piped in.
-pub async fn kubectl_stdin(bed: &Testbed, client: Client, args: &[&str], stdin: Vec<u8>) -> Run {
+pub(crate) async fn kubectl_stdin(
+    bed: &Testbed,
+    client: Client,
+    args: &[&str],
+    stdin: Vec<u8>,
+) -> Run {
     kubectl_with(bed, &bed.kubeconfig, client, args, Some(stdin)).await
 }
 
-pub async fn kubectl_with(
+pub(crate) async fn kubectl_with(
     bed: &Testbed,
     kubeconfig: &Path,
     client: Client,
@@ -128,8 +133,28 @@ pub async fn kubectl_with(
     }
 }
 
+/// The environment kubectl runs with: an isolated `HOME` (no shared discovery cache), the
+/// kubeconfig, and the exec transport.
+pub(crate) fn kubectl_env(
+    bed: &Testbed,
+    kubeconfig: &Path,
+    client: Client,
+) -> Vec<(&'static str, std::ffi::OsString)> {
+    let websockets = if client == Client::Spdy {
+        "false"
+    } else {
+        "true"
+    };
+    vec![
+        ("PATH", std::env::var_os("PATH").unwrap_or_default()),
+        ("HOME", bed.dir().into()),
+        ("KUBECONFIG", kubeconfig.into()),
+        ("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", websockets.into()),
+    ]
+}
+
 /// Deterministic pseudo-random bytes (xorshift), so failures are reproducible.
-pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+pub(crate) fn noise(len: usize, seed: u64) -> Vec<u8> {
     let mut x = seed | 1;
     let mut out = Vec::with_capacity(len + 8);
     while out.len() < len {
@@ -144,7 +169,7 @@ pub fn noise(len: usize, seed: u64) -> Vec<u8> {
 
 /// Asserts two byte strings are equal without printing megabytes.
 #[track_caller]
-pub fn assert_same_bytes(got: &[u8], want: &[u8]) {
+pub(crate) fn assert_same_bytes(got: &[u8], want: &[u8]) {
     if got != want {
         let first = got.iter().zip(want).position(|(a, b)| a != b);
         panic!(

@@ -69,16 +69,8 @@ async fn kubectl_in_pty(
         .expect("initial size");
     let mut child = pty_process::Command::new(KUBECTL)
         .args(args)
-        .env("HOME", bed.dir())
-        .env("KUBECONFIG", &bed.kubeconfig)
-        .env(
-            "KUBECTL_REMOTE_COMMAND_WEBSOCKETS",
-            if client == Client::Spdy {
-                "false"
-            } else {
-                "true"
-            },
-        )
+        .env_clear()
+        .envs(kubectl_env(bed, &bed.kubeconfig, client))
         .spawn(pts)
         .expect("kubectl starts in a pty");
     let mut seen = Vec::new();

@@ -85,7 +85,9 @@ async fn open(
     let io = TokioIo::new(hyper::upgrade::on(resp).await.unwrap());
     Ok(match transport {
         Transport::WebSocket(p) => websocket::connect(io, p, opts),
-        Transport::Spdy => crate::spdy::connect(io, opts, negotiated.expect("negotiated")),
+        Transport::Spdy => crate::spdy::connect(io, opts, negotiated.expect("negotiated"))
+            .await
+            .expect("spdy streams"),
     })
 }
 

@@ -129,3 +129,55 @@ async fn garbage_bytes_fail_the_server_and_end_incoming() {
     };
     assert_eq!(raw.recv().await, Some(Frame::GoAway(goaway)));
 }
+
+#[tokio::test]
+async fn a_slow_pipeline_stops_the_socket_being_read() {
+    let (a, b) = duplex(PIPE);
+    let mut server = serve(a, opts(true, false, false, false), Protocol::V4);
+    let mut raw = Raw::new(b);
+    for (id, ty) in [(1, "error"), (3, "stdin")] {
+        let syn = raw.syn_stream(id, ty);
+        raw.send(syn).await;
+    }
+    let chunk = bytes::Bytes::from(vec![7u8; 32 * 1024]);
+    let mut wire = Vec::new();
+    for _ in 0..256 {
+        Frame::Data(Data {
+            stream_id: 3,
+            fin: false,
+            payload: chunk.clone(),
+        })
+        .encode(&mut wire);
+    }
+    // 8 MiB cannot fit in the queues and buffers while nobody drains `incoming`.
+    let (mut rd, mut wr) = tokio::io::split(raw.io);
+    let writer = tokio::spawn(async move { wr.write_all(&wire).await.map(|()| wr) });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !writer.is_finished(),
+        "the server read everything without delivering it"
+    );
+    // Draining the pipeline side lets the rest through.
+    let sink = tokio::spawn(async move {
+        let mut scratch = vec![0u8; 4096];
+        while tokio::io::AsyncReadExt::read(&mut rd, &mut scratch)
+            .await
+            .unwrap_or(0)
+            > 0
+        {}
+    });
+    let mut total = 0;
+    while total < 256 * chunk.len() {
+        match server.incoming.recv().await {
+            Some(Msg::Data(f)) => total += f.bytes.len(),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let mut wr = writer.await.unwrap().unwrap();
+    // The read half lives on in `sink`: shut the write direction down explicitly.
+    wr.shutdown().await.unwrap();
+    assert_eq!(server.incoming.recv().await, None);
+    drop(server.outgoing);
+    server.done.await.unwrap().unwrap();
+    sink.await.unwrap();
+}

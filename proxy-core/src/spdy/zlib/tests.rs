@@ -111,7 +111,7 @@ fn zlib_bomb_is_a_limit_error() {
 }
 
 #[test]
-fn exactly_the_decompressed_limit_passes() {
+fn block_of_exactly_the_decompressed_limit_inflates() {
     let value_len = MAX_DECOMPRESSED_BLOCK - 4 - 4 - 1 - 4;
     let mut raw = Vec::new();
     raw.extend_from_slice(&1u32.to_be_bytes());
