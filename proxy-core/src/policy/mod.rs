@@ -17,6 +17,7 @@
 //! Parsing is strict: unknown keys, bad globs, `**` not last, zero limits, duplicate rule
 //! names are errors, each reported with its path ([`PolicyError::problems`]).
 
+mod action;
 pub mod audit;
 mod compile;
 mod decide;
