@@ -24,6 +24,9 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Serve the proxy.
     Serve(ServeArgs),
+    /// Check a policy file or explain a decision.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Run a self-contained demo: a simulated API server with kubewitness in front of it.
     #[cfg(feature = "sim")]
     Demo(DemoArgs),
@@ -75,4 +78,41 @@ pub(crate) struct DemoArgs {
     /// Stop after this many seconds (for scripted runs); default: run until Ctrl-C.
     #[arg(long, value_name = "SECONDS")]
     pub(crate) r#for: Option<u64>,
+}
+
+/// `kubewitness policy`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum PolicyCommand {
+    /// Validate a policy file; exits 2 with every problem and its path.
+    Check {
+        /// The policy file.
+        file: PathBuf,
+    },
+    /// Decide one request offline and print allow/deny, the rule and the reason
+    /// (exit 0 allow, 3 deny).
+    Explain(ExplainArgs),
+}
+
+/// `kubewitness policy explain`.
+#[derive(Debug, Args)]
+pub(crate) struct ExplainArgs {
+    /// The policy file.
+    #[arg(long)]
+    pub(crate) policy: PathBuf,
+    /// The caller's user name.
+    #[arg(long)]
+    pub(crate) user: String,
+    /// The caller's groups (repeatable).
+    #[arg(long)]
+    pub(crate) group: Vec<String>,
+    /// A label of the request's namespace, KEY=VALUE (repeatable), for namespaceSelector.
+    #[arg(long)]
+    pub(crate) namespace_label: Vec<String>,
+    /// A label of the request's pod, KEY=VALUE (repeatable), for podSelector.
+    #[arg(long)]
+    pub(crate) pod_label: Vec<String>,
+    /// `exec NS/POD [-c C] [-i] [-t] -- ARGV...`, `attach NS/POD`, `logs NS/POD [--tail N]`,
+    /// or `METHOD PATH`.
+    #[arg(required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
+    pub(crate) request: Vec<String>,
 }

@@ -9,6 +9,7 @@
 mod cli;
 #[cfg(feature = "sim")]
 mod demo;
+mod policy_cmd;
 mod serve;
 
 use std::process::ExitCode;
@@ -21,6 +22,8 @@ use cli::{Cli, Command};
 const EXIT_FAILURE: u8 = 1;
 /// Exit code for bad usage or configuration.
 const EXIT_USAGE: u8 = 2;
+/// Exit code of `policy explain` when the request is denied.
+const EXIT_DENIED: u8 = 3;
 
 /// An error with the exit code it maps to.
 #[derive(Debug)]
@@ -38,6 +41,16 @@ impl Failure {
     }
 }
 
+impl Failure {
+    /// A denial from `policy explain` (already printed).
+    fn denied() -> Failure {
+        Failure {
+            code: EXIT_DENIED,
+            error: anyhow::anyhow!("denied"),
+        }
+    }
+}
+
 impl From<anyhow::Error> for Failure {
     fn from(error: anyhow::Error) -> Failure {
         Failure {
@@ -49,6 +62,18 @@ impl From<anyhow::Error> for Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Policy(cmd) = cli.command {
+        return match policy_cmd::run(cmd) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(Failure {
+                code: EXIT_DENIED, ..
+            }) => ExitCode::from(EXIT_DENIED),
+            Err(Failure { code, error }) => {
+                eprintln!("kubewitness: {error:#}");
+                ExitCode::from(code)
+            }
+        };
+    }
     init_tracing(&cli);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -63,6 +88,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
+            Command::Policy(_) => Ok(()),
             #[cfg(feature = "sim")]
             Command::Demo(args) => demo::run(args).await,
         }

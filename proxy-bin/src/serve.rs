@@ -59,6 +59,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
     let proxy = Proxy::from_config(&cfg)
         .await
         .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
+    reload_on_sighup(&proxy);
     let server = Server::bind(cfg.listen_addr(), tls, proxy)
         .await
         .with_context(|| format!("binding {}", cfg.listen_addr()))?;
@@ -84,4 +85,25 @@ pub(crate) async fn shutdown_signal() {
             let _ = tokio::signal::ctrl_c().await;
         }
     }
+}
+
+/// Reloads the policy file on every SIGHUP; an invalid file is logged with every problem
+/// and the policy in force stays.
+fn reload_on_sighup(proxy: &std::sync::Arc<Proxy>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hup = match signal(SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            return warn!(error = %e, "cannot listen for SIGHUP; policy reload is by file change only");
+        }
+    };
+    let proxy = std::sync::Arc::downgrade(proxy);
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            let Some(proxy) = proxy.upgrade() else { return };
+            info!("SIGHUP: reloading the policy");
+            let outcome = proxy.reload_policy();
+            proxy.policy_store().log_reload(outcome);
+        }
+    });
 }

@@ -1,151 +1,210 @@
-//! The built-in access rule: deny by default, allow only what `kubectl exec`, `attach` and
-//! `logs` need.
+//! Access decisions for the server: the policy in force, label lookups, rate and stream
+//! limits, and the audit line, in one place.
 //!
-//! Allowed: discovery (`/api`, `/apis`, group and version documents, `/version`,
-//! `/openapi/*`) and reads of pods (`get`, `list`, `watch`), plus `pods/exec`, `pods/attach`
-//! and `pods/log`. Everything else — writes, secrets, configmaps, port-forward, proxy
-//! subresources, unknown paths — is denied with a reason the client sees. A policy file,
-//! when configured, decides instead.
+//! When no policy file is configured the built-in policy ([`policy::BUILTIN_POLICY`])
+//! applies: deny by default, with pod reads, `exec`, `attach` and `logs` allowed to every
+//! authenticated caller. With a file, the file decides (and is reloaded on change).
+//!
+//! Order for one request: decide (with the labels the policy needs, looked up as
+//! kubewitness), then the rule's token bucket, then (for streams) the per-user and global
+//! stream counts. Every outcome, including a rate-limit refusal, writes one audit line.
 
-use crate::request::{RequestInfo, Target};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-/// The outcome of an access check.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Decision {
-    /// Let it through.
-    Allow,
-    /// Refuse it; the reason is shown to the caller.
+use crate::auth::Identity;
+use crate::policy::audit::{AuditRecord, AuditSink};
+use crate::policy::labels::LabelCache;
+use crate::policy::limiter::{Limited, Limiter, StreamPermit};
+use crate::policy::store::PolicyStore;
+use crate::policy::{self, Action, Limits, Policy, Request, clamp_log_query};
+use crate::request::{RequestInfo, StreamRequest};
+
+/// Everything the server needs to decide requests.
+#[derive(Debug)]
+pub struct Access {
+    store: Arc<PolicyStore>,
+    labels: LabelCache,
+    limiter: Arc<Limiter>,
+    audit: AuditSink,
+}
+
+/// What the server does with a request.
+#[derive(Debug)]
+pub enum Verdict {
+    /// Go ahead within these limits.
+    Allow(Grant),
+    /// 403 with this message.
     Deny(String),
+    /// 429: over a rate or stream limit.
+    Limited(Limited),
 }
 
-/// Discovery documents kubectl reads before anything else.
-fn is_discovery(path: &str) -> bool {
-    let seg: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    matches!(
-        seg.as_slice(),
-        ["api"] | ["api", _] | ["apis"] | ["apis", _] | ["apis", _, _] | ["version"]
-    ) || path == "/openapi/v2"
-        || path.starts_with("/openapi/v3")
+/// An allowed request's limits and, for streams, its slot.
+#[derive(Debug)]
+pub struct Grant {
+    /// The rule that allowed it (`None` for discovery).
+    pub rule: Option<String>,
+    /// The limits that apply.
+    pub limits: Arc<Limits>,
+    /// For a log request, the clamped query to send upstream.
+    pub log_query: Option<String>,
+    /// For streams, the slot held while the stream runs.
+    pub permit: Option<StreamPermit>,
 }
 
-/// The built-in rule.
-pub fn builtin(info: &RequestInfo) -> Decision {
-    match &info.target {
-        Target::NonResource(path) => {
-            if (info.verb == "get" || info.verb == "head") && is_discovery(path) {
-                Decision::Allow
-            } else {
-                Decision::Deny(format!("{} {path} is not allowed", info.verb))
-            }
+impl Access {
+    /// Decisions by `store`, audit lines to `audit`.
+    pub fn new(store: Arc<PolicyStore>, audit: AuditSink) -> Access {
+        Access {
+            store,
+            labels: LabelCache::default(),
+            limiter: Limiter::new(),
+            audit,
         }
-        Target::Resource(r) => {
-            let what = match &r.subresource {
-                Some(sub) => format!("{}/{sub}", r.resource),
-                None => r.resource.clone(),
-            };
-            let allowed = match (
-                r.group.as_str(),
-                r.resource.as_str(),
-                r.subresource.as_deref(),
-            ) {
-                ("", "pods", None) => matches!(info.verb.as_str(), "get" | "list" | "watch"),
-                ("", "pods", Some("exec" | "attach")) => {
-                    matches!(info.verb.as_str(), "get" | "create")
+    }
+
+    /// The built-in policy, audit lines to stdout.
+    pub fn builtin() -> Access {
+        Access::new(
+            Arc::new(PolicyStore::fixed(Policy::builtin())),
+            AuditSink::stdout(),
+        )
+    }
+
+    /// The policy store (for reloads).
+    pub fn store(&self) -> &Arc<PolicyStore> {
+        &self.store
+    }
+
+    /// Streams running now.
+    pub fn streams(&self) -> u64 {
+        self.limiter.streams()
+    }
+
+    /// Records a request refused before it could be decided (unclassifiable).
+    pub fn refused(&self, identity: &Identity, method: &http::Method, path: &str, why: &str) {
+        let info = RequestInfo {
+            verb: method.as_str().to_ascii_lowercase(),
+            target: crate::request::Target::NonResource(path.to_string()),
+        };
+        let rec = AuditRecord::new(&identity.user, &identity.groups, &info).decided(
+            false,
+            None,
+            format!("request refused: {why}"),
+        );
+        self.audit.record(&rec);
+    }
+
+    /// Decides `info` for `identity`; `stream` is the parsed exec/attach parameters,
+    /// `query` the raw query (clamped for logs).
+    pub async fn decide(
+        &self,
+        client: &kube_client::Client,
+        identity: &Identity,
+        info: &RequestInfo,
+        stream: Option<&StreamRequest>,
+        query: &str,
+    ) -> Verdict {
+        let policy = self.store.current();
+        let req = Request::new(&identity.user, &identity.groups, info, stream);
+        let needs = policy.needs(&req);
+        let facts = if needs == policy::Needs::default() {
+            policy::Facts::default()
+        } else {
+            self.labels.facts(client, &needs).await
+        };
+        let decision = policy.decide(&req, &facts);
+        let mut rec = AuditRecord::new(&identity.user, &identity.groups, info);
+        rec.argv = stream
+            .filter(|s| s.subresource == "exec")
+            .map(|s| s.command.clone());
+        rec.container = match stream {
+            Some(s) => s.container.clone(),
+            None if req.action == Action::Logs => crate::channel::url_pairs(query)
+                .find(|(k, _)| k == "container")
+                .map(|(_, v)| v),
+            None => None,
+        };
+        let verdict = self.limit(&policy, &req, &decision, query);
+        let (allowed, reason) = match &verdict {
+            Verdict::Allow(_) => (true, decision.reason.clone()),
+            Verdict::Deny(message) => (false, denial_reason(&decision, message)),
+            Verdict::Limited(l) => (false, l.reason.clone()),
+        };
+        self.audit
+            .record(&rec.decided(allowed, decision.rule.clone(), reason));
+        verdict
+    }
+
+    fn limit(
+        &self,
+        policy: &Policy,
+        req: &Request<'_>,
+        decision: &policy::Decision,
+        query: &str,
+    ) -> Verdict {
+        if !decision.allowed {
+            return Verdict::Deny(decision.message.clone());
+        }
+        let limits = decision.limits.clone().unwrap_or_default();
+        let rule = decision.rule.clone();
+        if let (Some(rate), Some(name)) = (&limits.rate, &rule)
+            && let Err(l) = self
+                .limiter
+                .check_request(req.user, name, rate, Instant::now())
+        {
+            return Verdict::Limited(l);
+        }
+        let log_query = if req.action == Action::Logs {
+            match clamp_log_query(query, &limits.logs) {
+                Ok(q) => Some(q),
+                Err(e) => {
+                    return Verdict::Deny(format!("kubewitness: {} denied: {e}", req.describe()));
                 }
-                ("", "pods", Some("log")) => info.verb == "get",
-                _ => false,
-            };
-            if allowed {
-                Decision::Allow
-            } else {
-                let scope = r
-                    .namespace
-                    .as_deref()
-                    .map(|ns| format!(" in namespace {ns}"))
-                    .unwrap_or_default();
-                Decision::Deny(format!("{} of {what}{scope} is not allowed", info.verb))
             }
-        }
+        } else {
+            None
+        };
+        let streaming = matches!(
+            req.action,
+            Action::Exec { .. } | Action::Attach { .. } | Action::Logs
+        );
+        let permit = if streaming {
+            let per_user = limits.rate.and_then(|r| r.max_concurrent_streams);
+            match self.limiter.start_stream(
+                req.user,
+                per_user,
+                policy.global().max_concurrent_streams,
+            ) {
+                Ok(p) => Some(p),
+                Err(l) => return Verdict::Limited(l),
+            }
+        } else {
+            None
+        };
+        Verdict::Allow(Grant {
+            rule,
+            limits,
+            log_query,
+            permit,
+        })
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use http::Method;
-
-    use super::*;
-
-    fn decide(method: Method, url: &str) -> Decision {
-        let (path, query) = url.split_once('?').unwrap_or((url, ""));
-        builtin(&RequestInfo::classify(&method, path, query).unwrap())
+/// The reason for the audit line: the policy's, or the log-parameter refusal's.
+fn denial_reason(decision: &policy::Decision, message: &str) -> String {
+    if decision.allowed {
+        message
+            .rsplit_once(" denied: ")
+            .map(|(_, r)| r.to_string())
+            .unwrap_or_else(|| message.to_string())
+    } else {
+        decision.reason.clone()
     }
+}
 
-    #[test]
-    fn reads_needed_by_exec_and_logs_are_allowed() {
-        for (m, url) in [
-            (Method::GET, "/api"),
-            (Method::GET, "/apis"),
-            (Method::GET, "/api/v1"),
-            (Method::GET, "/apis/apps/v1"),
-            (Method::GET, "/version"),
-            (Method::GET, "/api/v1/namespaces/shop/pods/api-7"),
-            (
-                Method::GET,
-                "/api/v1/namespaces/shop/pods?labelSelector=app%3Dapi",
-            ),
-            (
-                Method::POST,
-                "/api/v1/namespaces/shop/pods/api-7/exec?command=ls",
-            ),
-            (
-                Method::GET,
-                "/api/v1/namespaces/shop/pods/api-7/exec?command=ls",
-            ),
-            (
-                Method::GET,
-                "/api/v1/namespaces/shop/pods/api-7/attach?stdout=1",
-            ),
-            (
-                Method::GET,
-                "/api/v1/namespaces/shop/pods/api-7/log?follow=true",
-            ),
-        ] {
-            assert_eq!(decide(m.clone(), url), Decision::Allow, "{m} {url}");
-        }
-    }
-
-    #[test]
-    fn everything_else_is_denied() {
-        for (m, url) in [
-            (Method::DELETE, "/api/v1/namespaces/shop/pods/api-7"),
-            (Method::POST, "/api/v1/namespaces/shop/pods"),
-            (Method::GET, "/api/v1/namespaces/shop/secrets"),
-            (Method::GET, "/api/v1/namespaces/shop/configmaps/x"),
-            (
-                Method::POST,
-                "/api/v1/namespaces/shop/pods/api-7/portforward",
-            ),
-            (
-                Method::GET,
-                "/api/v1/namespaces/shop/pods/api-7/portforward",
-            ),
-            (Method::GET, "/api/v1/namespaces/shop/pods/api-7/proxy"),
-            (Method::GET, "/api/v1/namespaces/shop/services/web/proxy"),
-            (Method::GET, "/api/v1/nodes/n1/proxy"),
-            (Method::PATCH, "/api/v1/namespaces/shop/pods/api-7"),
-            (Method::POST, "/api/v1/namespaces/shop/pods/api-7/log"),
-            (
-                Method::POST,
-                "/api/v1/namespaces/shop/pods/api-7/ephemeralcontainers",
-            ),
-            (Method::GET, "/metrics"),
-            (Method::GET, "/logs/kube-apiserver.log"),
-            (Method::POST, "/api"),
-        ] {
-            assert!(
-                matches!(decide(m.clone(), url), Decision::Deny(_)),
-                "{m} {url}"
-            );
-        }
-    }
+/// The `Retry-After` value for a limit: whole seconds, at least 1.
+pub fn retry_after_secs(d: Duration) -> u64 {
+    d.as_secs().max(1)
 }

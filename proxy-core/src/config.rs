@@ -5,6 +5,8 @@
 //! tls: {cert: server.crt, key: server.key, clientCA: ca.crt}   # optional
 //! auth: {tokenFile: tokens.csv, tokenReview: false}
 //! upstream: {kubeconfig: ~/.kube/config, context: prod}        # default: inferred
+//! policy: /etc/kubewitness/policy.yaml      # default: the built-in policy
+//! audit: {path: /var/log/kubewitness/audit.jsonl}              # default: stdout
 //! ```
 //!
 //! Keys are camelCase; an unknown key is an error naming its path (`tls.clientCa`), because a
@@ -29,6 +31,18 @@ pub struct Config {
     pub auth: AuthConfig,
     /// The API server kubewitness forwards to.
     pub upstream: UpstreamConfig,
+    /// The policy file; reloaded on change and on SIGHUP. Default: the built-in policy.
+    pub policy: Option<PathBuf>,
+    /// Where decisions are audited.
+    pub audit: AuditConfig,
+}
+
+/// The audit sink.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct AuditConfig {
+    /// A file to append JSON lines to. Default: stdout.
+    pub path: Option<PathBuf>,
 }
 
 /// The default listen address.
@@ -161,6 +175,21 @@ impl Config {
         }
         if let Some(kubeconfig) = &self.upstream.kubeconfig {
             file(&mut problems, "upstream.kubeconfig", kubeconfig);
+        }
+        if let Some(policy) = &self.policy {
+            match crate::policy::Policy::load(&expand_home(policy)) {
+                Ok(_) => {}
+                Err(e) => {
+                    for (at, problem) in e.problems() {
+                        let path = if at.is_empty() {
+                            "policy".to_string()
+                        } else {
+                            format!("policy: {at}")
+                        };
+                        problems.push((path, problem.clone()));
+                    }
+                }
+            }
         }
         let client_ca = self.tls.as_ref().and_then(|t| t.client_ca.as_ref());
         if self.auth.token_file.is_none() && !self.auth.token_review && client_ca.is_none() {

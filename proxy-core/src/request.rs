@@ -5,6 +5,9 @@
 //! is refused instead of guessed: empty, `.` or `..` segments, any percent-encoding in the
 //! path (no Kubernetes name needs it), a trailing slash, upper case, and query keys that
 //! change meaning when repeated.
+//!
+//! `GET` on `pods/exec`, `pods/attach` and `pods/portforward` (the WebSocket upgrade) is
+//! classified as `create`, like the POST it is equivalent to (PROTOCOLS.md §2.8).
 
 use std::fmt;
 
@@ -17,6 +20,8 @@ use crate::channel::{StreamOptions, url_pairs};
 pub const MAX_SEGMENTS: usize = 8;
 /// The longest path considered.
 pub const MAX_PATH_LEN: usize = 4096;
+/// The longest query string considered (an exec argv travels in it).
+pub const MAX_QUERY_LEN: usize = 64 * 1024;
 
 /// A request, classified.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -77,6 +82,13 @@ impl RequestInfo {
         path: &str,
         query: &str,
     ) -> Result<RequestInfo, Unclassifiable> {
+        if query.contains(';') {
+            // Go's URL parser drops `;`-separated pairs; kubewitness would read them.
+            return refuse("`;` in the query string is not accepted");
+        }
+        if query.len() > MAX_QUERY_LEN {
+            return refuse("query string too long");
+        }
         let segments = segments(path)?;
         let seg: Vec<&str> = segments.iter().map(String::as_str).collect();
         let (group, version, rest) = match seg.as_slice() {
@@ -108,7 +120,16 @@ impl RequestInfo {
             _ => return refuse("too many path segments for a resource"),
         };
         let watch_query = query_flag(query, "watch")?;
-        let verb = verb(method, name.is_some(), watch_prefix || watch_query)?;
+        let mut verb = verb(method, name.is_some(), watch_prefix || watch_query)?;
+        // A GET upgrade on a streaming subresource is as powerful as the POST: the API
+        // server (from 1.35) and kubewitness count both as `create`.
+        if group.is_empty()
+            && resource == "pods"
+            && matches!(subresource, Some("exec" | "attach" | "portforward"))
+            && verb == "get"
+        {
+            verb = "create";
+        }
         if watch_prefix && method != Method::GET {
             return refuse("the watch path prefix only allows GET");
         }

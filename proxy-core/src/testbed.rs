@@ -11,7 +11,7 @@ use std::sync::Arc;
 use base64::Engine;
 use tokio::sync::watch;
 
-use crate::config::{AuthConfig, Config, TlsConfig, UpstreamConfig};
+use crate::config::{AuditConfig, AuthConfig, Config, TlsConfig, UpstreamConfig};
 use crate::server::{Proxy, Server};
 use crate::sim::{SimConfig, SimServer};
 use crate::tls::TestCa;
@@ -42,6 +42,9 @@ pub struct TestbedOptions {
     pub token_review: bool,
     /// Accept client certificates from the testbed CA.
     pub client_certs: bool,
+    /// A policy file's YAML, written to `policy.yaml` in the testbed directory; `None` for
+    /// the built-in policy. Audit lines go to `audit.jsonl` there.
+    pub policy: Option<String>,
 }
 
 impl Default for TestbedOptions {
@@ -53,6 +56,7 @@ impl Default for TestbedOptions {
             users: vec![("alice".into(), vec!["sre".into(), "oncall".into()])],
             token_review: false,
             client_certs: false,
+            policy: None,
         }
     }
 }
@@ -125,6 +129,13 @@ impl Testbed {
         }
         write_private(&dir.join("tokens.csv"), &csv)?;
 
+        let policy = match &opts.policy {
+            Some(yaml) => {
+                write_private(&dir.join("policy.yaml"), yaml)?;
+                Some(dir.join("policy.yaml"))
+            }
+            None => None,
+        };
         let config = Config {
             listen: Some(opts.listen),
             tls: Some(TlsConfig {
@@ -139,6 +150,10 @@ impl Testbed {
             upstream: UpstreamConfig {
                 kubeconfig: Some(dir.join("upstream.kubeconfig")),
                 context: None,
+            },
+            policy,
+            audit: AuditConfig {
+                path: Some(dir.join("audit.jsonl")),
             },
         };
         config.validate()?;

@@ -46,7 +46,7 @@ fn resource_paths_are_read_like_the_api_server() {
     ok!(GET, "/api/v1/namespaces/shop/pods?watch=false" => "list", "", Some("shop"), "pods", None, None);
     ok!(GET, "/api/v1/watch/namespaces/shop/pods" => "watch", "", Some("shop"), "pods", None, None);
     ok!(POST, "/api/v1/namespaces/shop/pods/api-7/exec?command=ls" => "create", "", Some("shop"), "pods", Some("api-7"), Some("exec"));
-    ok!(GET, "/api/v1/namespaces/shop/pods/api-7/exec?command=ls" => "get", "", Some("shop"), "pods", Some("api-7"), Some("exec"));
+    ok!(GET, "/api/v1/namespaces/shop/pods/api-7/exec?command=ls" => "create", "", Some("shop"), "pods", Some("api-7"), Some("exec"));
     ok!(GET, "/api/v1/namespaces/shop/pods/api-7/log?follow=true" => "get", "", Some("shop"), "pods", Some("api-7"), Some("log"));
     ok!(DELETE, "/api/v1/namespaces/shop/pods/api-7" => "delete", "", Some("shop"), "pods", Some("api-7"), None);
     ok!(DELETE, "/api/v1/namespaces/shop/pods" => "deletecollection", "", Some("shop"), "pods", None, None);

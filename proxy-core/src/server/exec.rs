@@ -14,23 +14,20 @@ use tracing::{Instrument, debug, info, info_span};
 use super::respond::{self, ResponseBody};
 use super::session::{self, SessionInfo, SessionKind};
 use super::{Conn, Proxy, SessionGuard};
+use crate::access::Grant;
 use crate::auth::Identity;
 use crate::downstream;
-use crate::request::{RequestInfo, StreamRequest};
+use crate::request::StreamRequest;
 use crate::upstream::OpenError;
 
 pub(super) async fn handle(
     mut req: Request<Incoming>,
-    info: &RequestInfo,
+    stream: StreamRequest,
     identity: Identity,
     proxy: Arc<Proxy>,
     conn: Conn,
+    grant: Grant,
 ) -> Response<ResponseBody> {
-    let query = req.uri().query().unwrap_or("");
-    let stream = match StreamRequest::parse(info, query) {
-        Ok(s) => s,
-        Err(why) => return respond::bad_request(format!("kubewitness: {why}")),
-    };
     let accepted = match downstream::accept(req.headers(), true, true) {
         Ok(a) => a,
         Err(refused) => {
@@ -86,6 +83,7 @@ pub(super) async fn handle(
         client_transport: accepted.transport.name(),
         upstream_transport: opened.transport,
         remote: conn.remote,
+        limits: grant.limits.clone(),
     };
     let pipeline = session::pipeline(&proxy, &session);
     let on_upgrade = hyper::upgrade::on(&mut req);
@@ -94,6 +92,7 @@ pub(super) async fn handle(
     tokio::spawn(
         async move {
             let _guard = guard;
+            let _permit = grant.permit;
             let io = match on_upgrade.await {
                 Ok(io) => TokioIo::new(io),
                 Err(e) => {

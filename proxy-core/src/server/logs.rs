@@ -13,6 +13,7 @@ use tracing::{Instrument, info, info_span};
 use super::respond::{self, ResponseBody};
 use super::session::{self, SessionInfo, SessionKind};
 use super::{BoxError, Conn, Proxy, SessionGuard};
+use crate::access::Grant;
 use crate::auth::Identity;
 use crate::logstream;
 use crate::request::RequestInfo;
@@ -23,8 +24,20 @@ pub(super) async fn handle(
     identity: Identity,
     proxy: Arc<Proxy>,
     conn: Conn,
+    grant: Grant,
 ) -> Response<ResponseBody> {
-    let (parts, _) = req.into_parts();
+    let (mut parts, _) = req.into_parts();
+    // Upstream gets the query the policy clamped, never the caller's.
+    let query = grant.log_query.clone().unwrap_or_default();
+    let path_and_query = if query.is_empty() {
+        parts.uri.path().to_string()
+    } else {
+        format!("{}?{query}", parts.uri.path())
+    };
+    parts.uri = match http::Uri::builder().path_and_query(path_and_query).build() {
+        Ok(uri) => uri,
+        Err(e) => return respond::bad_request(format!("kubewitness: {e}")),
+    };
     let res = match proxy
         .upstream
         .forward(&parts, Bytes::new(), &identity)
@@ -58,6 +71,7 @@ pub(super) async fn handle(
         client_transport: "http",
         upstream_transport: "http",
         remote: conn.remote,
+        limits: grant.limits.clone(),
     };
     let pipeline = session::pipeline(&proxy, &session);
     let server = logstream::source(body);
@@ -66,6 +80,7 @@ pub(super) async fn handle(
     tokio::spawn(
         async move {
             let _guard = guard;
+            let _permit = grant.permit;
             let end = pipeline.run(client, server).await;
             info!(reason = ?end.reason, status = %end.status.status, "log stream ended");
         }

@@ -31,8 +31,11 @@ use tokio::sync::{Notify, watch};
 use tokio_rustls::TlsAcceptor;
 use tracing::{Instrument, debug, info, info_span, warn};
 
+use crate::access::Access;
 use crate::auth::{Authenticator, Identity, TokenFile, TokenReviewer, identity_from_cert};
 use crate::config::Config;
+use crate::policy::PolicyError;
+use crate::policy::store::{POLL_INTERVAL, PolicyStore, Reloaded};
 use crate::upstream::Upstream;
 
 /// How long a TLS handshake may take.
@@ -45,17 +48,41 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Proxy {
     auth: Authenticator,
     upstream: Upstream,
+    access: Access,
     sessions: Gauge,
 }
 
 impl Proxy {
-    /// A proxy that authenticates with `auth` and forwards to `upstream`.
+    /// A proxy that authenticates with `auth` and forwards to `upstream`, under the
+    /// built-in policy.
     pub fn new(auth: Authenticator, upstream: Upstream) -> Arc<Proxy> {
+        Proxy::with_access(auth, upstream, Access::builtin())
+    }
+
+    /// A proxy whose requests are decided by `access`.
+    pub fn with_access(auth: Authenticator, upstream: Upstream, access: Access) -> Arc<Proxy> {
         Arc::new(Proxy {
             auth,
             upstream,
+            access,
             sessions: Gauge::default(),
         })
+    }
+
+    /// Re-reads the policy file (SIGHUP). An invalid file is rejected with every problem
+    /// and the policy in force stays.
+    pub fn reload_policy(&self) -> Result<Reloaded, PolicyError> {
+        self.access.store().reload()
+    }
+
+    /// The policy in force now.
+    pub fn policy(&self) -> Arc<crate::policy::Policy> {
+        self.access.store().current()
+    }
+
+    /// The policy store (reloads and logging).
+    pub fn policy_store(&self) -> &Arc<PolicyStore> {
+        self.access.store()
     }
 
     /// Builds the proxy a configuration describes.
@@ -73,7 +100,27 @@ impl Proxy {
             .auth
             .token_review
             .then(|| TokenReviewer::new(upstream.client().clone()));
-        Ok(Proxy::new(Authenticator::new(tokens, review), upstream))
+        let store = match &cfg.policy {
+            Some(path) => {
+                let store = Arc::new(
+                    PolicyStore::from_file(&crate::config::expand_home(path))
+                        .map_err(|e| format!("policy {}:\n{e}", path.display()))?,
+                );
+                store.watch(POLL_INTERVAL);
+                store
+            }
+            None => Arc::new(PolicyStore::fixed(crate::policy::Policy::builtin())),
+        };
+        let audit = match &cfg.audit.path {
+            Some(path) => crate::policy::audit::AuditSink::file(&crate::config::expand_home(path))
+                .map_err(|e| format!("audit log {}: {e}", path.display()))?,
+            None => crate::policy::audit::AuditSink::stdout(),
+        };
+        Ok(Proxy::with_access(
+            Authenticator::new(tokens, review),
+            upstream,
+            Access::new(store, audit),
+        ))
     }
 
     /// Sessions (exec, attach, logs) running now.

@@ -1,8 +1,12 @@
 //! Every request: authenticate, classify, decide, dispatch.
 //!
 //! The order matters: nothing reaches upstream before the caller is authenticated and the
-//! request is classified and allowed. exec and attach go to [`super::exec`], logs to
-//! [`super::logs`], the rest (discovery, pod reads) is forwarded with its body streamed back.
+//! request is classified and allowed by the policy ([`crate::access`]). exec and attach
+//! parameters are parsed here, before the decision, because the argv and stream flags are
+//! part of it. A denial is a 403 `Status` whose message kubectl prints; a rate or stream
+//! limit is a 429 with `Retry-After`. exec and attach go to [`super::exec`], logs to
+//! [`super::logs`] (with the clamped query), the rest is forwarded with its body streamed
+//! back.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -15,9 +19,9 @@ use tracing::{debug, info, warn};
 
 use super::respond::{self, ResponseBody};
 use super::{Conn, Proxy, exec, logs};
-use crate::access::{self, Decision};
+use crate::access::{Verdict, retry_after_secs};
 use crate::auth::{AuthError, Identity};
-use crate::request::RequestInfo;
+use crate::request::{RequestInfo, StreamRequest};
 
 /// The largest request body forwarded (kube-apiserver's own limit is 3 MiB).
 pub(crate) const MAX_REQUEST_BODY: usize = 3 * 1024 * 1024;
@@ -47,22 +51,58 @@ pub(super) async fn handle(
         Ok(info) => info,
         Err(why) => {
             info!(user = %identity.user, method = %req.method(), %path, %why, "refused");
+            let why = why.to_string();
+            proxy.access.refused(&identity, req.method(), &path, &why);
             return Ok(respond::bad_request(format!(
                 "kubewitness: request refused: {why}"
             )));
         }
     };
-    if let Decision::Deny(why) = access::builtin(&info) {
-        info!(user = %identity.user, verb = %info.verb, %path, %why, "denied");
-        return Ok(respond::forbidden(format!("kubewitness: {why}")));
-    }
-    debug!(user = %identity.user, verb = %info.verb, %path, "allowed");
-    let res = match info.resource() {
-        Some(r) if r.is_core("pods", Some("exec")) || r.is_core("pods", Some("attach")) => {
-            exec::handle(req, &info, identity, proxy, conn).await
+    let streaming = info
+        .resource()
+        .is_some_and(|r| r.is_core("pods", Some("exec")) || r.is_core("pods", Some("attach")));
+    let stream = if streaming {
+        match StreamRequest::parse(&info, &query) {
+            Ok(s) => Some(s),
+            Err(why) => {
+                let why = why.to_string();
+                proxy.access.refused(&identity, req.method(), &path, &why);
+                return Ok(respond::bad_request(format!("kubewitness: {why}")));
+            }
         }
-        Some(r) if r.is_core("pods", Some("log")) => {
-            logs::handle(req, &info, identity, proxy, conn).await
+    } else {
+        None
+    };
+    let client = proxy.upstream.client().clone();
+    let grant = match proxy
+        .access
+        .decide(&client, &identity, &info, stream.as_ref(), &query)
+        .await
+    {
+        Verdict::Allow(grant) => grant,
+        Verdict::Deny(message) => {
+            info!(user = %identity.user, verb = %info.verb, %path, "denied");
+            return Ok(respond::forbidden(message));
+        }
+        Verdict::Limited(limited) => {
+            info!(user = %identity.user, verb = %info.verb, %path, reason = %limited, "rate limited");
+            let mut res = respond::status(
+                http::StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequests",
+                format!("kubewitness: {limited}"),
+            );
+            res.headers_mut().insert(
+                http::header::RETRY_AFTER,
+                http::HeaderValue::from(retry_after_secs(limited.retry_after)),
+            );
+            return Ok(res);
+        }
+    };
+    debug!(user = %identity.user, verb = %info.verb, %path, rule = ?grant.rule, "allowed");
+    let res = match (stream, info.resource()) {
+        (Some(stream), _) => exec::handle(req, stream, identity, proxy, conn, grant).await,
+        (None, Some(r)) if r.is_core("pods", Some("log")) => {
+            logs::handle(req, &info, identity, proxy, conn, grant).await
         }
         _ => forward(req, &identity, &proxy).await,
     };

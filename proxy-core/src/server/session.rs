@@ -4,6 +4,7 @@
 //! adds its filters in [`pipeline`], so exec, attach and logs get the same treatment.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use crate::auth::Identity;
 use crate::channel::StreamOptions;
@@ -56,9 +57,16 @@ pub struct SessionInfo {
     pub upstream_transport: &'static str,
     /// The client's address.
     pub remote: SocketAddr,
+    /// The policy limits the session runs under.
+    pub limits: Arc<crate::policy::Limits>,
 }
 
 /// Builds the pipeline for a session.
-pub(super) fn pipeline(_proxy: &Proxy, _info: &SessionInfo) -> Pipeline {
-    Pipeline::new()
+pub(super) fn pipeline(_proxy: &Proxy, info: &SessionInfo) -> Pipeline {
+    let mut pipeline = Pipeline::new();
+    // Policy session limits go last: the output cap counts what the client receives.
+    if info.kind != SessionKind::Logs {
+        crate::policy::filters::install(&mut pipeline, &info.limits.session);
+    }
+    pipeline
 }

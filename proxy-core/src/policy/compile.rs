@@ -1,0 +1,305 @@
+//! From the file's [`PolicyFile`] to the checked [`Policy`]: every problem is collected with
+//! its path (`rules[2].exec.commands[0][1]`), so one `policy check` run lists them all.
+
+use std::sync::Arc;
+
+use super::glob::Glob;
+use super::model::{ExecSpec, PolicyFile, RuleSpec};
+use super::selector::Selector;
+use super::units;
+use super::{
+    ArgPattern, ExecRule, GlobalLimits, Limits, LogLimits, Policy, RateLimit, ResourceRef, Rule,
+    SessionLimits,
+};
+
+/// The `apiVersion` this release reads.
+pub const API_VERSION: &str = "kubewitness/v1";
+/// The `kind` of a policy file.
+pub const KIND: &str = "Policy";
+/// The most rules a policy may have.
+pub const MAX_RULES: usize = 1024;
+/// The default global limit on concurrent exec/attach/logs streams.
+pub const DEFAULT_MAX_CONCURRENT_STREAMS: u64 = 256;
+
+type Problems = Vec<(String, String)>;
+
+pub(crate) fn compile(file: &PolicyFile) -> Result<Policy, Problems> {
+    let mut p = Problems::new();
+    if file.api_version != API_VERSION {
+        p.push((
+            "apiVersion".into(),
+            format!("must be `{API_VERSION}`, found `{}`", file.api_version),
+        ));
+    }
+    if file.kind != KIND {
+        p.push((
+            "kind".into(),
+            format!("must be `{KIND}`, found `{}`", file.kind),
+        ));
+    }
+    if file.rules.len() > MAX_RULES {
+        p.push(("rules".into(), format!("more than {MAX_RULES} rules")));
+    }
+    let max_streams = match file.global.max_concurrent_streams {
+        Some(0) => {
+            p.push((
+                "global.maxConcurrentStreams".into(),
+                "must be at least 1".into(),
+            ));
+            0
+        }
+        Some(n) => n,
+        None => DEFAULT_MAX_CONCURRENT_STREAMS,
+    };
+    let mut warnings = Problems::new();
+    let mut rules = Vec::with_capacity(file.rules.len());
+    for (i, spec) in file.rules.iter().enumerate() {
+        let at = format!("rules[{i}]");
+        if let Some(j) = file.rules[..i].iter().position(|r| r.name == spec.name) {
+            p.push((
+                format!("{at}.name"),
+                format!("`{}` is also the name of rules[{j}]", spec.name),
+            ));
+        }
+        rules.push(rule(spec, &at, &mut p, &mut warnings));
+    }
+    if p.is_empty() {
+        Ok(Policy {
+            rules,
+            global: GlobalLimits {
+                max_concurrent_streams: max_streams,
+            },
+            warnings,
+        })
+    } else {
+        Err(p)
+    }
+}
+
+fn rule(spec: &RuleSpec, at: &str, p: &mut Problems, warnings: &mut Problems) -> Rule {
+    let mut push = |path: &str, msg: String| {
+        let full = if path.is_empty() {
+            at.to_string()
+        } else {
+            format!("{at}.{path}")
+        };
+        p.push((full, msg));
+    };
+    if spec.name.is_empty() {
+        push(
+            "name",
+            "every rule needs a name (it appears in decisions and audit)".into(),
+        );
+    }
+    if spec.subjects.users.is_empty() && spec.subjects.groups.is_empty() {
+        push(
+            "subjects",
+            "no users or groups: the rule would apply to nobody".into(),
+        );
+    }
+    for (kind, list) in [
+        ("users", &spec.subjects.users),
+        ("groups", &spec.subjects.groups),
+    ] {
+        for (j, s) in list.iter().enumerate() {
+            if s.is_empty() {
+                push(&format!("subjects.{kind}[{j}]"), "empty name".into());
+            }
+        }
+    }
+    if spec.namespaces.is_empty() {
+        push(
+            "namespaces",
+            "list the namespaces (names or globs, \"*\" for all)".into(),
+        );
+    }
+    let namespaces = globs(&spec.namespaces, "namespaces", &mut push);
+    let pods = match &spec.pods {
+        Some(list) if list.is_empty() => {
+            push("pods", "empty: omit it or use [\"*\"]".into());
+            Vec::new()
+        }
+        Some(list) => globs(list, "pods", &mut push),
+        None => vec![Glob::new("*").expect("valid glob")],
+    };
+    let mut selector = |s: &Option<super::model::SelectorSpec>, key: &str| {
+        s.as_ref().map(|s| {
+            let mut sub = Problems::new();
+            let sel = Selector::compile(s, &mut sub);
+            for (path, msg) in sub {
+                let path = if path.is_empty() {
+                    key.to_string()
+                } else {
+                    format!("{key}.{path}")
+                };
+                push(&path, msg);
+            }
+            sel
+        })
+    };
+    let namespace_selector = selector(&spec.namespace_selector, "namespaceSelector");
+    let pod_selector = selector(&spec.pod_selector, "podSelector");
+    let mut read = Vec::new();
+    for (j, r) in spec.read.iter().enumerate() {
+        match ResourceRef::parse(r) {
+            Ok(rr) => read.push(rr),
+            Err(e) => push(&format!("read[{j}]"), e),
+        }
+    }
+    let logs = spec.logs.as_ref().map(|l| LogLimits {
+        max_tail_lines: l.max_tail_lines,
+        max_since_seconds: match l.max_since_seconds {
+            Some(0) => {
+                push("logs.maxSinceSeconds", "must be at least 1".into());
+                None
+            }
+            other => other,
+        },
+        max_bytes: l
+            .max_bytes
+            .as_ref()
+            .and_then(|q| units::bytes(q).map_err(|e| push("logs.maxBytes", e)).ok()),
+    });
+    let exec = spec.exec.as_ref().map(|e| exec(e, &mut push));
+    let rate = spec.rate_limit.as_ref().map(|r| {
+        let rps = r.requests_per_second.unwrap_or(f64::INFINITY);
+        if r.requests_per_second.is_some() && !(rps.is_finite() && rps > 0.0) {
+            push(
+                "rateLimit.requestsPerSecond",
+                "must be a positive number".into(),
+            );
+        }
+        if r.burst == Some(0) {
+            push("rateLimit.burst", "must be at least 1".into());
+        }
+        if r.max_concurrent_streams == Some(0) {
+            push(
+                "rateLimit.maxConcurrentStreams",
+                "must be at least 1".into(),
+            );
+        }
+        if r.burst.is_some() && r.requests_per_second.is_none() {
+            push("rateLimit.burst", "needs requestsPerSecond".into());
+        }
+        RateLimit {
+            requests_per_second: r.requests_per_second,
+            burst: r.burst.unwrap_or_else(|| rps.ceil().clamp(1.0, 1e6) as u64),
+            max_concurrent_streams: r.max_concurrent_streams,
+        }
+    });
+    for (flag, key) in [
+        (spec.port_forward, "portForward"),
+        (spec.ephemeral_containers, "ephemeralContainers"),
+    ] {
+        if flag {
+            warnings.push((
+                format!("{at}.{key}"),
+                "kubewitness cannot record or redact this yet: matching requests are denied with a message saying so".into(),
+            ));
+        }
+    }
+    if spec.read.is_empty()
+        && spec.logs.is_none()
+        && spec.exec.is_none()
+        && !spec.attach
+        && !spec.port_forward
+        && !spec.ephemeral_containers
+    {
+        push(
+            "",
+            "the rule allows nothing (no read, logs, exec or attach)".into(),
+        );
+    }
+    let session = exec
+        .as_ref()
+        .map(|e: &ExecRule| e.limits)
+        .unwrap_or_default();
+    Rule {
+        name: spec.name.clone(),
+        users: spec.subjects.users.clone(),
+        groups: spec.subjects.groups.clone(),
+        namespaces,
+        namespace_selector,
+        pods,
+        pod_selector,
+        read,
+        exec,
+        attach: spec.attach,
+        port_forward: spec.port_forward,
+        ephemeral_containers: spec.ephemeral_containers,
+        limits: Arc::new(Limits {
+            logs: logs.unwrap_or_default(),
+            session,
+            rate,
+        }),
+        logs: spec.logs.is_some(),
+    }
+}
+
+fn globs(list: &[String], key: &str, push: &mut impl FnMut(&str, String)) -> Vec<Glob> {
+    let mut out = Vec::new();
+    for (j, g) in list.iter().enumerate() {
+        match Glob::new(g) {
+            Ok(g) => out.push(g),
+            Err(e) => push(&format!("{key}[{j}]"), e),
+        }
+    }
+    out
+}
+
+fn exec(e: &ExecSpec, push: &mut impl FnMut(&str, String)) -> ExecRule {
+    if e.commands.is_empty() {
+        push(
+            "exec.commands",
+            "no commands: list argv patterns (or omit `exec` to deny exec)".into(),
+        );
+    }
+    let mut commands = Vec::new();
+    for (j, argv) in e.commands.iter().enumerate() {
+        let at = format!("exec.commands[{j}]");
+        if argv.is_empty() {
+            push(&at, "an empty pattern matches no command".into());
+            continue;
+        }
+        let mut pattern = Vec::with_capacity(argv.len());
+        for (k, a) in argv.iter().enumerate() {
+            pattern.push(match a.as_str() {
+                "*" => ArgPattern::One,
+                "**" if k + 1 == argv.len() => ArgPattern::Rest,
+                "**" => {
+                    push(
+                        &format!("{at}[{k}]"),
+                        "`**` must be the last element".into(),
+                    );
+                    ArgPattern::Rest
+                }
+                lit => ArgPattern::Literal(lit.to_string()),
+            });
+        }
+        commands.push(pattern);
+    }
+    let mut dur = |v: &Option<String>, key: &str| {
+        v.as_ref().and_then(|s| {
+            units::duration(s)
+                .map_err(|m| push(&format!("exec.{key}"), m))
+                .ok()
+        })
+    };
+    let max_duration = dur(&e.max_duration, "maxDuration");
+    let idle_timeout = dur(&e.idle_timeout, "idleTimeout");
+    let max_output_bytes = e.max_output_bytes.as_ref().and_then(|q| {
+        units::bytes(q)
+            .map_err(|m| push("exec.maxOutputBytes", m))
+            .ok()
+    });
+    ExecRule {
+        commands,
+        stdin: e.stdin,
+        tty: e.tty,
+        limits: SessionLimits {
+            max_output_bytes,
+            max_duration,
+            idle_timeout,
+        },
+    }
+}

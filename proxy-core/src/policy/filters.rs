@@ -1,0 +1,212 @@
+//! Session limits as pipeline filters: the output cap, the maximum duration and the idle
+//! timeout of an exec or attach session.
+//!
+//! The output cap counts stdout and stderr bytes on their way to the client; it is added
+//! last in the client-bound chain so it counts what the client actually receives (after
+//! redaction). A frame that would cross the cap is not delivered and the session ends with
+//! a `Failure` status, reason [`OUTPUT_LIMIT_REASON`], on the error channel: kubectl prints
+//! the message and exits 1, never 0. So at most `maxOutputBytes` bytes reach the client.
+//!
+//! The timers run in one task per session holding the pipeline's [`EndHandle`]. An
+//! activity filter in each direction stamps the time of the last message; the task is
+//! cancelled when the pipeline drops its filters (the guard inside them goes away), so a
+//! finished session leaves nothing behind.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use super::SessionLimits;
+use crate::channel::{Channel, Msg};
+use crate::pipeline::{Direction, EndHandle, EndSession, Filter, Pipeline};
+use crate::status::Status;
+
+/// The `Status` reason when the output cap ends a session.
+pub const OUTPUT_LIMIT_REASON: &str = "OutputLimitExceeded";
+/// The `Status` reason when the maximum duration ends a session.
+pub const DURATION_REASON: &str = "MaxDurationExceeded";
+/// The `Status` reason when the idle timeout ends a session.
+pub const IDLE_REASON: &str = "IdleTimeout";
+
+/// Adds the filters and timers `limits` call for. Call it after every other filter has
+/// been added, so the output cap sees the bytes the client will get. Needs a Tokio runtime
+/// when a timer is set.
+pub fn install(pipeline: &mut Pipeline, limits: &SessionLimits) {
+    if let Some(max) = limits.max_output_bytes {
+        pipeline.filter(
+            Direction::ToClient,
+            Box::new(OutputCap {
+                limit: max,
+                sent: 0,
+            }),
+        );
+    }
+    if limits.max_duration.is_none() && limits.idle_timeout.is_none() {
+        return;
+    }
+    let start = Instant::now();
+    let last = Arc::new(AtomicU64::new(0));
+    let (guard, cancelled) = oneshot::channel::<()>();
+    let guard = Arc::new(guard);
+    for dir in [Direction::ToServer, Direction::ToClient] {
+        pipeline.filter(
+            dir,
+            Box::new(Activity {
+                start,
+                last: last.clone(),
+                _guard: guard.clone(),
+            }),
+        );
+    }
+    tokio::spawn(timers(
+        pipeline.end_handle(),
+        *limits,
+        start,
+        last,
+        cancelled,
+    ));
+}
+
+/// Ends the session when the client has been sent `limit` bytes of output.
+#[derive(Debug)]
+pub struct OutputCap {
+    limit: u64,
+    sent: u64,
+}
+
+impl OutputCap {
+    /// A cap of `limit` bytes.
+    pub fn new(limit: u64) -> OutputCap {
+        OutputCap { limit, sent: 0 }
+    }
+}
+
+impl Filter for OutputCap {
+    fn on_msg(&mut self, msg: Msg, out: &mut Vec<Msg>) -> Result<(), EndSession> {
+        if let Msg::Data(frame) = &msg
+            && matches!(frame.channel, Channel::Stdout | Channel::Stderr)
+        {
+            let after = self.sent + frame.bytes.len() as u64;
+            if after > self.limit {
+                return Err(EndSession::new(Status::failure(
+                    OUTPUT_LIMIT_REASON,
+                    format!(
+                        "kubewitness: output limit of {} bytes exceeded; the session was ended",
+                        self.limit
+                    ),
+                )));
+            }
+            self.sent = after;
+        }
+        out.push(msg);
+        Ok(())
+    }
+}
+
+/// Stamps the time of the last message.
+struct Activity {
+    start: Instant,
+    last: Arc<AtomicU64>,
+    _guard: Arc<oneshot::Sender<()>>,
+}
+
+impl Filter for Activity {
+    fn on_msg(&mut self, msg: Msg, out: &mut Vec<Msg>) -> Result<(), EndSession> {
+        let ms = self.start.elapsed().as_millis() as u64;
+        self.last.fetch_max(ms, Ordering::Relaxed);
+        out.push(msg);
+        Ok(())
+    }
+}
+
+fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    match (s / 3600, s / 60 % 60, s % 60, d.subsec_millis()) {
+        (0, 0, 0, ms) => format!("{ms}ms"),
+        (0, 0, s, _) => format!("{s}s"),
+        (0, m, 0, _) => format!("{m}m"),
+        (0, m, s, _) => format!("{m}m{s}s"),
+        (h, m, _, _) => format!("{h}h{m}m"),
+    }
+}
+
+async fn timers(
+    end: EndHandle,
+    limits: SessionLimits,
+    start: Instant,
+    last: Arc<AtomicU64>,
+    mut cancelled: oneshot::Receiver<()>,
+) {
+    let far = start + super::MAX_DURATION;
+    let deadline = limits.max_duration.map(|d| start + d).unwrap_or(far);
+    loop {
+        let seen = last.load(Ordering::Relaxed);
+        let idle_at = limits
+            .idle_timeout
+            .map(|t| start + Duration::from_millis(seen) + t)
+            .unwrap_or(far);
+        tokio::select! {
+            _ = &mut cancelled => return,
+            _ = tokio::time::sleep_until(deadline), if deadline <= idle_at => {
+                let d = limits.max_duration.unwrap_or_default();
+                end.end(Status::failure(
+                    DURATION_REASON,
+                    format!("kubewitness: the session reached its maximum duration of {}; it was ended", human(d)),
+                ));
+                return;
+            }
+            _ = tokio::time::sleep_until(idle_at), if idle_at < deadline => {
+                if last.load(Ordering::Relaxed) == seen {
+                    let t = limits.idle_timeout.unwrap_or_default();
+                    end.end(Status::failure(
+                        IDLE_REASON,
+                        format!("kubewitness: the session was idle for {}; it was ended", human(t)),
+                    ));
+                    return;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::channel::Frame;
+
+    fn data(channel: Channel, n: usize) -> Msg {
+        Msg::Data(Frame {
+            channel,
+            bytes: Bytes::from(vec![b'x'; n]),
+        })
+    }
+
+    #[test]
+    fn the_cap_counts_stdout_and_stderr_only() {
+        let mut cap = OutputCap::new(10);
+        let mut out = Vec::new();
+        cap.on_msg(data(Channel::Stdout, 4), &mut out).unwrap();
+        cap.on_msg(data(Channel::Stderr, 4), &mut out).unwrap();
+        cap.on_msg(data(Channel::Resize, 100), &mut out).unwrap();
+        cap.on_msg(data(Channel::Stdout, 2), &mut out).unwrap();
+        assert_eq!(out.len(), 4);
+        let end = cap.on_msg(data(Channel::Stdout, 1), &mut out).unwrap_err();
+        assert_eq!(end.status().reason, OUTPUT_LIMIT_REASON);
+        assert!(end.status().message.contains("10 bytes"));
+        assert!(!end.status().is_success());
+    }
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(human(Duration::from_secs(120)), "2m");
+        assert_eq!(human(Duration::from_secs(30)), "30s");
+        assert_eq!(human(Duration::from_secs(90)), "1m30s");
+        assert_eq!(human(Duration::from_millis(250)), "250ms");
+        assert_eq!(human(Duration::from_secs(5400)), "1h30m");
+    }
+}
