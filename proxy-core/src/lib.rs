@@ -11,6 +11,7 @@ pub mod downstream;
 pub mod logstream;
 pub mod peer;
 pub mod pipeline;
+pub mod record;
 pub mod request;
 pub mod server;
 #[cfg(feature = "sim")]
