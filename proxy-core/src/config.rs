@@ -29,6 +29,9 @@ pub struct Config {
     pub auth: AuthConfig,
     /// The API server kubewitness forwards to.
     pub upstream: UpstreamConfig,
+    /// Session recording (`store`, `spoolDir`, `chunkBytes`, `chunkIntervalMs`, `windowBytes`,
+    /// `signingKey`, `storeOptions`, `objectLock`); see `docs/RECORDING-FORMAT.md`.
+    pub recording: Option<crate::record::RecordingConfig>,
 }
 
 /// The default listen address.
@@ -161,6 +164,12 @@ impl Config {
         }
         if let Some(kubeconfig) = &self.upstream.kubeconfig {
             file(&mut problems, "upstream.kubeconfig", kubeconfig);
+        }
+        if let Some(rec) = &self.recording {
+            problems.extend(rec.problems());
+            if let Some(key) = &rec.signing_key {
+                file(&mut problems, "recording.signingKey", key);
+            }
         }
         let client_ca = self.tls.as_ref().and_then(|t| t.client_ca.as_ref());
         if self.auth.token_file.is_none() && !self.auth.token_review && client_ca.is_none() {

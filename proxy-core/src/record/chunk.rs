@@ -30,8 +30,8 @@ pub const VERSION: u8 = 1;
 pub const HEADER_LEN: usize = 76;
 /// The largest decompressed payload a reader accepts (bounds decompression memory).
 pub const MAX_PAYLOAD: usize = 16 << 20;
-/// zstd level: fast, still a good ratio on terminal output.
-pub const ZSTD_LEVEL: i32 = 3;
+/// zstd level: the fastest, still a good ratio on terminal output.
+pub const ZSTD_LEVEL: i32 = 1;
 
 /// A SHA-256 digest.
 pub type Hash = [u8; 32];

@@ -23,8 +23,10 @@ use crate::pipeline::EndHandle;
 pub const DEFAULT_CHUNK_BYTES: usize = 256 * 1024;
 /// Default chunk interval: a chunk is cut once its first event is this old.
 pub const DEFAULT_CHUNK_INTERVAL_MS: u64 = 1000;
-/// Default window: how far (bytes) the client may run ahead of durable storage.
-pub const DEFAULT_WINDOW_BYTES: usize = 4 * DEFAULT_CHUNK_BYTES;
+/// Default window: how far (bytes) the client may run ahead of durable storage. Filters are
+/// synchronous, so a recorder slower than the client cannot slow it down, only end it: the
+/// window absorbs bursts (32 default chunks).
+pub const DEFAULT_WINDOW_BYTES: usize = 32 * DEFAULT_CHUNK_BYTES;
 /// The largest chunk size accepted (half the reader's payload limit: a chunk may overshoot
 /// by one event).
 pub const MAX_CHUNK_BYTES: usize = chunk::MAX_PAYLOAD / 2;
@@ -44,7 +46,7 @@ pub struct RecordingConfig {
     pub chunk_bytes: Option<usize>,
     /// Chunk interval in milliseconds (default 1000).
     pub chunk_interval_ms: Option<u64>,
-    /// The window in bytes (default 4 × chunk size, at least 2 × chunk size).
+    /// The window in bytes (default [`DEFAULT_WINDOW_BYTES`], at least 2 × chunk size).
     pub window_bytes: Option<usize>,
     /// PKCS#8 PEM Ed25519 private key that signs seals; unsigned without it.
     pub signing_key: Option<PathBuf>,
@@ -104,7 +106,8 @@ impl RecordingConfig {
     }
 
     fn window(&self) -> usize {
-        self.window_bytes.unwrap_or(4 * self.chunk())
+        self.window_bytes
+            .unwrap_or(DEFAULT_WINDOW_BYTES.max(2 * self.chunk()))
     }
 }
 

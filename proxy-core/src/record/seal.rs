@@ -157,6 +157,15 @@ impl SealSigner {
         }
     }
 
+    /// The private key as a PKCS#8 PEM document (what [`SealSigner::load`] reads).
+    pub fn to_pkcs8_pem(&self) -> String {
+        use ed25519_dalek::pkcs8::EncodePrivateKey;
+        self.key
+            .to_pkcs8_pem(Default::default())
+            .expect("an Ed25519 key encodes")
+            .to_string()
+    }
+
     /// The public key as a PEM `PUBLIC KEY` (SPKI) document, for `verify --public-key`.
     pub fn public_key_pem(&self) -> String {
         use ed25519_dalek::pkcs8::EncodePublicKey;

@@ -33,6 +33,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::auth::{Authenticator, Identity, TokenFile, TokenReviewer, identity_from_cert};
 use crate::config::Config;
+use crate::record::Recorder;
 use crate::upstream::Upstream;
 
 /// How long a TLS handshake may take.
@@ -46,6 +47,7 @@ pub struct Proxy {
     auth: Authenticator,
     upstream: Upstream,
     sessions: Gauge,
+    recorder: Option<Arc<Recorder>>,
 }
 
 impl Proxy {
@@ -55,7 +57,27 @@ impl Proxy {
             auth,
             upstream,
             sessions: Gauge::default(),
+            recorder: None,
         })
+    }
+
+    /// Like [`Proxy::new`], recording every session with `recorder`.
+    pub fn with_recorder(
+        auth: Authenticator,
+        upstream: Upstream,
+        recorder: Recorder,
+    ) -> Arc<Proxy> {
+        Arc::new(Proxy {
+            auth,
+            upstream,
+            sessions: Gauge::default(),
+            recorder: Some(Arc::new(recorder)),
+        })
+    }
+
+    /// The recorder, when sessions are recorded.
+    pub fn recorder(&self) -> Option<&Recorder> {
+        self.recorder.as_deref()
     }
 
     /// Builds the proxy a configuration describes.
@@ -73,7 +95,19 @@ impl Proxy {
             .auth
             .token_review
             .then(|| TokenReviewer::new(upstream.client().clone()));
-        Ok(Proxy::new(Authenticator::new(tokens, review), upstream))
+        let auth = Authenticator::new(tokens, review);
+        match &cfg.recording {
+            Some(rc) => {
+                let recorder = Recorder::from_config(rc)?;
+                // Seal what a crash or a failed store left behind before taking new sessions.
+                let recovered = recorder.recover().await?;
+                if !recovered.is_empty() {
+                    info!(sessions = recovered.len(), "sealed interrupted recordings");
+                }
+                Ok(Proxy::with_recorder(auth, upstream, recorder))
+            }
+            None => Ok(Proxy::new(auth, upstream)),
+        }
     }
 
     /// Sessions (exec, attach, logs) running now.

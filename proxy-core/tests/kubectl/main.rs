@@ -9,4 +9,5 @@ mod auth;
 mod exec;
 mod kube_rs;
 mod logs;
+mod recording;
 mod transports;
