@@ -9,6 +9,7 @@
 mod cli;
 #[cfg(feature = "sim")]
 mod demo;
+mod forensics;
 mod serve;
 
 use std::process::ExitCode;
@@ -63,6 +64,9 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
+            Command::Sessions(args) => forensics::sessions(args).await,
+            Command::Verify(args) => forensics::verify(args).await,
+            Command::Export(args) => forensics::export(args).await,
             #[cfg(feature = "sim")]
             Command::Demo(args) => demo::run(args).await,
         }
