@@ -165,7 +165,10 @@ async fn a_failing_store_ends_the_session_and_recovery_seals_it_interrupted() {
     // Give the writer a moment to spool what it had.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let recovered = Recorder::new(cfg, healthy.clone(), Some(signer()));
-    assert_eq!(recovered.recover().await.unwrap(), [id.clone()]);
+    assert_eq!(
+        recovered.recover().await.unwrap(),
+        std::slice::from_ref(&id)
+    );
     let pin = signer().verifying_key();
     let r = super::super::verify_session(&healthy, &id, Some(&pin), &|| {}).await;
     assert!(r.intact, "{:?}", r.problems);
@@ -215,7 +218,7 @@ async fn chunks_spooled_before_a_crash_are_uploaded_and_sealed_interrupted() {
     assert!(spooled >= 1, "something waits in the spool");
     let store = arc_store(flaky(&mem, i64::MAX, false));
     let rec = Recorder::new(cfg, store.clone(), Some(signer()));
-    assert_eq!(rec.recover().await.unwrap(), [id.clone()]);
+    assert_eq!(rec.recover().await.unwrap(), std::slice::from_ref(&id));
     let r = super::super::verify_session(&store, &id, None, &|| {}).await;
     assert!(r.intact, "{:?}", r.problems);
     assert_eq!(r.end_reason.as_deref(), Some("interrupted"));
