@@ -27,6 +27,12 @@ pub(crate) enum Command {
     /// Check a policy file or explain a decision.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// List recorded sessions.
+    Sessions(SessionsArgs),
+    /// Verify recorded sessions: chunk hashes, chain, sequence, seal and signature.
+    Verify(VerifyArgs),
+    /// Export a recorded session as text, JSON lines or an asciinema cast.
+    Export(ExportArgs),
     /// Run a self-contained demo: a simulated API server with kubewitness in front of it.
     #[cfg(feature = "sim")]
     Demo(DemoArgs),
@@ -115,4 +121,80 @@ pub(crate) struct ExplainArgs {
     /// or `METHOD PATH`.
     #[arg(required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
     pub(crate) request: Vec<String>,
+}
+
+/// Where recordings are.
+#[derive(Debug, Args)]
+pub(crate) struct StoreArgs {
+    /// The store URL (`file:///dir`, `s3://bucket/prefix`, `gs://…`, `az://…`).
+    #[arg(long)]
+    pub(crate) store: String,
+    /// A backend option, `KEY=VALUE` (`aws_endpoint=…`, `aws_region=…`); repeatable.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub(crate) store_option: Vec<String>,
+}
+
+/// Output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Output {
+    /// For people.
+    Text,
+    /// For programs.
+    Json,
+}
+
+/// `kubewitness sessions`.
+#[derive(Debug, Args)]
+pub(crate) struct SessionsArgs {
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    /// Only sessions started since: a duration (`2h`) or a time (`2025-01-31T12:00:00Z`).
+    #[arg(long)]
+    pub(crate) since: Option<String>,
+    /// Only this user's sessions.
+    #[arg(long)]
+    pub(crate) user: Option<String>,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value = "text")]
+    pub(crate) output: Output,
+}
+
+/// `kubewitness verify`.
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    /// Only this session (default: all).
+    #[arg(long)]
+    pub(crate) session: Option<String>,
+    /// Pin the signing key: a PEM public key or 64 hex digits.
+    #[arg(long)]
+    pub(crate) public_key: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value = "text")]
+    pub(crate) output: Output,
+}
+
+/// Export formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ExportFormat {
+    /// stdout and stderr as the client saw them.
+    Text,
+    /// One JSON object per event.
+    Jsonl,
+    /// An asciinema v2 cast (TTY sessions).
+    Asciicast,
+}
+
+/// `kubewitness export`.
+#[derive(Debug, Args)]
+pub(crate) struct ExportArgs {
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    /// The session.
+    #[arg(long)]
+    pub(crate) session: String,
+    /// What to write.
+    #[arg(long, value_enum, default_value = "text")]
+    pub(crate) format: ExportFormat,
 }

@@ -9,6 +9,7 @@
 mod cli;
 #[cfg(feature = "sim")]
 mod demo;
+mod forensics;
 mod policy_cmd;
 mod serve;
 
@@ -62,18 +63,6 @@ impl From<anyhow::Error> for Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Command::Policy(cmd) = cli.command {
-        return match policy_cmd::run(cmd) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(Failure {
-                code: EXIT_DENIED, ..
-            }) => ExitCode::from(EXIT_DENIED),
-            Err(Failure { code, error }) => {
-                eprintln!("kubewitness: {error:#}");
-                ExitCode::from(code)
-            }
-        };
-    }
     init_tracing(&cli);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -88,13 +77,20 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
-            Command::Policy(_) => Ok(()),
+            Command::Policy(cmd) => policy_cmd::run(cmd),
+            Command::Sessions(args) => forensics::sessions(args).await,
+            Command::Verify(args) => forensics::verify(args).await,
+            Command::Export(args) => forensics::export(args).await,
             #[cfg(feature = "sim")]
             Command::Demo(args) => demo::run(args).await,
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // `policy explain` already printed the denial.
+        Err(Failure {
+            code: EXIT_DENIED, ..
+        }) => ExitCode::from(EXIT_DENIED),
         Err(Failure { code, error }) => {
             eprintln!("kubewitness: {error:#}");
             ExitCode::from(code)

@@ -35,6 +35,9 @@ pub struct Config {
     pub policy: Option<PathBuf>,
     /// Where decisions are audited.
     pub audit: AuditConfig,
+    /// Session recording (`store`, `spoolDir`, `chunkBytes`, `chunkIntervalMs`, `windowBytes`,
+    /// `signingKey`, `storeOptions`, `objectLock`); see `docs/RECORDING-FORMAT.md`.
+    pub recording: Option<crate::record::RecordingConfig>,
 }
 
 /// The audit sink.
@@ -176,19 +179,24 @@ impl Config {
         if let Some(kubeconfig) = &self.upstream.kubeconfig {
             file(&mut problems, "upstream.kubeconfig", kubeconfig);
         }
-        if let Some(policy) = &self.policy {
-            match crate::policy::Policy::load(&expand_home(policy)) {
-                Ok(_) => {}
-                Err(e) => {
-                    for (at, problem) in e.problems() {
-                        let path = if at.is_empty() {
-                            "policy".to_string()
-                        } else {
-                            format!("policy: {at}")
-                        };
-                        problems.push((path, problem.clone()));
-                    }
-                }
+        let policy = self
+            .policy
+            .as_ref()
+            .map(|p| crate::policy::Policy::load(&expand_home(p)));
+        if let Some(Err(e)) = policy {
+            for (at, problem) in e.problems() {
+                let path = if at.is_empty() {
+                    "policy".to_string()
+                } else {
+                    format!("policy: {at}")
+                };
+                problems.push((path, problem.clone()));
+            }
+        }
+        if let Some(rec) = &self.recording {
+            problems.extend(rec.problems());
+            if let Some(key) = &rec.signing_key {
+                file(&mut problems, "recording.signingKey", key);
             }
         }
         let client_ca = self.tls.as_ref().and_then(|t| t.client_ca.as_ref());

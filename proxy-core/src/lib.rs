@@ -12,6 +12,7 @@ pub mod logstream;
 pub mod peer;
 pub mod pipeline;
 pub mod policy;
+pub mod record;
 pub mod request;
 pub mod server;
 #[cfg(feature = "sim")]

@@ -12,6 +12,7 @@ use base64::Engine;
 use tokio::sync::watch;
 
 use crate::config::{AuditConfig, AuthConfig, Config, TlsConfig, UpstreamConfig};
+use crate::record::{RecordingConfig, SealSigner};
 use crate::server::{Proxy, Server};
 use crate::sim::{SimConfig, SimServer};
 use crate::tls::TestCa;
@@ -155,6 +156,7 @@ impl Testbed {
             audit: AuditConfig {
                 path: Some(dir.join("audit.jsonl")),
             },
+            recording: Some(recording_config(&dir)?),
         };
         config.validate()?;
         let proxy = Proxy::from_config(&config).await?;
@@ -220,6 +222,23 @@ impl Drop for Testbed {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
     }
+}
+
+/// Records to `file://DIR/recordings`, spooling in `DIR/spool`, signing with a fresh key
+/// (`DIR/recording.key`; its public half in `DIR/recording.pub` for `verify --public-key`).
+fn recording_config(dir: &Path) -> Result<RecordingConfig, TestbedError> {
+    let signer = SealSigner::from_seed(&rand::random());
+    write_private(&dir.join("recording.key"), &signer.to_pkcs8_pem())?;
+    write_private(&dir.join("recording.pub"), &signer.public_key_pem())?;
+    Ok(RecordingConfig {
+        store: format!("file://{}", dir.join("recordings").display()),
+        spool_dir: Some(dir.join("spool")),
+        signing_key: Some(dir.join("recording.key")),
+        // The tests push tens of MiB through unoptimised builds as fast as loopback allows;
+        // a wide window keeps the recorder's lag from ending those sessions.
+        window_bytes: Some(256 << 20),
+        ..RecordingConfig::default()
+    })
 }
 
 /// A kubeconfig for kubectl pointing at `addr` with `ca_pem` and a bearer token.

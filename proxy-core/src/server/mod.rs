@@ -36,6 +36,7 @@ use crate::auth::{Authenticator, Identity, TokenFile, TokenReviewer, identity_fr
 use crate::config::Config;
 use crate::policy::PolicyError;
 use crate::policy::store::{POLL_INTERVAL, PolicyStore, Reloaded};
+use crate::record::Recorder;
 use crate::upstream::Upstream;
 
 /// How long a TLS handshake may take.
@@ -50,6 +51,7 @@ pub struct Proxy {
     upstream: Upstream,
     access: Access,
     sessions: Gauge,
+    recorder: Option<Arc<Recorder>>,
 }
 
 impl Proxy {
@@ -66,6 +68,7 @@ impl Proxy {
             upstream,
             access,
             sessions: Gauge::default(),
+            recorder: None,
         })
     }
 
@@ -83,6 +86,28 @@ impl Proxy {
     /// The policy store (reloads and logging).
     pub fn policy_store(&self) -> &Arc<PolicyStore> {
         self.access.store()
+    }
+
+    /// A proxy whose requests are decided by `access` and whose sessions are all recorded
+    /// by `recorder`.
+    pub fn with_recorder(
+        auth: Authenticator,
+        upstream: Upstream,
+        access: Access,
+        recorder: Recorder,
+    ) -> Arc<Proxy> {
+        Arc::new(Proxy {
+            auth,
+            upstream,
+            access,
+            sessions: Gauge::default(),
+            recorder: Some(Arc::new(recorder)),
+        })
+    }
+
+    /// The recorder, when sessions are recorded.
+    pub fn recorder(&self) -> Option<&Recorder> {
+        self.recorder.as_deref()
     }
 
     /// Builds the proxy a configuration describes.
@@ -116,11 +141,20 @@ impl Proxy {
                 .map_err(|e| format!("audit log {}: {e}", path.display()))?,
             None => crate::policy::audit::AuditSink::stdout(),
         };
-        Ok(Proxy::with_access(
-            Authenticator::new(tokens, review),
-            upstream,
-            Access::new(store, audit),
-        ))
+        let access = Access::new(store, audit);
+        let auth = Authenticator::new(tokens, review);
+        match &cfg.recording {
+            Some(rc) => {
+                let recorder = Recorder::from_config(rc)?;
+                // Seal what a crash or a failed store left behind before taking new sessions.
+                let recovered = recorder.recover().await?;
+                if !recovered.is_empty() {
+                    info!(sessions = recovered.len(), "sealed interrupted recordings");
+                }
+                Ok(Proxy::with_recorder(auth, upstream, access, recorder))
+            }
+            None => Ok(Proxy::with_access(auth, upstream, access)),
+        }
     }
 
     /// Sessions (exec, attach, logs) running now.

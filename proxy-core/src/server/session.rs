@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use crate::auth::Identity;
 use crate::channel::StreamOptions;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Direction, Pipeline};
+use crate::record::{RecordFilter, SessionMeta};
 
 use super::Proxy;
 
@@ -62,11 +63,44 @@ pub struct SessionInfo {
 }
 
 /// Builds the pipeline for a session.
-pub(super) fn pipeline(_proxy: &Proxy, info: &SessionInfo) -> Pipeline {
+pub(super) fn pipeline(proxy: &Proxy, info: &SessionInfo) -> Pipeline {
     let mut pipeline = Pipeline::new();
-    // Policy session limits go last: the output cap counts what the client receives.
+    // Policy session limits: the output cap counts what the client receives.
     if info.kind != SessionKind::Logs {
         crate::policy::filters::install(&mut pipeline, &info.limits.session);
     }
+    // Recording comes LAST in both directions: it records what the client saw and what
+    // reached the server, and lets nothing through that it has not queued (fail closed).
+    if let Some(recorder) = proxy.recorder() {
+        let handle = recorder.start(record_meta(proxy, info), pipeline.end_handle());
+        pipeline.filter(
+            Direction::ToServer,
+            Box::new(RecordFilter::new(handle.clone(), false)),
+        );
+        pipeline.filter(
+            Direction::ToClient,
+            Box::new(RecordFilter::new(handle, true)),
+        );
+    }
     pipeline
+}
+
+/// The recorded start metadata of a session (id, time and signer are filled in by the recorder).
+fn record_meta(proxy: &Proxy, info: &SessionInfo) -> SessionMeta {
+    SessionMeta {
+        kind: info.kind.name().into(),
+        user: info.identity.user.clone(),
+        uid: info.identity.uid.clone(),
+        groups: info.identity.groups.clone(),
+        cluster: proxy.upstream.url().to_string(),
+        namespace: info.namespace.clone(),
+        pod: info.pod.clone(),
+        container: info.container.clone(),
+        argv: info.command.clone(),
+        tty: info.options.tty,
+        stdin: info.options.stdin,
+        protocol: format!("{}/{}", info.client_transport, info.upstream_transport),
+        client_addr: info.remote.to_string(),
+        ..Default::default()
+    }
 }

@@ -10,4 +10,5 @@ mod exec;
 mod kube_rs;
 mod logs;
 mod policy;
+mod recording;
 mod transports;

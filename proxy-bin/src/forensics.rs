@@ -1,0 +1,194 @@
+//! `kubewitness sessions`, `verify` and `export`: offline forensics over a recording store.
+//!
+//! Exit codes: `verify` exits 0 only if every session checked is intact, 1 otherwise
+//! (2 for bad usage, like every command).
+
+use std::io::IsTerminal;
+
+use anyhow::{Context, anyhow};
+use proxy_core::record::seal::{Seal, load_public_key};
+use proxy_core::record::store::{chunk_name, seal_name};
+use proxy_core::record::{Event, RecordStore, chunk, export, verify_session};
+
+use crate::Failure;
+use crate::cli::{ExportArgs, ExportFormat, Output, SessionsArgs, StoreArgs, VerifyArgs};
+
+fn open(args: &StoreArgs) -> Result<RecordStore, Failure> {
+    let mut options = Vec::new();
+    for o in &args.store_option {
+        let (k, v) = o
+            .split_once('=')
+            .ok_or_else(|| Failure::usage(anyhow!("--store-option {o}: expected KEY=VALUE")))?;
+        options.push((k.to_string(), v.to_string()));
+    }
+    RecordStore::open(&args.store, &options, None).map_err(Failure::usage)
+}
+
+/// `kubewitness sessions`.
+pub(crate) async fn sessions(args: SessionsArgs) -> Result<(), Failure> {
+    let store = open(&args.store)?;
+    let since_ms = match &args.since {
+        Some(t) => Some(parse_since(t).map_err(Failure::usage)?),
+        None => None,
+    };
+    let mut rows = Vec::new();
+    for id in store.sessions().await.context("listing sessions")? {
+        let obj = match store.get(&chunk_name(&id, 0)).await {
+            Ok(o) => o,
+            Err(_) => continue,
+        };
+        let Ok((_, events)) = chunk::decode(&obj) else {
+            continue;
+        };
+        let Some(Event::Start(meta)) = events.first().map(|e| &e.event) else {
+            continue;
+        };
+        if since_ms.is_some_and(|s| meta.start_ms < s)
+            || args.user.as_ref().is_some_and(|u| *u != meta.user)
+        {
+            continue;
+        }
+        let end = match store.get(&seal_name(&id)).await {
+            Ok(obj) => Seal::parse(&obj)
+                .map(|s| s.body.end.reason)
+                .unwrap_or_else(|_| "bad seal".into()),
+            Err(_) => "unsealed".into(),
+        };
+        rows.push(serde_json::json!({
+            "session": id, "start": rfc3339(meta.start_ms), "user": meta.user,
+            "kind": meta.kind, "namespace": meta.namespace, "pod": meta.pod,
+            "container": meta.container, "argv": meta.argv, "tty": meta.tty, "end": end,
+        }));
+    }
+    if args.output == Output::Json {
+        println!("{}", serde_json::to_string_pretty(&rows).context("json")?);
+        return Ok(());
+    }
+    println!(
+        "{:<26}  {:<20}  {:<12}  {:<6}  {:<30}  {:<11}  COMMAND",
+        "SESSION", "START", "USER", "KIND", "POD", "END"
+    );
+    for r in rows {
+        let s = |k: &str| r[k].as_str().unwrap_or("").to_string();
+        let argv: Vec<&str> = r["argv"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a.as_str())
+            .collect();
+        println!(
+            "{:<26}  {:<20}  {:<12}  {:<6}  {:<30}  {:<11}  {}",
+            s("session"),
+            s("start"),
+            s("user"),
+            s("kind"),
+            format!("{}/{}", s("namespace"), s("pod")),
+            s("end"),
+            argv.join(" ")
+        );
+    }
+    Ok(())
+}
+
+/// `kubewitness verify`.
+pub(crate) async fn verify(args: VerifyArgs) -> Result<(), Failure> {
+    let store = open(&args.store)?;
+    let pin = match &args.public_key {
+        Some(p) => Some(load_public_key(p).map_err(|e| Failure::usage(anyhow!(e)))?),
+        None => None,
+    };
+    let ids = match &args.session {
+        Some(id) => vec![id.clone()],
+        None => store.sessions().await.context("listing sessions")?,
+    };
+    let bar = if std::io::stderr().is_terminal() && args.output != Output::Json {
+        let b = indicatif::ProgressBar::new(ids.len() as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} sessions, {msg} objects")
+                .map_err(|e| anyhow!(e))?,
+        );
+        Some(b)
+    } else {
+        None
+    };
+    let objects = std::sync::atomic::AtomicU64::new(0);
+    let tick = || {
+        let n = objects.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        if let Some(b) = &bar {
+            b.set_message(n.to_string());
+        }
+    };
+    let mut reports = Vec::new();
+    for id in &ids {
+        reports.push(verify_session(&store, id, pin.as_ref(), &tick).await);
+        if let Some(b) = &bar {
+            b.inc(1);
+        }
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let intact = reports.iter().all(|r| r.intact);
+    if args.output == Output::Json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&reports).context("json")?
+        );
+    } else {
+        for r in &reports {
+            let key = match (&r.signer, r.pinned) {
+                (None, _) => "unsigned".to_string(),
+                (Some(fp), true) => format!("key {} (pinned)", &fp[..16.min(fp.len())]),
+                (Some(fp), false) => format!("key {} (not pinned)", &fp[..16.min(fp.len())]),
+            };
+            let end = r.end_reason.as_deref().unwrap_or("-");
+            println!(
+                "{}  {}  chunks={} end={} {}",
+                r.session,
+                r.summary(),
+                r.chunks,
+                end,
+                key
+            );
+            for p in r.problems.iter().skip(1) {
+                println!("    also: {p}");
+            }
+        }
+    }
+    if intact {
+        Ok(())
+    } else {
+        let bad = reports.iter().filter(|r| !r.intact).count();
+        Err(anyhow!("{bad} of {} sessions failed verification", reports.len()).into())
+    }
+}
+
+/// `kubewitness export`.
+pub(crate) async fn export(args: ExportArgs) -> Result<(), Failure> {
+    let store = open(&args.store)?;
+    let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
+    let done = match args.format {
+        ExportFormat::Text => export::text(&store, &args.session, &mut out, &mut err).await,
+        ExportFormat::Jsonl => export::jsonl(&store, &args.session, &mut out).await,
+        ExportFormat::Asciicast => export::asciicast(&store, &args.session, &mut out).await,
+    };
+    done.map_err(|e| anyhow!(e).into())
+}
+
+fn parse_since(t: &str) -> Result<u64, anyhow::Error> {
+    let now = std::time::SystemTime::now();
+    let at = match humantime::parse_duration(t) {
+        Ok(d) => now - d,
+        Err(_) => humantime::parse_rfc3339_weak(t).map_err(|_| {
+            anyhow!("--since {t}: a duration (2h) or a time (2025-01-31T12:00:00Z)")
+        })?,
+    };
+    Ok(at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64))
+}
+
+fn rfc3339(ms: u64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
+    humantime::format_rfc3339_seconds(t).to_string()
+}

@@ -1,0 +1,46 @@
+//! Session recording: hash-chained, signed, write-once records of every exec, attach and
+//! log session, and the tools to verify and export them offline.
+//!
+//! The format is specified in `docs/RECORDING-FORMAT.md`. In short: a session is a sequence
+//! of chunk objects (`<id>/<seq>.chunk`: a fixed header with the session id, sequence number
+//! and the SHA-256 of the previous chunk, then a zstd payload of events) closed by a seal
+//! object (`<id>/seal`: final hash, counts, byte totals and end status, signed with Ed25519).
+//!
+//! # Fail closed
+//!
+//! [`RecordFilter`] runs last in each direction of the session pipeline. It hands every
+//! frame to the session's [`RecorderHandle`] *before* passing it on; the handle's queue is
+//! bounded in bytes (the window: accepted but not yet durably stored). When the window is
+//! full or storage failed, the filter ends the session with a `RecordingFailed` status, so
+//! the client never gets more than one window ahead of the store. The writer task ends the
+//! session itself when a write fails, even if no further frame arrives.
+//!
+//! # Crash recovery
+//!
+//! Each cut chunk is written to the spool directory (fsync'd) before the store and removed
+//! after; the session's spool directory lives until the seal is stored. On start,
+//! [`Recorder::recover`] uploads whatever a crash left and seals those sessions as
+//! `interrupted`.
+
+pub mod chunk;
+pub mod event;
+pub mod export;
+mod handle;
+mod recorder;
+pub mod seal;
+pub mod store;
+pub mod verify;
+mod writer;
+
+pub use event::{Event, Finding, PolicyEvent, SessionMeta, Timed};
+pub use handle::{RecordError, RecordFilter, RecorderHandle, recording_failed};
+pub use recorder::{
+    DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_INTERVAL_MS, DEFAULT_WINDOW_BYTES, MAX_CHUNK_BYTES,
+    ObjectLockConfig, Recorder, RecordingConfig,
+};
+pub use seal::SealSigner;
+pub use store::{RecordStore, StoreError};
+pub use verify::{Problem, SessionReport, verify_session};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,342 @@
+//! The recorder a proxy holds: configuration, store, signing key, spool; starts one writer
+//! task per session and recovers sessions a crash left in the spool.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+use super::chunk::{self, Hash};
+use super::event::{Event, SessionMeta, Timed};
+use super::handle::{RecorderHandle, Shared};
+use super::seal::{self, ByteTotals, EndInfo, SealBody, SealSigner};
+use super::store::{ObjectLock, RecordStore, StoreError, chunk_name, seal_name};
+use super::writer::{Writer, now_ms};
+use crate::channel::Channel;
+use crate::pipeline::EndHandle;
+
+/// Default chunk size: a chunk is cut once its payload reaches this.
+pub const DEFAULT_CHUNK_BYTES: usize = 256 * 1024;
+/// Default chunk interval: a chunk is cut once its first event is this old.
+pub const DEFAULT_CHUNK_INTERVAL_MS: u64 = 1000;
+/// Default window: how far (bytes) the client may run ahead of durable storage. Filters are
+/// synchronous, so a recorder slower than the client cannot slow it down, only end it: the
+/// window absorbs bursts (32 default chunks).
+pub const DEFAULT_WINDOW_BYTES: usize = 32 * DEFAULT_CHUNK_BYTES;
+/// The largest chunk size accepted (half the reader's payload limit: a chunk may overshoot
+/// by one event).
+pub const MAX_CHUNK_BYTES: usize = chunk::MAX_PAYLOAD / 2;
+
+/// The `recording` configuration key.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct RecordingConfig {
+    /// Store URL: `file:///var/lib/kubewitness/recordings`, `s3://bucket/prefix`, `gs://…`,
+    /// `az://…`, `memory://` (tests).
+    pub store: String,
+    /// Backend options (`aws_endpoint`, `aws_region`, `aws_allow_http`, …).
+    pub store_options: BTreeMap<String, String>,
+    /// Where chunks wait until stored, so a crash loses at most the open chunk.
+    pub spool_dir: Option<PathBuf>,
+    /// Chunk size in bytes (default 256 KiB).
+    pub chunk_bytes: Option<usize>,
+    /// Chunk interval in milliseconds (default 1000).
+    pub chunk_interval_ms: Option<u64>,
+    /// The window in bytes (default [`DEFAULT_WINDOW_BYTES`], at least 2 × chunk size).
+    pub window_bytes: Option<usize>,
+    /// PKCS#8 PEM Ed25519 private key that signs seals; unsigned without it.
+    pub signing_key: Option<PathBuf>,
+    /// S3 Object Lock on every object.
+    pub object_lock: Option<ObjectLockConfig>,
+}
+
+/// `recording.objectLock`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct ObjectLockConfig {
+    /// `GOVERNANCE` or `COMPLIANCE`.
+    pub mode: String,
+    /// Retention in days from the time each session starts.
+    pub retain_days: u32,
+}
+
+impl RecordingConfig {
+    /// Problems, each with its path under `recording`.
+    pub fn problems(&self) -> Vec<(String, String)> {
+        let mut p = Vec::new();
+        if self.store.is_empty() {
+            p.push(("recording.store".into(), "a store URL is required".into()));
+        }
+        let chunk = self.chunk();
+        if chunk == 0 || chunk > MAX_CHUNK_BYTES {
+            p.push((
+                "recording.chunkBytes".into(),
+                format!("must be between 1 and {MAX_CHUNK_BYTES}"),
+            ));
+        }
+        if self.window() < 2 * chunk {
+            p.push((
+                "recording.windowBytes".into(),
+                "must be at least twice chunkBytes".into(),
+            ));
+        }
+        if self.chunk_interval_ms == Some(0) {
+            p.push((
+                "recording.chunkIntervalMs".into(),
+                "must be positive".into(),
+            ));
+        }
+        if let Some(lock) = &self.object_lock
+            && (lock.retain_days == 0 || !matches!(lock.mode.as_str(), "GOVERNANCE" | "COMPLIANCE"))
+        {
+            p.push((
+                "recording.objectLock".into(),
+                "mode GOVERNANCE or COMPLIANCE and retainDays > 0".into(),
+            ));
+        }
+        p
+    }
+
+    fn chunk(&self) -> usize {
+        self.chunk_bytes.unwrap_or(DEFAULT_CHUNK_BYTES)
+    }
+
+    fn window(&self) -> usize {
+        self.window_bytes
+            .unwrap_or(DEFAULT_WINDOW_BYTES.max(2 * self.chunk()))
+    }
+}
+
+/// Records sessions.
+#[derive(Debug)]
+pub struct Recorder {
+    config: RecordingConfig,
+    store: RecordStore,
+    signer: Option<SealSigner>,
+}
+
+impl Recorder {
+    /// Builds a recorder: opens the store and loads the signing key.
+    pub fn from_config(config: &RecordingConfig) -> Result<Recorder, String> {
+        let signer = match &config.signing_key {
+            Some(path) => Some(SealSigner::load(&crate::config::expand_home(path))?),
+            None => None,
+        };
+        let store = open_store(config).map_err(|e| e.to_string())?;
+        Ok(Recorder::new(config.clone(), store, signer))
+    }
+
+    /// A recorder over an already opened store (tests inject faulty stores this way).
+    pub fn new(
+        config: RecordingConfig,
+        store: RecordStore,
+        signer: Option<SealSigner>,
+    ) -> Recorder {
+        Recorder {
+            config,
+            store,
+            signer,
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &RecordStore {
+        &self.store
+    }
+
+    /// The signing key, if any.
+    pub fn signer(&self) -> Option<&SealSigner> {
+        self.signer.as_ref()
+    }
+
+    /// Starts recording a session; `end` lets the recorder end it when storage fails.
+    pub fn start(&self, mut meta: SessionMeta, end: EndHandle) -> RecorderHandle {
+        let id = ulid::Ulid::generate();
+        meta.session = id.to_string();
+        meta.start_ms = now_ms();
+        meta.signer = self.signer.as_ref().map(|s| s.info().fingerprint);
+        // Object Lock retention counts from the session's start.
+        let store = if self.config.object_lock.is_some() {
+            open_store(&self.config).unwrap_or_else(|e| {
+                warn!(error = %e, "reopening the store for object lock failed");
+                self.store.clone()
+            })
+        } else {
+            self.store.clone()
+        };
+        let shared = Arc::new(Shared::new(self.config.window()));
+        let (tx, rx) = mpsc::unbounded_channel();
+        let started = std::time::Instant::now();
+        let writer = Writer {
+            store,
+            signer: self.signer.clone(),
+            spool: self.config.spool_dir.clone(),
+            session: meta.session.clone(),
+            id: u128::from(id),
+            chunk_bytes: self.config.chunk(),
+            interval: Duration::from_millis(
+                self.config
+                    .chunk_interval_ms
+                    .unwrap_or(DEFAULT_CHUNK_INTERVAL_MS),
+            ),
+            start_ms: meta.start_ms,
+            shared: shared.clone(),
+            end,
+            seq: 0,
+            prev: [0; 32],
+            buf: Vec::new(),
+            buf_events: 0,
+            buf_accounted: 0,
+            opened: None,
+            events: 0,
+            totals: ByteTotals::default(),
+            failed: false,
+        };
+        let session: Arc<str> = meta.session.clone().into();
+        let start = Timed {
+            t_us: 0,
+            event: Event::Start(Box::new(meta)),
+        };
+        tokio::spawn(writer.run(rx, start));
+        RecorderHandle::new(tx, shared, started, session)
+    }
+
+    /// Uploads what a crash or a storage failure left in the spool and seals each such
+    /// session as `interrupted`. Returns the sessions sealed.
+    pub async fn recover(&self) -> Result<Vec<String>, String> {
+        let Some(spool) = &self.config.spool_dir else {
+            return Ok(Vec::new());
+        };
+        let entries = match std::fs::read_dir(spool) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(format!("{}: {e}", spool.display())),
+        };
+        let mut sealed = Vec::new();
+        for entry in entries.flatten() {
+            let dir = entry.path();
+            let Some(session) = dir.file_name().and_then(|n| n.to_str()).map(str::to_string) else {
+                continue;
+            };
+            if ulid::Ulid::from_string(&session).is_err() || !dir.is_dir() {
+                continue;
+            }
+            match self.recover_one(&session, &dir).await {
+                Ok(true) => {
+                    info!(%session, "recovered an interrupted recording");
+                    sealed.push(session);
+                }
+                Ok(false) => {}
+                Err(e) => warn!(%session, error = %e, "recovery failed; will retry"),
+            }
+        }
+        Ok(sealed)
+    }
+
+    async fn recover_one(&self, session: &str, dir: &std::path::Path) -> Result<bool, StoreError> {
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .map(|rd| rd.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.sort();
+        for f in &files {
+            let Some(name) = f.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            if name.ends_with(super::store::CHUNK_SUFFIX)
+                && let Ok(bytes) = std::fs::read(f)
+            {
+                self.store
+                    .put_new(&format!("{session}/{name}"), bytes.into())
+                    .await?;
+            }
+        }
+        if self.store.get(&seal_name(session)).await.is_ok() {
+            let _ = std::fs::remove_dir_all(dir);
+            return Ok(false);
+        }
+        let Some(body) = self.interrupted_seal(session).await? else {
+            warn!(%session, "nothing recoverable was stored; leaving the spool as it is");
+            return Ok(false);
+        };
+        let obj = seal::encode(&body, self.signer.as_ref());
+        self.store.put_new(&seal_name(session), obj.into()).await?;
+        let _ = std::fs::remove_dir_all(dir);
+        Ok(true)
+    }
+
+    /// The seal for the longest valid prefix of a session's chunks.
+    async fn interrupted_seal(&self, session: &str) -> Result<Option<SealBody>, StoreError> {
+        let (mut prev, mut chunks, mut events, mut start_ms) = ([0u8; 32] as Hash, 0u64, 0, 0);
+        let mut totals = ByteTotals::default();
+        loop {
+            let obj = match self.store.get(&chunk_name(session, chunks)).await {
+                Ok(o) => o,
+                Err(e) if e.is_not_found() => break,
+                Err(e) => return Err(e),
+            };
+            let Ok((h, evs)) = chunk::decode(&obj) else {
+                break;
+            };
+            if h.seq != chunks || h.prev != prev {
+                break;
+            }
+            for e in &evs {
+                match &e.event {
+                    Event::Start(m) => start_ms = m.start_ms,
+                    Event::Data { channel, bytes } => {
+                        let n = bytes.len() as u64;
+                        match channel {
+                            Channel::Stdin => totals.stdin += n,
+                            Channel::Stdout => totals.stdout += n,
+                            Channel::Stderr => totals.stderr += n,
+                            Channel::Resize => totals.resize += n,
+                            Channel::Error => {}
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            events += evs.len() as u64;
+            prev = chunk::hash(&obj);
+            chunks += 1;
+        }
+        if chunks == 0 {
+            return Ok(None);
+        }
+        Ok(Some(SealBody {
+            format: seal::FORMAT.into(),
+            session: session.to_string(),
+            chunks,
+            final_hash: hex::encode(prev),
+            events,
+            bytes: totals,
+            start_ms,
+            end: EndInfo {
+                reason: "interrupted".into(),
+                status: "Failure".into(),
+                exit_code: None,
+                message: "kubewitness stopped or lost its store before the session was sealed"
+                    .into(),
+                end_ms: now_ms(),
+            },
+            signer: self.signer.as_ref().map(SealSigner::info),
+        }))
+    }
+}
+
+fn open_store(config: &RecordingConfig) -> Result<RecordStore, StoreError> {
+    let options: Vec<(String, String)> = config
+        .store_options
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let lock = config.object_lock.as_ref().map(|l| ObjectLock {
+        mode: l.mode.clone(),
+        retain: Duration::from_secs(u64::from(l.retain_days) * 86_400),
+    });
+    RecordStore::open(&config.store, &options, lock.as_ref())
+}

@@ -1,0 +1,393 @@
+//! Write-once object storage for recordings, over `object_store`.
+//!
+//! Every write is `PutMode::Create`: an existing object is never replaced. The same bytes
+//! written twice (a retried upload, crash recovery) are accepted; different bytes under an
+//! existing name are a conflict. `file://` makes each object read-only after writing;
+//! `s3://` adds Object Lock headers (`x-amz-object-lock-mode`,
+//! `x-amz-object-lock-retain-until-date`) to every request when configured.
+//!
+//! Layout: `<session id>/<seq, 10 digits>.chunk` and `<session id>/seal`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use futures_util::TryStreamExt;
+use object_store::path::Path as ObjPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+
+/// The largest object a reader fetches (a chunk is at most a 16 MiB payload, compressed).
+pub const MAX_OBJECT_LEN: u64 = 32 << 20;
+/// The name of a session's seal object.
+pub const SEAL_NAME: &str = "seal";
+/// The suffix of chunk objects.
+pub const CHUNK_SUFFIX: &str = ".chunk";
+
+/// S3 Object Lock settings applied to every object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectLock {
+    /// `GOVERNANCE` or `COMPLIANCE`.
+    pub mode: String,
+    /// Retention from the time the store is opened.
+    pub retain: Duration,
+}
+
+/// What a store operation failed with.
+#[derive(Debug)]
+pub struct StoreError {
+    kind: StoreErrorKind,
+    message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StoreErrorKind {
+    Config,
+    Conflict,
+    NotFound,
+    TooLarge,
+    Io,
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl StoreError {
+    fn new(kind: StoreErrorKind, message: impl Into<String>) -> StoreError {
+        StoreError {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// The URL or options are unusable.
+    pub fn is_config(&self) -> bool {
+        self.kind == StoreErrorKind::Config
+    }
+
+    /// Different bytes already exist under the name.
+    pub fn is_conflict(&self) -> bool {
+        self.kind == StoreErrorKind::Conflict
+    }
+
+    /// No such object.
+    pub fn is_not_found(&self) -> bool {
+        self.kind == StoreErrorKind::NotFound
+    }
+
+    /// The object is larger than [`MAX_OBJECT_LEN`].
+    pub fn is_too_large(&self) -> bool {
+        self.kind == StoreErrorKind::TooLarge
+    }
+}
+
+fn io(what: &str, e: object_store::Error) -> StoreError {
+    match e {
+        object_store::Error::NotFound { .. } => {
+            StoreError::new(StoreErrorKind::NotFound, format!("{what}: not found"))
+        }
+        e => StoreError::new(StoreErrorKind::Io, format!("{what}: {e}")),
+    }
+}
+
+/// A recording store.
+#[derive(Clone, Debug)]
+pub struct RecordStore {
+    inner: Arc<dyn ObjectStore>,
+    url: String,
+    local_root: Option<PathBuf>,
+}
+
+/// The name of chunk `seq` of `session`.
+pub fn chunk_name(session: &str, seq: u64) -> String {
+    format!("{session}/{seq:010}{CHUNK_SUFFIX}")
+}
+
+/// The name of `session`'s seal.
+pub fn seal_name(session: &str) -> String {
+    format!("{session}/{SEAL_NAME}")
+}
+
+impl RecordStore {
+    /// Wraps any object store (tests use this for fault injection).
+    pub fn from_object_store(inner: Arc<dyn ObjectStore>, url: impl Into<String>) -> RecordStore {
+        RecordStore {
+            inner,
+            url: url.into(),
+            local_root: None,
+        }
+    }
+
+    /// Opens `url`: `file:///dir`, `memory://`, `s3://bucket/prefix`, `gs://bucket/prefix`,
+    /// `az://container/prefix`. `options` are the backend's configuration keys
+    /// (`aws_endpoint`, `aws_region`, `aws_allow_http`, …); credentials otherwise come from
+    /// the environment as usual for each cloud.
+    pub fn open(
+        url: &str,
+        options: &[(String, String)],
+        lock: Option<&ObjectLock>,
+    ) -> Result<RecordStore, StoreError> {
+        let cfg = |m: String| StoreError::new(StoreErrorKind::Config, m);
+        let (scheme, rest) = url.split_once("://").ok_or_else(|| {
+            cfg(format!(
+                "{url}: not a URL (file:///dir, s3://bucket/prefix, …)"
+            ))
+        })?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if lock.is_some() && scheme != "s3" {
+            return Err(cfg(format!("{url}: object lock is an s3:// setting")));
+        }
+        if scheme != "s3" && scheme != "gs" && scheme != "az" && !options.is_empty() {
+            return Err(cfg(format!(
+                "{url}: store options apply to cloud stores only"
+            )));
+        }
+        let inner: Arc<dyn ObjectStore> = match scheme {
+            "file" => {
+                if !rest.starts_with('/') {
+                    return Err(cfg(format!("{url}: file:// needs an absolute path")));
+                }
+                std::fs::create_dir_all(rest).map_err(|e| cfg(format!("{rest}: {e}")))?;
+                let fs = object_store::local::LocalFileSystem::new_with_prefix(rest)
+                    .map_err(|e| cfg(format!("{url}: {e}")))?;
+                return Ok(RecordStore {
+                    inner: Arc::new(fs),
+                    url: url.to_string(),
+                    local_root: Some(PathBuf::from(rest)),
+                });
+            }
+            "memory" => Arc::new(object_store::memory::InMemory::new()),
+            "s3" => {
+                let mut b = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
+                for (k, v) in options {
+                    b = b.with_config(k.parse().map_err(|e| cfg(format!("{k}: {e}")))?, v);
+                }
+                if let Some(lock) = lock {
+                    b = b
+                        .with_client_options(
+                            object_store::ClientOptions::new()
+                                .with_default_headers(lock_headers(lock)?),
+                        )
+                        .with_checksum_algorithm(object_store::aws::Checksum::SHA256);
+                }
+                prefixed(b.build().map_err(|e| cfg(format!("{url}: {e}")))?, prefix)
+            }
+            "gs" => {
+                let mut b = object_store::gcp::GoogleCloudStorageBuilder::from_env()
+                    .with_bucket_name(bucket);
+                for (k, v) in options {
+                    b = b.with_config(k.parse().map_err(|e| cfg(format!("{k}: {e}")))?, v);
+                }
+                prefixed(b.build().map_err(|e| cfg(format!("{url}: {e}")))?, prefix)
+            }
+            "az" => {
+                let mut b = object_store::azure::MicrosoftAzureBuilder::from_env()
+                    .with_container_name(bucket);
+                for (k, v) in options {
+                    b = b.with_config(k.parse().map_err(|e| cfg(format!("{k}: {e}")))?, v);
+                }
+                prefixed(b.build().map_err(|e| cfg(format!("{url}: {e}")))?, prefix)
+            }
+            other => return Err(cfg(format!("{url}: unsupported scheme {other}://"))),
+        };
+        Ok(RecordStore::from_object_store(inner, url))
+    }
+
+    /// The URL it was opened with.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Writes `bytes` under `name` unless it exists; the same bytes already there are fine.
+    pub async fn put_new(&self, name: &str, bytes: Bytes) -> Result<(), StoreError> {
+        let path = ObjPath::from(name);
+        let opts = PutOptions {
+            mode: PutMode::Create,
+            ..Default::default()
+        };
+        match self
+            .inner
+            .put_opts(&path, PutPayload::from_bytes(bytes.clone()), opts)
+            .await
+        {
+            Ok(_) => {}
+            Err(object_store::Error::AlreadyExists { .. }) => {
+                let existing = self.get(name).await?;
+                if existing != bytes {
+                    return Err(StoreError::new(
+                        StoreErrorKind::Conflict,
+                        format!("{name}: exists with different content; not overwritten"),
+                    ));
+                }
+            }
+            Err(e) => return Err(io(name, e)),
+        }
+        if let Some(root) = &self.local_root {
+            make_read_only(&root.join(name))
+                .map_err(|e| StoreError::new(StoreErrorKind::Io, format!("{name}: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// Reads a whole object, refusing ones over [`MAX_OBJECT_LEN`].
+    pub async fn get(&self, name: &str) -> Result<Bytes, StoreError> {
+        let res = self
+            .inner
+            .get(&ObjPath::from(name))
+            .await
+            .map_err(|e| io(name, e))?;
+        if res.meta.size > MAX_OBJECT_LEN {
+            return Err(StoreError::new(
+                StoreErrorKind::TooLarge,
+                format!("{name}: {} bytes is over the limit", res.meta.size),
+            ));
+        }
+        res.bytes().await.map_err(|e| io(name, e))
+    }
+
+    /// Session ids (top-level prefixes), sorted (ULIDs sort by time).
+    pub async fn sessions(&self) -> Result<Vec<String>, StoreError> {
+        let list = self
+            .inner
+            .list_with_delimiter(None)
+            .await
+            .map_err(|e| io("listing sessions", e))?;
+        let mut ids: Vec<String> = list
+            .common_prefixes
+            .iter()
+            .filter_map(|p| p.filename().map(str::to_string))
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// The object names under `session/` (relative, e.g. `0000000000.chunk`), sorted.
+    pub async fn objects(&self, session: &str) -> Result<Vec<String>, StoreError> {
+        let prefix = ObjPath::from(session);
+        let metas: Vec<_> = self
+            .inner
+            .list(Some(&prefix))
+            .try_collect()
+            .await
+            .map_err(|e| io(session, e))?;
+        let mut names: Vec<String> = metas
+            .iter()
+            .filter_map(|m| {
+                m.location
+                    .as_ref()
+                    .strip_prefix(prefix.as_ref())
+                    .map(|r| r.trim_start_matches('/').to_string())
+            })
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+}
+
+fn prefixed<T: ObjectStore>(store: T, prefix: &str) -> Arc<dyn ObjectStore> {
+    let prefix = prefix.trim_matches('/');
+    if prefix.is_empty() {
+        Arc::new(store)
+    } else {
+        Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
+    }
+}
+
+fn lock_headers(lock: &ObjectLock) -> Result<object_store::HeaderMap, StoreError> {
+    use object_store::HeaderValue;
+    let bad = |m: String| StoreError::new(StoreErrorKind::Config, m);
+    if lock.mode != "GOVERNANCE" && lock.mode != "COMPLIANCE" {
+        return Err(bad(format!(
+            "object lock mode {}: GOVERNANCE or COMPLIANCE",
+            lock.mode
+        )));
+    }
+    let until = humantime::format_rfc3339_seconds(SystemTime::now() + lock.retain).to_string();
+    let mut h = object_store::HeaderMap::new();
+    h.insert(
+        "x-amz-object-lock-mode",
+        HeaderValue::from_str(&lock.mode).map_err(|e| bad(e.to_string()))?,
+    );
+    h.insert(
+        "x-amz-object-lock-retain-until-date",
+        HeaderValue::from_str(&until).map_err(|e| bad(e.to_string()))?,
+    );
+    Ok(h)
+}
+
+fn make_read_only(path: &std::path::Path) -> std::io::Result<()> {
+    let mut perms = std::fs::metadata(path)?.permissions();
+    perms.set_readonly(true);
+    std::fs::set_permissions(path, perms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn file_store_writes_once_and_read_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("file://{}", dir.path().display());
+        let store = RecordStore::open(&url, &[], None).unwrap();
+        store
+            .put_new("s1/seal", Bytes::from_static(b"a"))
+            .await
+            .unwrap();
+        // The same bytes again: an idempotent retry.
+        store
+            .put_new("s1/seal", Bytes::from_static(b"a"))
+            .await
+            .unwrap();
+        let err = store
+            .put_new("s1/seal", Bytes::from_static(b"b"))
+            .await
+            .unwrap_err();
+        assert!(err.is_conflict(), "{err}");
+        assert_eq!(store.get("s1/seal").await.unwrap(), "a");
+        let meta = std::fs::metadata(dir.path().join("s1/seal")).unwrap();
+        assert!(meta.permissions().readonly());
+        assert_eq!(store.sessions().await.unwrap(), ["s1"]);
+        assert_eq!(store.objects("s1").await.unwrap(), ["seal"]);
+        assert!(store.get("s1/none").await.unwrap_err().is_not_found());
+    }
+
+    #[test]
+    fn bad_urls_and_options_are_config_errors() {
+        for url in ["nope", "ftp://x/y", "file://relative/path"] {
+            assert!(
+                RecordStore::open(url, &[], None).unwrap_err().is_config(),
+                "{url}"
+            );
+        }
+        let lock = ObjectLock {
+            mode: "COMPLIANCE".into(),
+            retain: Duration::from_secs(60),
+        };
+        assert!(
+            RecordStore::open("memory://", &[], Some(&lock))
+                .unwrap_err()
+                .is_config()
+        );
+        let opts = [("no_such_key".to_string(), "v".to_string())];
+        assert!(
+            RecordStore::open("s3://b/p", &opts, None)
+                .unwrap_err()
+                .is_config()
+        );
+        let bad_lock = ObjectLock {
+            mode: "LOOSE".into(),
+            retain: Duration::from_secs(60),
+        };
+        assert!(
+            RecordStore::open("s3://b/p", &[], Some(&bad_lock))
+                .unwrap_err()
+                .is_config()
+        );
+    }
+}

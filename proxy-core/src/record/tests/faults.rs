@@ -1,0 +1,227 @@
+//! Fault tests: the store failing mid-session, and a crash with chunks left in the spool.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use object_store::memory::InMemory;
+use object_store::path::Path as ObjPath;
+use object_store::{
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+    PutMultipartOptions, PutOptions, PutPayload, PutResult,
+};
+
+use super::super::{RecordFilter, Recorder};
+use super::{arc_store, config, feed, meta, signer};
+use crate::channel::{Channel, Frame, Msg};
+use crate::peer::Peer;
+use crate::pipeline::{Direction, EndReason, Pipeline};
+
+/// An in-memory store whose writes fail (or hang) after `puts` successful ones.
+#[derive(Debug)]
+struct Flaky {
+    inner: Arc<InMemory>,
+    puts: AtomicI64,
+    hang: bool,
+}
+
+impl std::fmt::Display for Flaky {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Flaky")
+    }
+}
+
+#[async_trait]
+impl ObjectStore for Flaky {
+    async fn put_opts(
+        &self,
+        location: &ObjPath,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        if self.puts.fetch_sub(1, Ordering::SeqCst) <= 0 {
+            if self.hang {
+                std::future::pending::<()>().await;
+            }
+            return Err(object_store::Error::Generic {
+                store: "flaky",
+                source: "injected write failure".into(),
+            });
+        }
+        self.inner.put_opts(location, payload, opts).await
+    }
+    async fn put_multipart_opts(
+        &self,
+        location: &ObjPath,
+        opts: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        self.inner.put_multipart_opts(location, opts).await
+    }
+    async fn get_opts(
+        &self,
+        location: &ObjPath,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
+        self.inner.get_opts(location, options).await
+    }
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<ObjPath>>,
+    ) -> BoxStream<'static, object_store::Result<ObjPath>> {
+        self.inner.delete_stream(locations)
+    }
+    fn list(
+        &self,
+        prefix: Option<&ObjPath>,
+    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+    async fn list_with_delimiter(
+        &self,
+        prefix: Option<&ObjPath>,
+    ) -> object_store::Result<ListResult> {
+        self.inner.list_with_delimiter(prefix).await
+    }
+    async fn copy_opts(
+        &self,
+        from: &ObjPath,
+        to: &ObjPath,
+        options: CopyOptions,
+    ) -> object_store::Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+}
+
+fn flaky(inner: &Arc<InMemory>, puts: i64, hang: bool) -> Flaky {
+    Flaky {
+        inner: inner.clone(),
+        puts: AtomicI64::new(puts),
+        hang,
+    }
+}
+
+#[tokio::test]
+async fn a_failing_store_ends_the_session_and_recovery_seals_it_interrupted() {
+    let spool = tempfile::tempdir().unwrap();
+    let mem = Arc::new(InMemory::new());
+    let cfg = config("memory://", Some(spool.path().to_path_buf()));
+    let rec = Recorder::new(
+        cfg.clone(),
+        arc_store(flaky(&mem, 3, false)),
+        Some(signer()),
+    );
+
+    let mut pipeline = Pipeline::new();
+    let h = rec.start(meta(), pipeline.end_handle());
+    pipeline.filter(
+        Direction::ToServer,
+        Box::new(RecordFilter::new(h.clone(), false)),
+    );
+    pipeline.filter(
+        Direction::ToClient,
+        Box::new(RecordFilter::new(h.clone(), true)),
+    );
+    let (cq, mut c) = Peer::channel();
+    let (sq, s) = Peer::channel();
+    let client = cq.with_driver(tokio::spawn(async { Ok(()) }));
+    let server = sq.with_driver(tokio::spawn(async { Ok(()) }));
+    let session = tokio::spawn(pipeline.run(client, server));
+    // The client reads everything; the server writes until the session stops taking it.
+    let reader = tokio::spawn(async move {
+        let mut got = Vec::new();
+        while let Some(m) = c.from_pipeline.recv().await {
+            got.push(m);
+        }
+        got
+    });
+    let line = Bytes::from_static(b"0123456789 output that keeps coming\n");
+    for _ in 0..100_000 {
+        let msg = Msg::Data(Frame::new(Channel::Stdout, line.clone()));
+        if s.to_pipeline.send(msg).await.is_err() {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    let end = tokio::time::timeout(std::time::Duration::from_secs(10), session)
+        .await
+        .expect("the session ends")
+        .unwrap();
+    assert_eq!(end.reason, EndReason::Ended);
+    assert_eq!(end.status.reason, "RecordingFailed");
+    assert!(
+        end.status.message.contains("recording store failed"),
+        "{}",
+        end.status.message
+    );
+    let got = reader.await.unwrap();
+    assert!(matches!(got.last(), Some(Msg::Data(f)) if f.channel == Channel::Error));
+    let id = h.session_id().to_string();
+    // Unsealed until recovery.
+    let healthy = arc_store(flaky(&mem, i64::MAX, false));
+    let r = super::super::verify_session(&healthy, &id, None, &|| {}).await;
+    assert_eq!(r.problems, [super::super::Problem::Unsealed]);
+    // Give the writer a moment to spool what it had.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let recovered = Recorder::new(cfg, healthy.clone(), Some(signer()));
+    assert_eq!(
+        recovered.recover().await.unwrap(),
+        std::slice::from_ref(&id)
+    );
+    let pin = signer().verifying_key();
+    let r = super::super::verify_session(&healthy, &id, Some(&pin), &|| {}).await;
+    assert!(r.intact, "{:?}", r.problems);
+    assert_eq!(r.end_reason.as_deref(), Some("interrupted"));
+    assert!(r.chunks > 3, "spooled chunks were uploaded: {}", r.chunks);
+    // Everything the client received up to the failure is in the record… within the window.
+    let client_bytes: u64 = got
+        .iter()
+        .filter_map(|m| match m {
+            Msg::Data(f) if f.channel == Channel::Stdout => Some(f.bytes.len() as u64),
+            _ => None,
+        })
+        .sum();
+    assert!(r.bytes.stdout <= client_bytes && client_bytes - r.bytes.stdout <= 1 << 20);
+    // The spool is gone; a second recovery has nothing to do.
+    assert!(recovered.recover().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn chunks_spooled_before_a_crash_are_uploaded_and_sealed_interrupted() {
+    let spool = tempfile::tempdir().unwrap();
+    let mem = Arc::new(InMemory::new());
+    let cfg = config("memory://", Some(spool.path().to_path_buf()));
+    let id;
+    {
+        // The store accepts two writes, then hangs: later chunks wait in the spool.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let cfg = cfg.clone();
+        let mem = mem.clone();
+        id = std::thread::spawn(move || {
+            runtime.block_on(async {
+                let rec = Recorder::new(cfg, arc_store(flaky(&mem, 2, true)), Some(signer()));
+                let h = rec.start(meta(), Pipeline::new().end_handle());
+                feed(&h, 50);
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                h.session_id().to_string()
+            })
+            // The runtime is dropped here with the writer stuck: the "crash".
+        })
+        .join()
+        .unwrap();
+    }
+    let spooled = std::fs::read_dir(spool.path().join(&id)).unwrap().count();
+    assert!(spooled >= 1, "something waits in the spool");
+    let store = arc_store(flaky(&mem, i64::MAX, false));
+    let rec = Recorder::new(cfg, store.clone(), Some(signer()));
+    assert_eq!(rec.recover().await.unwrap(), std::slice::from_ref(&id));
+    let r = super::super::verify_session(&store, &id, None, &|| {}).await;
+    assert!(r.intact, "{:?}", r.problems);
+    assert_eq!(r.end_reason.as_deref(), Some("interrupted"));
+    assert!(r.chunks >= 3, "{} chunks", r.chunks);
+    assert!(!spool.path().join(&id).exists());
+}
