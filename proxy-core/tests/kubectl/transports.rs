@@ -56,13 +56,15 @@ async fn spdy_client_against_a_websocket_only_upstream() {
     assert_eq!(upstream_exec_methods(&bed), ["GET"]);
 }
 
-/// Runs kubectl in a pseudo-terminal of `rows`×`cols`, resizes it after `resize_after`, and
-/// returns everything it printed.
+/// Runs kubectl in a pseudo-terminal of 24×80. Once `resize_after` shows, resizes it to
+/// 40×120 and presses Enter every 200 ms until `done_when` shows (the resize travels on its
+/// own stream, so a keypress may overtake it), then sends ^D. Returns what kubectl printed.
 async fn kubectl_in_pty(
     bed: &proxy_core::testbed::Testbed,
     client: Client,
     args: &[&str],
     resize_after: &str,
+    done_when: &str,
 ) -> String {
     let (mut pty, pts) = pty_process::open().expect("pty");
     pty.resize(pty_process::Size::new(24, 80))
@@ -75,22 +77,31 @@ async fn kubectl_in_pty(
         .expect("kubectl starts in a pty");
     let mut seen = Vec::new();
     let mut buf = [0u8; 4096];
-    let mut resized = false;
+    let (mut resized, mut done) = (false, false);
     let deadline = tokio::time::Instant::now() + KUBECTL_TIMEOUT;
+    let mut poke = tokio::time::interval(Duration::from_millis(200));
     loop {
         let n = tokio::select! {
             n = pty.read(&mut buf) => n,
+            _ = poke.tick(), if resized && !done => {
+                pty.write_all(b"\r").await.expect("write");
+                continue;
+            }
             _ = tokio::time::sleep_until(deadline) => panic!("tty session timed out: {}", String::from_utf8_lossy(&seen)),
         };
         match n {
             Ok(0) | Err(_) => break,
             Ok(n) => seen.extend_from_slice(&buf[..n]),
         }
-        if !resized && String::from_utf8_lossy(&seen).contains(resize_after) {
+        let text = String::from_utf8_lossy(&seen);
+        if !resized && text.contains(resize_after) {
             resized = true;
             pty.resize(pty_process::Size::new(40, 120)).expect("resize");
-            // Unblock the remote `read`.
-            pty.write_all(b"\r").await.expect("write");
+        }
+        if resized && !done && text.contains(done_when) {
+            done = true;
+            // End of input: the remote `read` fails and the shell exits.
+            pty.write_all(b"\x04").await.expect("write");
         }
     }
     let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
@@ -116,9 +127,10 @@ async fn tty_sessions_carry_the_terminal_size_and_its_changes() {
                 "--",
                 "sh",
                 "-c",
-                "stty size; echo READY; read x; stty size",
+                "stty size; echo READY; while read x; do stty size; done",
             ],
             "READY",
+            "40 120",
         )
         .await;
         assert!(text.contains("24 80"), "{client:?}: {text}");
