@@ -27,6 +27,8 @@ pub(crate) enum Command {
     /// Check a policy file or explain a decision.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Mask secrets in a file or stdin, writing the result to stdout.
+    Redact(RedactArgs),
     /// List recorded sessions.
     Sessions(SessionsArgs),
     /// Verify recorded sessions: chunk hashes, chain, sequence, seal and signature.
@@ -197,4 +199,27 @@ pub(crate) struct ExportArgs {
     /// What to write.
     #[arg(long, value_enum, default_value = "text")]
     pub(crate) format: ExportFormat,
+}
+
+/// `kubewitness redact`.
+#[derive(Debug, Args)]
+pub(crate) struct RedactArgs {
+    /// The file to redact (default: stdin).
+    pub(crate) file: Option<PathBuf>,
+    /// Write findings (rule, offset, length, fingerprint — never the secret) to stderr.
+    #[arg(long, value_enum)]
+    pub(crate) findings: Option<FindingsFormat>,
+    /// A YAML file of user rules, mask and allow-list, added to the built-in detectors.
+    #[arg(long)]
+    pub(crate) rules: Option<PathBuf>,
+    /// A file whose bytes key the findings' HMAC-SHA256 fingerprints (default: no fingerprints).
+    #[arg(long)]
+    pub(crate) fingerprint_key: Option<PathBuf>,
+}
+
+/// How findings are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum FindingsFormat {
+    /// One JSON object per line.
+    Json,
 }

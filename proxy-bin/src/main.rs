@@ -11,6 +11,7 @@ mod cli;
 mod demo;
 mod forensics;
 mod policy_cmd;
+mod redact_cmd;
 mod serve;
 
 use std::process::ExitCode;
@@ -78,6 +79,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
             Command::Policy(cmd) => policy_cmd::run(cmd),
+            Command::Redact(args) => redact_cmd::run(args),
             Command::Sessions(args) => forensics::sessions(args).await,
             Command::Verify(args) => forensics::verify(args).await,
             Command::Export(args) => forensics::export(args).await,

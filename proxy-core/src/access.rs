@@ -27,6 +27,8 @@ pub struct Access {
     labels: LabelCache,
     limiter: Arc<Limiter>,
     audit: AuditSink,
+    /// Masks secrets in the argv written to the audit log.
+    argv_redactor: Option<redact::Redactor>,
 }
 
 /// What the server does with a request.
@@ -61,7 +63,15 @@ impl Access {
             labels: LabelCache::default(),
             limiter: Limiter::new(),
             audit,
+            argv_redactor: None,
         }
+    }
+
+    /// Masks secrets in the argv of audit records with `redactor` (decisions still see the
+    /// real argv).
+    pub fn with_argv_redactor(mut self, redactor: Option<redact::Redactor>) -> Access {
+        self.argv_redactor = redactor;
+        self
     }
 
     /// The built-in policy, audit lines to stdout.
@@ -118,7 +128,14 @@ impl Access {
         let mut rec = AuditRecord::new(&identity.user, &identity.groups, info);
         rec.argv = stream
             .filter(|s| s.subresource == "exec")
-            .map(|s| s.command.clone());
+            .map(|s| match &self.argv_redactor {
+                Some(r) => s
+                    .command
+                    .iter()
+                    .map(|a| String::from_utf8_lossy(&r.redact_all(a.as_bytes()).0).into_owned())
+                    .collect(),
+                None => s.command.clone(),
+            });
         rec.container = match stream {
             Some(s) => s.container.clone(),
             None if req.action == Action::Logs => crate::channel::url_pairs(query)

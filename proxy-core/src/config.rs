@@ -38,6 +38,9 @@ pub struct Config {
     /// Session recording (`store`, `spoolDir`, `chunkBytes`, `chunkIntervalMs`, `windowBytes`,
     /// `signingKey`, `storeOptions`, `objectLock`); see `docs/RECORDING-FORMAT.md`.
     pub recording: Option<crate::record::RecordingConfig>,
+    /// Secret redaction of session output (`enabled`, `rules`, `fingerprintKey`); on by
+    /// default with the built-in detectors.
+    pub redaction: crate::redaction::RedactionConfig,
 }
 
 /// The audit sink.
@@ -192,6 +195,14 @@ impl Config {
                 };
                 problems.push((path, problem.clone()));
             }
+        }
+        if let Some(rules) = &self.redaction.rules
+            && let Err(e) = crate::redaction::load_rules(rules)
+        {
+            problems.push(("redaction.rules".into(), e));
+        }
+        if let Some(key) = &self.redaction.fingerprint_key {
+            file(&mut problems, "redaction.fingerprintKey", key);
         }
         if let Some(rec) = &self.recording {
             problems.extend(rec.problems());

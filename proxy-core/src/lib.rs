@@ -13,6 +13,7 @@ pub mod peer;
 pub mod pipeline;
 pub mod policy;
 pub mod record;
+pub mod redaction;
 pub mod request;
 pub mod server;
 #[cfg(feature = "sim")]

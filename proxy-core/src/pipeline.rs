@@ -44,6 +44,10 @@ use crate::status::Status;
 /// How long the pipeline waits for a driver to finish its closing handshake.
 pub const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
+/// After this long without input in a direction, filters that hold bytes back release what
+/// they can ([`Filter::on_idle`]): a shell prompt or a keystroke's echo must show.
+pub const IDLE_FLUSH: Duration = Duration::from_millis(10);
+
 /// Which way a message travels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Direction {
@@ -86,6 +90,16 @@ pub trait Filter: Send {
 
     /// Handles one message; pushes what continues (the same, rewritten, or nothing) to `out`.
     fn on_msg(&mut self, msg: Msg, out: &mut Vec<Msg>) -> Result<(), EndSession>;
+
+    /// Whether this filter holds bytes back that a pause should release (see [`IDLE_FLUSH`]).
+    fn holds(&self) -> bool {
+        false
+    }
+
+    /// The direction has been quiet for [`IDLE_FLUSH`]: push what may be shown now to `out`.
+    fn on_idle(&mut self, out: &mut Vec<Msg>) {
+        let _ = out;
+    }
 
     /// No more messages will come; push anything still held back to `out`.
     fn on_finish(&mut self, out: &mut Vec<Msg>) {
@@ -279,7 +293,7 @@ impl Pipeline {
         if end.reason != EndReason::ClientGone {
             // Release what the filters hold, then the status, then close.
             let mut out = Vec::new();
-            finish_chain(&mut filters, &mut out).await;
+            release_chain(&mut filters, &mut out, Release::Finish).await;
             for msg in out {
                 if client_out.send(msg).await.is_err() {
                     break;
@@ -336,10 +350,19 @@ async fn pump_to_server(
     let mut stopped = end.tx.subscribe();
     let mut out = Vec::new();
     loop {
+        let holding = filters.iter().any(|f| f.holds());
         let msg = tokio::select! {
             biased;
             _ = stopped.wait_for(Option::is_some) => break,
-            msg = client_in.recv() => msg,
+            msg = client_in.recv() => Some(msg),
+            _ = tokio::time::sleep(IDLE_FLUSH), if holding => None,
+        };
+        let Some(msg) = msg else {
+            release_chain(&mut filters, &mut out, Release::Idle).await;
+            if !forward(&mut out, &server_out, &mut stopped).await {
+                break;
+            }
+            continue;
         };
         let Some(msg) = msg else {
             end.stop(Stop::ClientGone);
@@ -374,10 +397,20 @@ async fn pump_to_client(
     let mut out = Vec::new();
     let mut status = None;
     loop {
+        let holding = filters.iter().any(|f| f.holds());
         let msg = tokio::select! {
             biased;
             _ = stopped.wait_for(Option::is_some) => break,
-            msg = server_in.recv() => msg,
+            msg = server_in.recv() => Some(msg),
+            _ = tokio::time::sleep(IDLE_FLUSH), if holding => None,
+        };
+        let Some(msg) = msg else {
+            release_chain(&mut filters, &mut out, Release::Idle).await;
+            if !forward(&mut out, &client_out, &mut stopped).await {
+                end.stop(Stop::ClientGone);
+                break;
+            }
+            continue;
         };
         match msg {
             None => {
@@ -469,12 +502,25 @@ async fn run_chain(
     Ok(())
 }
 
-/// Flushes every filter in order: what filter i releases still passes filters i+1… (their
-/// readiness awaited: the session is ending, but bounds still hold).
-async fn finish_chain(filters: &mut [Box<dyn Filter>], out: &mut Vec<Msg>) {
+/// Which release a chain run asks of its filters.
+#[derive(Clone, Copy)]
+enum Release {
+    /// A pause: [`Filter::on_idle`].
+    Idle,
+    /// The end: [`Filter::on_finish`].
+    Finish,
+}
+
+/// Asks every filter in order to release what it holds: what filter i releases still passes
+/// filters i+1… (their readiness awaited: bounds hold while releasing too).
+async fn release_chain(filters: &mut [Box<dyn Filter>], out: &mut Vec<Msg>, how: Release) {
+    out.clear();
     for i in 0..filters.len() {
         let mut released = Vec::new();
-        filters[i].on_finish(&mut released);
+        match how {
+            Release::Idle => filters[i].on_idle(&mut released),
+            Release::Finish => filters[i].on_finish(&mut released),
+        }
         for msg in released {
             let mut stage = vec![msg];
             for f in filters[i + 1..].iter_mut() {
@@ -483,8 +529,9 @@ async fn finish_chain(filters: &mut [Box<dyn Filter>], out: &mut Vec<Msg>) {
                     if let Some(ready) = f.ready(&m) {
                         ready.await;
                     }
-                    // A filter cannot end a session that is already ending; a refused message
-                    // is simply not delivered (fail closed).
+                    // Releasing cannot end the session; a refused message is simply not
+                    // delivered (fail closed), and the refusing filter ends the session on
+                    // the next message.
                     let _ = f.on_msg(m, &mut next);
                 }
                 stage = next;

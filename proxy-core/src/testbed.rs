@@ -157,6 +157,10 @@ impl Testbed {
                 path: Some(dir.join("audit.jsonl")),
             },
             recording: Some(recording_config(&dir)?),
+            redaction: crate::redaction::RedactionConfig {
+                fingerprint_key: Some(fingerprint_key(&dir)?),
+                ..Default::default()
+            },
         };
         config.validate()?;
         let proxy = Proxy::from_config(&config).await?;
@@ -236,6 +240,15 @@ fn recording_config(dir: &Path) -> Result<RecordingConfig, TestbedError> {
         signing_key: Some(dir.join("recording.key")),
         ..RecordingConfig::default()
     })
+}
+
+/// Writes a random key for redaction fingerprints.
+fn fingerprint_key(dir: &Path) -> std::io::Result<PathBuf> {
+    let path = dir.join("fingerprint.key");
+    let key: [u8; 32] = rand::random();
+    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    write_private(&path, &hex)?;
+    Ok(path)
 }
 
 /// A kubeconfig for kubectl pointing at `addr` with `ca_pem` and a bearer token.

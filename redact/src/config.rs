@@ -8,13 +8,13 @@
 //!   - id: acme-key
 //!     regex: 'acme_(?P<secret>[a-z0-9]{32})'   # named group narrows the mask
 //!     keywords: [acme_]        # required: the regex runs only near these
-//!     max_len: 128             # required when the regex is unbounded
+//!     maxLen: 128              # required when the regex is unbounded
 //!     entropy: 3.0             # optional minimum Shannon entropy (bits/byte)
 //!     allow: ["^acme_test"]
 //! ```
 //!
 //! Validation reports every problem with its path (`rules[1].regex`).
-//! A regex whose longest match is unbounded is refused unless `max_len` caps
+//! A regex whose longest match is unbounded is refused unless `maxLen` caps
 //! its repetitions: a streaming redactor must know how far back a match can
 //! start (see `redact/DESIGN.md`).
 
@@ -62,7 +62,7 @@ impl Default for RulesFile {
 
 /// One user rule as written in the rules file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RuleSpec {
     /// Rule id, `[a-z0-9][a-z0-9._-]*`, reported in masks and findings.
     pub id: String,
@@ -233,7 +233,7 @@ fn compile_rule(
     })
 }
 
-/// Parses the regex, caps unbounded repetitions at `max_len` if given, and
+/// Parses the regex, caps unbounded repetitions at `maxLen` if given, and
 /// checks the longest possible match.
 fn bounded_regex(spec: &RuleSpec, path: &str, push: &mut Push<'_>) -> Option<(Regex, usize)> {
     let hir = match regex_syntax::ParserBuilder::new()

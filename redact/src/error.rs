@@ -8,10 +8,10 @@ use std::fmt;
 pub enum ProblemKind {
     /// The rules file is not valid YAML for the schema (unknown field, wrong type).
     Syntax,
-    /// A regex can match unboundedly long text and no `max_len` bounds it:
+    /// A regex can match unboundedly long text and no `maxLen` bounds it:
     /// it cannot stream correctly.
     Unbounded,
-    /// A regex's longest match exceeds the streaming limit or its `max_len`.
+    /// A regex's longest match exceeds the streaming limit or its `maxLen`.
     TooLong,
     /// A regex or allow pattern does not compile.
     Regex,

@@ -77,6 +77,9 @@ pub struct StreamRedactor {
     assign_skip: u64,
     regions: Regions,
     finished: bool,
+    /// An idle flush is scanning: decide complete triggers in the tail instead of waiting
+    /// for a longer one that might still arrive.
+    idle: bool,
 }
 
 impl StreamRedactor {
@@ -94,6 +97,7 @@ impl StreamRedactor {
             density: 0,
             regions: Regions::default(),
             finished: false,
+            idle: false,
         }
     }
 
@@ -157,6 +161,25 @@ impl StreamRedactor {
         self.win_base = new_base;
     }
 
+    /// Releases, after a pause in an interactive stream, the bytes no hit already seen can
+    /// still claim — without holding back the tail a *later* trigger could reach back into.
+    /// Output shows at once (a prompt, a keystroke's echo); the price is that a secret whose
+    /// trigger arrives after the pause is masked only from what was still held. Bytes of an
+    /// undecided hit (a PEM block still open, a key still arriving) stay held, within the
+    /// usual bound.
+    pub fn flush_idle(&mut self, out: &mut Vec<Bytes>, findings: &mut Vec<Finding>) {
+        if self.finished {
+            return;
+        }
+        let win = std::mem::take(&mut self.win);
+        self.idle = true;
+        self.scan(&win, self.win_base, false, None);
+        self.idle = false;
+        self.win = win;
+        let frontier = self.scan_pos;
+        self.release_upto(frontier, out, findings);
+    }
+
     /// Ends the stream: decides every pending hit and releases everything.
     pub fn finish(&mut self, out: &mut Vec<Bytes>, findings: &mut Vec<Finding>) {
         if self.finished {
@@ -184,7 +207,7 @@ impl StreamRedactor {
             let Some(m) = found else {
                 self.scan_pos = match stop {
                     Some(s) => self.scan_pos.max(s),
-                    None if eof => hay_base + hay.len() as u64,
+                    None if eof || self.idle => hay_base + hay.len() as u64,
                     None => self
                         .scan_pos
                         .max((hay_base + hay.len() as u64).saturating_sub(longest as u64 - 1)),
@@ -201,7 +224,7 @@ impl StreamRedactor {
                     self.scan_pos = self.scan_pos.max(s);
                     return Outcome::Reached;
                 }
-            } else if !eof && m.start() + longest > hay.len() {
+            } else if !eof && !self.idle && m.start() + longest > hay.len() {
                 // A longer trigger starting here or earlier may still complete.
                 let tail = (hay_base + hay.len() as u64).saturating_sub(longest as u64 - 1);
                 self.scan_pos = self.scan_pos.max(tail);
@@ -230,7 +253,12 @@ impl StreamRedactor {
                     }
                     if let Some(f) = verdict.found {
                         let (s, e) = (hay_base + f.start as u64, hay_base + f.end as u64);
-                        self.regions.insert(s, e, f.rule);
+                        // After an idle flush a span may reach back into bytes already
+                        // released: mask what is still held.
+                        let s = s.max(self.base);
+                        if s < e {
+                            self.regions.insert(s, e, f.rule);
+                        }
                         // Triggers inside a found secret are not examined (the
                         // assignment detector's values may still hold a vendor
                         // token, whose more specific rule then wins the tie).
@@ -276,6 +304,12 @@ impl StreamRedactor {
         } else {
             self.scan_pos.saturating_sub(back_mask)
         };
+        self.release_upto(frontier, out, findings);
+        debug_assert!(!eof || (self.regions.is_empty() && self.base == self.end));
+    }
+
+    /// Releases everything before `frontier` and before the first open region.
+    fn release_upto(&mut self, frontier: u64, out: &mut Vec<Bytes>, findings: &mut Vec<Finding>) {
         while let Some(&r) = self.regions.front() {
             if r.end <= frontier {
                 self.emit_clean(r.start, out);
@@ -301,7 +335,6 @@ impl StreamRedactor {
             None => frontier,
         };
         self.emit_clean(point, out);
-        debug_assert!(!eof || (self.regions.is_empty() && self.base == self.end));
     }
 
     /// Releases input bytes up to stream offset `upto` unchanged.

@@ -231,6 +231,7 @@ fn rule(spec: &RuleSpec, at: &str, p: &mut Problems, warnings: &mut Problems) ->
             logs: logs.unwrap_or_default(),
             session,
             rate,
+            unredacted: spec.redact == Some(false),
         }),
         logs: spec.logs.is_some(),
     }

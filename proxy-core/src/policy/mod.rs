@@ -211,6 +211,9 @@ pub struct Limits {
     pub session: SessionLimits,
     /// Per-identity request rate and stream limits.
     pub rate: Option<RateLimit>,
+    /// Output goes to the client without secret redaction (the rule says `redact: false`).
+    /// `false` — redacted — unless a rule says otherwise.
+    pub unredacted: bool,
 }
 
 /// Maxima for `pods/log` parameters.

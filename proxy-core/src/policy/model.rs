@@ -42,6 +42,9 @@ pub(crate) struct RuleSpec {
     pub(crate) port_forward: bool,
     pub(crate) ephemeral_containers: bool,
     pub(crate) rate_limit: Option<RateLimitSpec>,
+    /// Mask secrets in exec/attach output and logs. Default true; only an explicit
+    /// `false` turns it off.
+    pub(crate) redact: Option<bool>,
 }
 
 /// Who a rule is for.

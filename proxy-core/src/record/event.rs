@@ -80,9 +80,10 @@ pub struct Finding {
     pub rule: String,
     /// The channel.
     pub channel: u8,
-    /// Offset in the channel's byte stream (as the client saw it).
+    /// Offset of the secret in the channel's byte stream as upstream sent it (before
+    /// redaction).
     pub offset: u64,
-    /// Length of the replacement.
+    /// Length of the secret (the client saw a mask instead).
     pub len: u64,
     /// A keyed fingerprint of the secret, so the same secret can be correlated.
     pub fingerprint: String,

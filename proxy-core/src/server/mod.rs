@@ -52,24 +52,40 @@ pub struct Proxy {
     access: Access,
     sessions: Gauge,
     recorder: Option<Arc<Recorder>>,
+    redactor: Option<redact::Redactor>,
+}
+
+/// Everything a [`Proxy`] is made of.
+#[derive(Debug)]
+pub struct ProxyParts {
+    /// Who callers are.
+    pub auth: Authenticator,
+    /// Where requests go.
+    pub upstream: Upstream,
+    /// What callers may do.
+    pub access: Access,
+    /// Records every session, when set.
+    pub recorder: Option<Recorder>,
+    /// Masks secrets in session output, when set (policy rules may opt their sessions out).
+    pub redactor: Option<redact::Redactor>,
 }
 
 impl Proxy {
-    /// A proxy that authenticates with `auth` and forwards to `upstream`, under the
-    /// built-in policy.
-    pub fn new(auth: Authenticator, upstream: Upstream) -> Arc<Proxy> {
-        Proxy::with_access(auth, upstream, Access::builtin())
+    /// A proxy assembled from `parts`.
+    pub fn from_parts(parts: ProxyParts) -> Arc<Proxy> {
+        Arc::new(Proxy {
+            auth: parts.auth,
+            upstream: parts.upstream,
+            access: parts.access,
+            sessions: Gauge::default(),
+            recorder: parts.recorder.map(Arc::new),
+            redactor: parts.redactor,
+        })
     }
 
-    /// A proxy whose requests are decided by `access`.
-    pub fn with_access(auth: Authenticator, upstream: Upstream, access: Access) -> Arc<Proxy> {
-        Arc::new(Proxy {
-            auth,
-            upstream,
-            access,
-            sessions: Gauge::default(),
-            recorder: None,
-        })
+    /// The redactor, when session output is redacted.
+    pub fn redactor(&self) -> Option<&redact::Redactor> {
+        self.redactor.as_ref()
     }
 
     /// Re-reads the policy file (SIGHUP). An invalid file is rejected with every problem
@@ -86,23 +102,6 @@ impl Proxy {
     /// The policy store (reloads and logging).
     pub fn policy_store(&self) -> &Arc<PolicyStore> {
         self.access.store()
-    }
-
-    /// A proxy whose requests are decided by `access` and whose sessions are all recorded
-    /// by `recorder`.
-    pub fn with_recorder(
-        auth: Authenticator,
-        upstream: Upstream,
-        access: Access,
-        recorder: Recorder,
-    ) -> Arc<Proxy> {
-        Arc::new(Proxy {
-            auth,
-            upstream,
-            access,
-            sessions: Gauge::default(),
-            recorder: Some(Arc::new(recorder)),
-        })
     }
 
     /// The recorder, when sessions are recorded.
@@ -141,9 +140,7 @@ impl Proxy {
                 .map_err(|e| format!("audit log {}: {e}", path.display()))?,
             None => crate::policy::audit::AuditSink::stdout(),
         };
-        let access = Access::new(store, audit);
-        let auth = Authenticator::new(tokens, review);
-        match &cfg.recording {
+        let recorder = match &cfg.recording {
             Some(rc) => {
                 let recorder = Recorder::from_config(rc)?;
                 // Seal what a crash or a failed store left behind before taking new sessions.
@@ -151,10 +148,18 @@ impl Proxy {
                 if !recovered.is_empty() {
                     info!(sessions = recovered.len(), "sealed interrupted recordings");
                 }
-                Ok(Proxy::with_recorder(auth, upstream, access, recorder))
+                Some(recorder)
             }
-            None => Ok(Proxy::with_access(auth, upstream, access)),
-        }
+            None => None,
+        };
+        let redactor = cfg.redaction.build()?;
+        Ok(Proxy::from_parts(ProxyParts {
+            auth: Authenticator::new(tokens, review),
+            upstream,
+            access: Access::new(store, audit).with_argv_redactor(redactor.clone()),
+            recorder,
+            redactor,
+        }))
     }
 
     /// Sessions (exec, attach, logs) running now.

@@ -10,6 +10,7 @@ use crate::auth::Identity;
 use crate::channel::StreamOptions;
 use crate::pipeline::{Direction, Pipeline};
 use crate::record::{RecordFilter, SessionMeta};
+use crate::redaction::RedactFilter;
 
 use super::Proxy;
 
@@ -65,14 +66,25 @@ pub struct SessionInfo {
 /// Builds the pipeline for a session.
 pub(super) fn pipeline(proxy: &Proxy, info: &SessionInfo) -> Pipeline {
     let mut pipeline = Pipeline::new();
-    // Policy session limits: the output cap counts what the client receives.
+    let recording = proxy
+        .recorder()
+        .map(|r| r.start(record_meta(proxy, info), pipeline.end_handle()));
+    // Toward the client, in order: redaction first (nothing after it sees a secret), then the
+    // policy limits (the output cap counts what the client receives), then recording LAST in
+    // both directions: it records what the client saw and what reached the server, and lets
+    // nothing through that it has not queued (fail closed).
+    if !info.limits.unredacted
+        && let Some(redactor) = proxy.redactor()
+    {
+        pipeline.filter(
+            Direction::ToClient,
+            Box::new(RedactFilter::new(redactor.clone(), recording.clone())),
+        );
+    }
     if info.kind != SessionKind::Logs {
         crate::policy::filters::install(&mut pipeline, &info.limits.session);
     }
-    // Recording comes LAST in both directions: it records what the client saw and what
-    // reached the server, and lets nothing through that it has not queued (fail closed).
-    if let Some(recorder) = proxy.recorder() {
-        let handle = recorder.start(record_meta(proxy, info), pipeline.end_handle());
+    if let Some(handle) = recording {
         pipeline.filter(
             Direction::ToServer,
             Box::new(RecordFilter::new(handle.clone(), false)),
@@ -83,6 +95,19 @@ pub(super) fn pipeline(proxy: &Proxy, info: &SessionInfo) -> Pipeline {
         );
     }
     pipeline
+}
+
+/// The argv as recorded: each argument masked like output, unless the session is unredacted
+/// (a secret typed on the command line must not outlive the session in the recording).
+fn redacted_argv(proxy: &Proxy, info: &SessionInfo) -> Vec<String> {
+    match proxy.redactor() {
+        Some(r) if !info.limits.unredacted => info
+            .command
+            .iter()
+            .map(|arg| String::from_utf8_lossy(&r.redact_all(arg.as_bytes()).0).into_owned())
+            .collect(),
+        _ => info.command.clone(),
+    }
 }
 
 /// The recorded start metadata of a session (id, time and signer are filled in by the recorder).
@@ -96,7 +121,7 @@ fn record_meta(proxy: &Proxy, info: &SessionInfo) -> SessionMeta {
         namespace: info.namespace.clone(),
         pod: info.pod.clone(),
         container: info.container.clone(),
-        argv: info.command.clone(),
+        argv: redacted_argv(proxy, info),
         tty: info.options.tty,
         stdin: info.options.stdin,
         protocol: format!("{}/{}", info.client_transport, info.upstream_transport),

@@ -11,4 +11,5 @@ mod kube_rs;
 mod logs;
 mod policy;
 mod recording;
+mod redaction;
 mod transports;

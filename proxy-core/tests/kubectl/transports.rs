@@ -87,7 +87,7 @@ async fn kubectl_in_pty(
                 pty.write_all(b"\r").await.expect("write");
                 continue;
             }
-            _ = tokio::time::sleep_until(deadline) => panic!("tty session timed out: {}", String::from_utf8_lossy(&seen)),
+            _ = tokio::time::sleep_until(deadline) => panic!("{client:?}: tty session timed out: {}", String::from_utf8_lossy(&seen)),
         };
         match n {
             Ok(0) | Err(_) => break,

@@ -30,7 +30,7 @@ fn regex_longer_than_the_limit_is_refused() {
 
 #[test]
 fn max_len_bounds_an_unbounded_regex() {
-    let r = build("rules:\n  - id: acme\n    regex: 'acme_[a-z0-9]+'\n    keywords: [acme_]\n    max_len: 40\n").unwrap();
+    let r = build("rules:\n  - id: acme\n    regex: 'acme_[a-z0-9]+'\n    keywords: [acme_]\n    maxLen: 40\n").unwrap();
     let mut g = Gen::new(3);
     let secret = format!("acme_{}", g.pick(b"abcdefghij0123456789", 30));
     let text = format!("token {secret} and ACME_ too\n");

@@ -234,3 +234,61 @@ fn push_after_finish_releases_nothing() {
     );
     assert!(out.is_empty());
 }
+
+/// Pushes `chunks`, calling `flush_idle` after each, then finishes.
+fn with_idle_flushes(r: &redact::Redactor, chunks: &[&[u8]]) -> (Vec<u8>, Vec<u8>, usize) {
+    let mut stream = r.stream();
+    let (mut out, mut findings) = (Vec::new(), Vec::new());
+    let mut held_after_first = 0;
+    for (i, c) in chunks.iter().enumerate() {
+        stream.push(Bytes::copy_from_slice(c), &mut out, &mut findings);
+        stream.flush_idle(&mut out, &mut findings);
+        assert!(stream.held_bytes() <= r.max_carry());
+        if i == 0 {
+            held_after_first = stream.held_bytes();
+        }
+    }
+    let before_finish = out.concat();
+    stream.finish(&mut out, &mut findings);
+    (before_finish, out.concat(), held_after_first)
+}
+
+#[test]
+fn an_idle_flush_releases_clean_interactive_output_at_once() {
+    let r = redactor();
+    for text in ["$ ", "24 80\r\n", "hello world\n", "sh-5.2# ", "total 0\n"] {
+        let (shown, all, held) = with_idle_flushes(&r, &[text.as_bytes()]);
+        assert_eq!(shown, text.as_bytes(), "{text:?} was held back");
+        assert_eq!(all, text.as_bytes());
+        assert_eq!(held, 0);
+    }
+}
+
+#[test]
+fn complete_secrets_are_still_masked_when_flushed_after_their_line() {
+    let r = redactor();
+    let mut g = Gen::new(7);
+    for p in all_secrets(&mut g) {
+        let line = format!("{}\n", p.text);
+        let (_, all, _) = with_idle_flushes(&r, &[line.as_bytes(), b"next line\n"]);
+        assert!(
+            !contains(&all, &p.secret),
+            "{} survived an idle flush",
+            p.rule
+        );
+    }
+}
+
+#[test]
+fn an_open_private_key_block_stays_held_across_a_pause() {
+    let r = redactor();
+    let begin = format!("-----BEGIN {}-----\n", ["PRIVATE", "KEY"].join(" "));
+    let body = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n".repeat(3);
+    let end = format!("-----END {}-----\n", ["PRIVATE", "KEY"].join(" "));
+    let first = format!("key:\n{begin}{body}");
+    let (shown, all, held) = with_idle_flushes(&r, &[first.as_bytes(), end.as_bytes()]);
+    assert!(held > 0, "the open block was released on the pause");
+    assert!(!contains(&shown, "MIIEvQIBADANBgkq"));
+    assert!(!contains(&all, "MIIEvQIBADANBgkq"));
+    assert!(contains(&all, "[REDACTED:private-key]"));
+}

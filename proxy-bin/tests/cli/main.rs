@@ -1,0 +1,74 @@
+//! The `kubewitness` binary's offline commands, run as a user would.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+fn kubewitness(args: &[&str], stdin: &[u8]) -> (Option<i32>, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kubewitness"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kubewitness runs");
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A synthetic AWS access key id, assembled at run time.
+fn aws_key() -> String {
+    ["AK", "IA", "Z7Q3W5E8R2T4Y6U1"].concat()
+}
+
+#[test]
+fn redact_masks_stdin_and_reports_findings_without_the_secret() {
+    let key = aws_key();
+    let input = format!("start\nAWS_ACCESS_KEY_ID={key}\nend\n");
+    let (code, out, err) = kubewitness(&["redact", "--findings", "json"], input.as_bytes());
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        out,
+        "start\nAWS_ACCESS_KEY_ID=[REDACTED:aws-access-key-id]\nend\n"
+    );
+    let finding: serde_json::Value = serde_json::from_str(err.lines().next().unwrap()).unwrap();
+    assert_eq!(finding["rule"], "aws-access-key-id");
+    assert_eq!(finding["offset"], 24);
+    assert_eq!(finding["len"], 20);
+    assert!(!err.contains(&key));
+    // Without --findings nothing is written to stderr.
+    let (_, _, err) = kubewitness(&["redact"], input.as_bytes());
+    assert_eq!(err, "");
+}
+
+#[test]
+fn redact_reads_a_file_and_user_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("app.log");
+    std::fs::write(&file, "order 1 ok\ninternal ticket TKT-9f8e7d6c5b4a done\n").unwrap();
+    let rules = dir.path().join("rules.yaml");
+    std::fs::write(
+        &rules,
+        "rules:\n- id: ticket\n  regex: 'TKT-[0-9a-f]{12}'\n  keywords: [TKT-]\n",
+    )
+    .unwrap();
+    let path = file.display().to_string();
+    let rules_arg = rules.display().to_string();
+    let (code, out, err) = kubewitness(&["redact", "--rules", &rules_arg, &path], b"");
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, "order 1 ok\ninternal ticket [REDACTED:ticket] done\n");
+}
+
+#[test]
+fn redact_refuses_a_bad_rules_file_with_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.yaml");
+    std::fs::write(&rules, "rules:\n- id: x\n  regex: 'a.*'\n  keywords: [a]\n").unwrap();
+    let (code, _, err) = kubewitness(&["redact", "--rules", &rules.display().to_string()], b"");
+    assert_eq!(code, Some(2));
+    assert!(err.contains("rules[0]"), "{err}");
+}
