@@ -120,9 +120,15 @@ pub fn check(redactor: &Redactor, data: &[u8]) {
         .collect();
     let mut text = data.to_vec();
     let mut secrets = Vec::new();
+    // Positions are in the original text, inserted back to front: a plant never lands
+    // inside another (splitting a PEM block would legitimately unmake a secret).
+    let mut plants: Vec<(u8, usize)> = plants
+        .into_iter()
+        .map(|(kind, at)| (kind, at % (text.len() + 1)))
+        .collect();
+    plants.sort_by_key(|&(_, at)| std::cmp::Reverse(at));
     for (kind, at) in plants {
         let (line, secret) = plant(&mut rng, kind);
-        let at = at % (text.len() + 1);
         text.splice(at..at, line.into_bytes());
         secrets.push(secret);
     }
