@@ -8,6 +8,8 @@ pub mod auth;
 pub mod channel;
 pub mod config;
 pub mod downstream;
+#[doc(hidden)]
+pub mod fuzz_bridge;
 pub mod logstream;
 pub mod peer;
 pub mod pipeline;

@@ -45,6 +45,8 @@ mod detect;
 mod entropy;
 mod error;
 mod finding;
+#[doc(hidden)]
+pub mod fuzzing;
 mod hay;
 mod redactor;
 mod region;

@@ -239,6 +239,14 @@ impl Seal {
                 let hexsig = sig
                     .strip_prefix("ed25519 ")
                     .ok_or_else(|| bad("unknown signature line"))?;
+                // Only the lowercase hex `encode` writes: `hex::decode` also takes upper
+                // case, which would let a changed seal object still verify.
+                if !hexsig
+                    .bytes()
+                    .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+                {
+                    return Err(bad("signature is not lowercase hex"));
+                }
                 let raw = hex::decode(hexsig).map_err(|_| bad("signature is not hex"))?;
                 Some(
                     <[u8; 64]>::try_from(raw.as_slice())
@@ -316,6 +324,30 @@ mod tests {
             let ok = Seal::parse(&bad).is_ok_and(|s| s.check_signature().is_ok());
             assert!(!ok, "flip at {i} still verifies");
         }
+    }
+
+    #[test]
+    fn upper_case_signature_hex_is_refused() {
+        // Found by the `recording_verify` fuzz target: flipping 0x20 turns a hex digit
+        // `a`-`f` into `A`-`F`; `hex::decode` read the same signature, so a changed seal
+        // object still verified.
+        let signer = SealSigner::from_seed(&[7; 32]);
+        let obj = encode(&body(Some(&signer)), Some(&signer));
+        let line = obj.iter().rposition(|&b| b == b' ').unwrap() + 1;
+        for i in line..obj.len() - 1 {
+            let mut bad = obj.clone();
+            bad[i] ^= 0x20;
+            let ok = Seal::parse(&bad).is_ok_and(|s| s.check_signature().is_ok());
+            assert!(!ok, "case flip at {i} still verifies");
+        }
+        let upper = String::from_utf8(obj.clone()).unwrap().to_uppercase();
+        let (body_part, sig) = upper.split_once('\n').unwrap();
+        let mixed = format!(
+            "{}\n{}",
+            std::str::from_utf8(&obj[..body_part.len()]).unwrap(),
+            sig.replacen("ED25519", "ed25519", 1)
+        );
+        assert!(Seal::parse(mixed.as_bytes()).is_err());
     }
 
     #[test]

@@ -1,0 +1,4 @@
+//! `spdy_decoder`: see `proxy_core::fuzz_bridge::spdy_decoder` for the properties checked.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| proxy_core::fuzz_bridge::spdy_decoder(data));
