@@ -15,6 +15,10 @@
 //! Any filter may end the session by returning [`EndSession`] with the `Status` the client
 //! sees on its error channel; so may anyone holding an [`EndHandle`] (timers, caps).
 //!
+//! A filter that must bound how far the client runs ahead of it (the recorder, against its
+//! store) returns a [`Ready`] future from [`Filter::ready`]; the pump awaits it before handing
+//! the message over, so backpressure reaches the socket instead of memory growing.
+//!
 //! The error channel never reaches [`Filter::on_msg`]: the pump lifts it into the
 //! session's final [`Status`], which filters see through [`Filter::on_end`] and which is
 //! delivered to the client after every filter has flushed.
@@ -26,6 +30,8 @@
 //! side is cancelled.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
@@ -63,8 +69,21 @@ impl EndSession {
     }
 }
 
+/// A future a pump awaits before giving a filter its next message (see [`Filter::ready`]).
+pub type Ready = Pin<Box<dyn Future<Output = ()> + Send>>;
+
 /// A stage in one direction of the pipeline.
 pub trait Filter: Send {
+    /// Backpressure: a future that resolves when this filter can take `msg` within its bounds.
+    /// The pump awaits it (while still watching for the session's end) and then calls
+    /// [`Filter::on_msg`]. A filter whose bound cannot be met in time lets the future resolve
+    /// anyway and refuses the message in `on_msg` (fail closed), so the future must resolve
+    /// within a bounded time. Default: ready at once.
+    fn ready(&mut self, msg: &Msg) -> Option<Ready> {
+        let _ = msg;
+        None
+    }
+
     /// Handles one message; pushes what continues (the same, rewritten, or nothing) to `out`.
     fn on_msg(&mut self, msg: Msg, out: &mut Vec<Msg>) -> Result<(), EndSession>;
 
@@ -260,7 +279,7 @@ impl Pipeline {
         if end.reason != EndReason::ClientGone {
             // Release what the filters hold, then the status, then close.
             let mut out = Vec::new();
-            finish_chain(&mut filters, &mut out);
+            finish_chain(&mut filters, &mut out).await;
             for msg in out {
                 if client_out.send(msg).await.is_err() {
                     break;
@@ -326,9 +345,13 @@ async fn pump_to_server(
             end.stop(Stop::ClientGone);
             break;
         };
-        if let Err(EndSession(status)) = run_chain(&mut filters, msg, &mut out) {
-            end.end(*status);
-            break;
+        match run_chain(&mut filters, msg, &mut out, &mut stopped).await {
+            Ok(()) => {}
+            Err(Halt::End(EndSession(status))) => {
+                end.end(*status);
+                break;
+            }
+            Err(Halt::Stopped) => break,
         }
         if !forward(&mut out, &server_out, &mut stopped).await {
             // The server side is gone; the other pump sees it end and reports why.
@@ -370,9 +393,13 @@ async fn pump_to_client(
             }
             Some(Msg::Close(Channel::Error)) => {}
             Some(msg) => {
-                if let Err(EndSession(s)) = run_chain(&mut filters, msg, &mut out) {
-                    end.end(*s);
-                    break;
+                match run_chain(&mut filters, msg, &mut out, &mut stopped).await {
+                    Ok(()) => {}
+                    Err(Halt::End(EndSession(s))) => {
+                        end.end(*s);
+                        break;
+                    }
+                    Err(Halt::Stopped) => break,
                 }
                 if !forward(&mut out, &client_out, &mut stopped).await {
                     end.stop(Stop::ClientGone);
@@ -407,26 +434,44 @@ async fn forward(
     true
 }
 
-/// Passes `msg` through every filter in order; the survivors end up in `out`.
-fn run_chain(
+/// Why a chain run stopped early.
+enum Halt {
+    /// A filter ended the session.
+    End(EndSession),
+    /// The session stopped while a filter was not ready.
+    Stopped,
+}
+
+/// Passes `msg` through every filter in order, awaiting each filter's readiness; the
+/// survivors end up in `out`.
+async fn run_chain(
     filters: &mut [Box<dyn Filter>],
     msg: Msg,
     out: &mut Vec<Msg>,
-) -> Result<(), EndSession> {
+    stopped: &mut watch::Receiver<Option<Stop>>,
+) -> Result<(), Halt> {
     out.clear();
     out.push(msg);
     let mut next = Vec::new();
     for f in filters.iter_mut() {
         for m in out.drain(..) {
-            f.on_msg(m, &mut next)?;
+            if let Some(ready) = f.ready(&m) {
+                tokio::select! {
+                    biased;
+                    _ = stopped.wait_for(Option::is_some) => return Err(Halt::Stopped),
+                    _ = ready => {}
+                }
+            }
+            f.on_msg(m, &mut next).map_err(Halt::End)?;
         }
         std::mem::swap(out, &mut next);
     }
     Ok(())
 }
 
-/// Flushes every filter in order: what filter i releases still passes filters i+1…
-fn finish_chain(filters: &mut [Box<dyn Filter>], out: &mut Vec<Msg>) {
+/// Flushes every filter in order: what filter i releases still passes filters i+1… (their
+/// readiness awaited: the session is ending, but bounds still hold).
+async fn finish_chain(filters: &mut [Box<dyn Filter>], out: &mut Vec<Msg>) {
     for i in 0..filters.len() {
         let mut released = Vec::new();
         filters[i].on_finish(&mut released);
@@ -435,7 +480,11 @@ fn finish_chain(filters: &mut [Box<dyn Filter>], out: &mut Vec<Msg>) {
             for f in filters[i + 1..].iter_mut() {
                 let mut next = Vec::new();
                 for m in stage.drain(..) {
-                    // A filter cannot end a session that is already ending; drop its verdict.
+                    if let Some(ready) = f.ready(&m) {
+                        ready.await;
+                    }
+                    // A filter cannot end a session that is already ending; a refused message
+                    // is simply not delivered (fail closed).
                     let _ = f.on_msg(m, &mut next);
                 }
                 stage = next;

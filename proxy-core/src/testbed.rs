@@ -234,9 +234,6 @@ fn recording_config(dir: &Path) -> Result<RecordingConfig, TestbedError> {
         store: format!("file://{}", dir.join("recordings").display()),
         spool_dir: Some(dir.join("spool")),
         signing_key: Some(dir.join("recording.key")),
-        // The tests push tens of MiB through unoptimised builds as fast as loopback allows;
-        // a wide window keeps the recorder's lag from ending those sessions.
-        window_bytes: Some(256 << 20),
         ..RecordingConfig::default()
     })
 }

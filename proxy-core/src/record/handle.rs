@@ -3,22 +3,30 @@
 //!
 //! The bound is the *window*: bytes accepted by the queue but not yet durably stored (queued,
 //! in the open chunk, or being written). A frame is passed on only after the queue accepted
-//! it; if the window is full (storage is behind) or storage failed, the filter ends the
-//! session with a `RecordingFailed` status instead. So the client is never more than one
-//! window ahead of the store.
+//! it. When the window is full the filter's [`Filter::ready`] future waits for the store to
+//! catch up — backpressure, the client slows down — for at most [`STALL_TIMEOUT`]; if storage
+//! failed, or stays behind that long, the filter ends the session with a `RecordingFailed`
+//! status instead. So the client is never more than one window ahead of the store.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 use super::event::{Event, Finding, PolicyEvent, Timed};
 use super::seal::EndInfo;
 use super::writer::now_ms;
 use crate::channel::Msg;
-use crate::pipeline::{EndReason, EndSession, Filter, SessionEnd};
+use crate::pipeline::{EndReason, EndSession, Filter, Ready, SessionEnd};
 use crate::status::Status;
+
+/// How long a frame may wait for the store to make room in the window before the session
+/// is ended as unrecordable.
+pub const STALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// An upper bound on an event's encoding beyond its payload (kind, time, length, channel).
+const EVENT_OVERHEAD: usize = 64;
 
 /// What the queue carries.
 pub(crate) enum Item {
@@ -32,6 +40,8 @@ pub(crate) struct Shared {
     inflight: AtomicUsize,
     window: usize,
     failed: Mutex<Option<String>>,
+    /// Woken whenever bytes leave the window or storage fails.
+    room: Notify,
 }
 
 impl Shared {
@@ -40,16 +50,48 @@ impl Shared {
             inflight: AtomicUsize::new(0),
             window,
             failed: Mutex::new(None),
+            room: Notify::new(),
         }
     }
 
     pub(crate) fn release(&self, n: usize) {
         self.inflight.fetch_sub(n, Ordering::AcqRel);
+        self.room.notify_waiters();
     }
 
     pub(crate) fn fail(&self, why: String) {
         let mut f = self.failed.lock().unwrap_or_else(|p| p.into_inner());
         f.get_or_insert(why);
+        drop(f);
+        self.room.notify_waiters();
+    }
+
+    /// Reserves `n` bytes of the window, waiting up to `stall` for room. False if storage
+    /// failed or the window stayed full.
+    async fn reserve(&self, n: usize, stall: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + stall;
+        loop {
+            let notified = self.room.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.failure().is_some() {
+                return false;
+            }
+            let cur = self.inflight.load(Ordering::Acquire);
+            if cur + n <= self.window {
+                if self
+                    .inflight
+                    .compare_exchange(cur, cur + n, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+                {
+                    return true;
+                }
+                continue;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return false;
+            }
+        }
     }
 
     fn failure(&self) -> Option<String> {
@@ -106,7 +148,14 @@ impl RecorderHandle {
 
     /// Queues `event`, or refuses it (fail closed) when storage failed or is behind.
     pub fn record(&self, event: Event) -> Result<(), RecordError> {
+        self.record_reserved(event, 0)
+    }
+
+    /// Queues `event` into window space already `reserved` (see [`Shared::reserve`]); with
+    /// nothing reserved the window is checked now.
+    fn record_reserved(&self, event: Event, reserved: usize) -> Result<(), RecordError> {
         if let Some(why) = self.shared.failure() {
+            self.shared.release(reserved);
             return Err(RecordError::Failed(why));
         }
         let timed = Timed {
@@ -115,7 +164,8 @@ impl RecorderHandle {
         };
         let size = timed.encoded_len();
         let before = self.shared.inflight.fetch_add(size, Ordering::AcqRel);
-        if before + size > self.shared.window {
+        self.shared.release(reserved);
+        if reserved == 0 && before + size > self.shared.window {
             self.shared.release(size);
             return Err(RecordError::Behind(self.shared.window));
         }
@@ -158,12 +208,18 @@ impl RecorderHandle {
 pub struct RecordFilter {
     handle: RecorderHandle,
     seals: bool,
+    /// Window bytes the last [`Filter::ready`] reserved for the next message.
+    reserved: Arc<AtomicUsize>,
 }
 
 impl RecordFilter {
     /// A filter feeding `handle`; the one with `seals` reports the session's end.
     pub fn new(handle: RecorderHandle, seals: bool) -> RecordFilter {
-        RecordFilter { handle, seals }
+        RecordFilter {
+            handle,
+            seals,
+            reserved: Arc::new(AtomicUsize::new(0)),
+        }
     }
 }
 
@@ -182,6 +238,22 @@ pub fn recording_failed(err: &RecordError) -> Status {
 }
 
 impl Filter for RecordFilter {
+    fn ready(&mut self, msg: &Msg) -> Option<Ready> {
+        let need = match msg {
+            Msg::Data(frame) => frame.bytes.len() + EVENT_OVERHEAD,
+            Msg::Close(_) => EVENT_OVERHEAD,
+        };
+        let shared = self.handle.shared.clone();
+        let reserved = self.reserved.clone();
+        Some(Box::pin(async move {
+            if shared.reserve(need, STALL_TIMEOUT).await {
+                // Hand back any reservation a stopped session left unused.
+                let stale = reserved.swap(need, Ordering::AcqRel);
+                shared.release(stale);
+            }
+        }))
+    }
+
     fn on_msg(&mut self, msg: Msg, out: &mut Vec<Msg>) -> Result<(), EndSession> {
         let event = match &msg {
             Msg::Data(frame) => Event::Data {
@@ -190,14 +262,18 @@ impl Filter for RecordFilter {
             },
             Msg::Close(channel) => Event::Close(*channel),
         };
+        let reserved = self.reserved.swap(0, Ordering::AcqRel);
         self.handle
-            .record(event)
+            .record_reserved(event, reserved)
             .map_err(|e| EndSession::new(recording_failed(&e)))?;
         out.push(msg);
         Ok(())
     }
 
     fn on_end(&mut self, end: &SessionEnd) {
+        self.handle
+            .shared
+            .release(self.reserved.swap(0, Ordering::AcqRel));
         if self.seals {
             self.handle.finish(end);
         }

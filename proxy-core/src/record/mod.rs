@@ -11,9 +11,11 @@
 //! [`RecordFilter`] runs last in each direction of the session pipeline. It hands every
 //! frame to the session's [`RecorderHandle`] *before* passing it on; the handle's queue is
 //! bounded in bytes (the window: accepted but not yet durably stored). When the window is
-//! full or storage failed, the filter ends the session with a `RecordingFailed` status, so
-//! the client never gets more than one window ahead of the store. The writer task ends the
-//! session itself when a write fails, even if no further frame arrives.
+//! full, the filter's readiness future holds the pipeline (backpressure: the client is slowed
+//! to the store's pace) for up to [`STALL_TIMEOUT`]; when storage failed or stays stuck, the
+//! filter ends the session with a `RecordingFailed` status. So the client never gets more
+//! than one window ahead of the store. The writer task ends the session itself when a write
+//! fails, even if no further frame arrives.
 //!
 //! # Crash recovery
 //!
@@ -33,7 +35,7 @@ pub mod verify;
 mod writer;
 
 pub use event::{Event, Finding, PolicyEvent, SessionMeta, Timed};
-pub use handle::{RecordError, RecordFilter, RecorderHandle, recording_failed};
+pub use handle::{RecordError, RecordFilter, RecorderHandle, STALL_TIMEOUT, recording_failed};
 pub use recorder::{
     DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_INTERVAL_MS, DEFAULT_WINDOW_BYTES, MAX_CHUNK_BYTES,
     ObjectLockConfig, Recorder, RecordingConfig,

@@ -23,10 +23,11 @@ use crate::pipeline::EndHandle;
 pub const DEFAULT_CHUNK_BYTES: usize = 256 * 1024;
 /// Default chunk interval: a chunk is cut once its first event is this old.
 pub const DEFAULT_CHUNK_INTERVAL_MS: u64 = 1000;
-/// Default window: how far (bytes) the client may run ahead of durable storage. Filters are
-/// synchronous, so a recorder slower than the client cannot slow it down, only end it: the
-/// window absorbs bursts (32 default chunks).
-pub const DEFAULT_WINDOW_BYTES: usize = 32 * DEFAULT_CHUNK_BYTES;
+/// Default window: how far (bytes) the client may run ahead of durable storage — one chunk
+/// being stored while the next fills. A client faster than the store is slowed down to the
+/// store's pace (backpressure through the pipeline); one that stays stuck past
+/// [`super::STALL_TIMEOUT`] ends the session.
+pub const DEFAULT_WINDOW_BYTES: usize = 2 * DEFAULT_CHUNK_BYTES;
 /// The largest chunk size accepted (half the reader's payload limit: a chunk may overshoot
 /// by one event).
 pub const MAX_CHUNK_BYTES: usize = chunk::MAX_PAYLOAD / 2;

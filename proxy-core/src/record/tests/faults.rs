@@ -225,3 +225,73 @@ async fn chunks_spooled_before_a_crash_are_uploaded_and_sealed_interrupted() {
     assert!(r.chunks >= 3, "{} chunks", r.chunks);
     assert!(!spool.path().join(&id).exists());
 }
+
+/// Runs a session whose server writes `lines` lines while the client reads everything;
+/// returns how it ended and how many stdout bytes the client got.
+async fn session_against(rec: &Recorder, lines: usize) -> (crate::pipeline::SessionEnd, usize) {
+    let mut pipeline = Pipeline::new();
+    let h = rec.start(meta(), pipeline.end_handle());
+    pipeline.filter(
+        Direction::ToServer,
+        Box::new(RecordFilter::new(h.clone(), false)),
+    );
+    pipeline.filter(Direction::ToClient, Box::new(RecordFilter::new(h, true)));
+    let (cq, mut c) = Peer::channel();
+    let (sq, s) = Peer::channel();
+    let client = cq.with_driver(tokio::spawn(async { Ok(()) }));
+    let server = sq.with_driver(tokio::spawn(async { Ok(()) }));
+    let session = tokio::spawn(pipeline.run(client, server));
+    let reader = tokio::spawn(async move {
+        let mut got = 0;
+        while let Some(m) = c.from_pipeline.recv().await {
+            if let Msg::Data(f) = m
+                && f.channel == Channel::Stdout
+            {
+                got += f.bytes.len();
+            }
+        }
+        got
+    });
+    let line = Bytes::from_static(b"0123456789 output that keeps coming\n");
+    for _ in 0..lines {
+        let frame = Msg::Data(Frame::new(Channel::Stdout, line.clone()));
+        if s.to_pipeline.send(frame).await.is_err() {
+            break;
+        }
+    }
+    let status = crate::status::Status::success();
+    let _ = s
+        .to_pipeline
+        .send(Msg::Data(Frame::new(Channel::Error, status.to_json())))
+        .await;
+    drop(s);
+    let end = session.await.unwrap();
+    (end, reader.await.unwrap())
+}
+
+#[tokio::test]
+async fn a_client_faster_than_the_store_is_slowed_down_not_cut_off() {
+    // A window of four small chunks against a stream of ~180 KiB: the client must wait for
+    // the store many times over, and the session still completes, fully recorded.
+    let mem = Arc::new(InMemory::new());
+    let mut cfg = config("memory://", None);
+    cfg.window_bytes = Some(4096);
+    let rec = Recorder::new(cfg, arc_store(flaky(&mem, i64::MAX, false)), Some(signer()));
+    let (end, got) = session_against(&rec, 5000).await;
+    assert_eq!(end.reason, EndReason::Completed, "{:?}", end.status);
+    assert_eq!(got, 5000 * 36);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_store_that_stays_stuck_ends_the_session_within_one_window() {
+    let mem = Arc::new(InMemory::new());
+    let mut cfg = config("memory://", None);
+    cfg.window_bytes = Some(4096);
+    // Two chunks go through, then every write hangs.
+    let rec = Recorder::new(cfg, arc_store(flaky(&mem, 2, true)), Some(signer()));
+    let (end, got) = session_against(&rec, 100_000).await;
+    assert_eq!(end.reason, EndReason::Ended);
+    assert_eq!(end.status.reason, "RecordingFailed", "{:?}", end.status);
+    // The client saw no more than what was stored plus one window.
+    assert!(got <= 2 * 1024 + 4096 + 36, "client got {got} bytes");
+}
