@@ -11,7 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 target_dir="${CARGO_TARGET_DIR:-target}"
 
-cargo build --release -q -p kubewitness-benches --bin kw-bench
+# The bench profile, so `cargo bench` and this script share one build.
+cargo build --profile bench -q -p kubewitness-benches --bin kw-bench
 bin="$target_dir/release/kw-bench"
 
 echo "== machine"

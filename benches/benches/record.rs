@@ -73,7 +73,10 @@ async fn sizes(store: &RecordStore, session: &str) -> (u64, u64) {
         if !name.ends_with(store::CHUNK_SUFFIX) {
             continue;
         }
-        let object = store.get(&name).await.expect("chunk");
+        let object = store
+            .get(&format!("{session}/{name}"))
+            .await
+            .expect("chunk");
         let h = ChunkHeader::parse(&object).expect("valid chunk");
         raw += u64::from(h.raw_len);
         z += u64::from(h.zlen);
@@ -96,11 +99,7 @@ fn bench(c: &mut Criterion) {
         ..RecordingConfig::default()
     };
     let store = RecordStore::open(&config.store, &[], None).expect("memory store");
-    let rec = Recorder::new(
-        config,
-        store.clone(),
-        Some(SealSigner::from_seed(&[7; 32])),
-    );
+    let rec = Recorder::new(config, store.clone(), Some(SealSigner::from_seed(&[7; 32])));
 
     let id = rt.block_on(record_session(&rec, &store, &events));
     let (raw, z) = rt.block_on(sizes(&store, &id));

@@ -19,8 +19,8 @@ use std::hint::black_box;
 
 use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use redact::{Redactor, RedactorBuilder};
 use kubewitness_benches::corpus::{ALNUM, Gen, clean, log_line};
+use redact::{Redactor, RedactorBuilder};
 use regex::bytes::{Regex, RegexSet, RegexSetBuilder};
 
 const SIZE: usize = 2 << 20;

@@ -160,7 +160,9 @@ where
     if let Some(h) = req.headers_mut() {
         *h = headers;
     }
-    let resp = sender.send_request(req.body(Empty::<Bytes>::new())?).await?;
+    let resp = sender
+        .send_request(req.body(Empty::<Bytes>::new())?)
+        .await?;
     if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
         return Err(format!("{}: upgrade refused with {}", target.name, resp.status()).into());
     }
@@ -175,8 +177,7 @@ where
             None
         }
         _ => Some(
-            spdy_handshake::verify_response(resp.status(), resp.headers())?
-                .unwrap_or(Protocol::V1),
+            spdy_handshake::verify_response(resp.status(), resp.headers())?.unwrap_or(Protocol::V1),
         ),
     };
     let io = TokioIo::new(hyper::upgrade::on(resp).await?);

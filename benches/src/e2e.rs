@@ -32,9 +32,11 @@ pub const CORPUS_BYTES: usize = 8 << 20;
 pub const SESSION_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The policy of the "everything on" kubewitness: exec of any command with stdin, limits
-/// far above what the benches use, so the checks run on every frame without ending sessions.
+/// far above what the benches use (the global stream limit defaults to 256, below the
+/// 1,000-session run), so the checks run on every frame without ending sessions.
 pub const POLICY: &str = r#"apiVersion: kubewitness/v1
 kind: Policy
+global: {maxConcurrentStreams: 4096}
 rules:
 - name: bench
   subjects: {users: [alice]}
@@ -290,12 +292,18 @@ pub async fn time_to_first_byte(
                     first.get_or_insert_with(|| start.elapsed());
                     got.stdout += bytes.len() as u64;
                 }
-                Channel::Error => got.status = Some(Status::from_error_stream(Protocol::V4, &bytes)),
+                Channel::Error => {
+                    got.status = Some(Status::from_error_stream(Protocol::V4, &bytes))
+                }
                 _ => {}
             }
         }
     }
-    check(&got, 1, &format!("ttfb {} {}", target.name, transport.name()))?;
+    check(
+        &got,
+        1,
+        &format!("ttfb {} {}", target.name, transport.name()),
+    )?;
     first.ok_or_else(|| "no stdout byte".into())
 }
 
@@ -341,7 +349,11 @@ pub async fn round_trips(
         .await
         .map_err(|_| "session ended")?;
     let got = drain(&mut peer).await?;
-    check(&got, 0, &format!("rtt {} {}", target.name, transport.name()))?;
+    check(
+        &got,
+        0,
+        &format!("rtt {} {}", target.name, transport.name()),
+    )?;
     Ok(samples)
 }
 
@@ -397,7 +409,10 @@ pub async fn concurrency(
             go_rx.wait_for(|g| *g).await.map_err(|e| e.to_string())?;
             let t0 = Instant::now();
             peer.outgoing
-                .send(Msg::Data(Frame::new(Channel::Stdin, Bytes::from_static(b"go\n"))))
+                .send(Msg::Data(Frame::new(
+                    Channel::Stdin,
+                    Bytes::from_static(b"go\n"),
+                )))
                 .await
                 .map_err(|_| "session ended before go".to_string())?;
             let got = drain(&mut peer).await.map_err(|e| e.to_string())?;

@@ -125,7 +125,10 @@ fn rotated<T: Clone>(items: &[T], by: usize) -> Vec<T> {
 
 fn print_ratio_table(title: &str, unit: &str, rows: &[(String, Transport, f64)]) {
     println!("\n{title}");
-    println!("{:<18} {:>5} {:>12} {:>10}", "target", "proto", unit, "vs direct");
+    println!(
+        "{:<18} {:>5} {:>12} {:>10}",
+        "target", "proto", unit, "vs direct"
+    );
     for (name, t, v) in rows {
         let base = rows
             .iter()
@@ -159,10 +162,17 @@ async fn compare(
     for r in 0..repeat {
         for (ti, transport) in Transport::ALL.into_iter().enumerate() {
             for (i, target) in rotated(&targets, r).iter().enumerate() {
-                let idx = targets.iter().position(|t| t.name == target.name).unwrap_or(i);
+                let idx = targets
+                    .iter()
+                    .position(|t| t.name == target.name)
+                    .unwrap_or(i);
                 let elapsed = e2e::throughput(&env, target, transport, bytes).await?;
                 let rate = mib_per_s(bytes, elapsed);
-                eprintln!("  run {r} {} {}: {rate:.1} MiB/s", target.name, transport.name());
+                eprintln!(
+                    "  run {r} {} {}: {rate:.1} MiB/s",
+                    target.name,
+                    transport.name()
+                );
                 rates[idx * 2 + ti].push(rate);
             }
         }
@@ -188,7 +198,10 @@ async fn compare(
     for r in 0..ttfb_runs {
         for (ti, transport) in Transport::ALL.into_iter().enumerate() {
             for target in rotated(&targets, r) {
-                let idx = targets.iter().position(|t| t.name == target.name).unwrap_or(0);
+                let idx = targets
+                    .iter()
+                    .position(|t| t.name == target.name)
+                    .unwrap_or(0);
                 ttfb[idx * 2 + ti].push(e2e::time_to_first_byte(&target, transport).await?);
             }
         }
@@ -217,22 +230,26 @@ async fn compare(
     for block in 0..BLOCKS {
         for (ti, transport) in Transport::ALL.into_iter().enumerate() {
             for target in rotated(&targets, block) {
-                let idx = targets.iter().position(|t| t.name == target.name).unwrap_or(0);
+                let idx = targets
+                    .iter()
+                    .position(|t| t.name == target.name)
+                    .unwrap_or(0);
                 let s = e2e::round_trips(&target, transport, 100, rtt_rounds / BLOCKS).await?;
                 rtt[idx * 2 + ti].extend(s);
             }
         }
     }
-    println!("\ninteractive round trip (stdin byte → echoed stdout byte), {rtt_rounds} rounds (µs)");
+    println!(
+        "\ninteractive round trip (stdin byte → echoed stdout byte), {rtt_rounds} rounds (µs)"
+    );
     println!(
         "{:<18} {:>5} {:>9} {:>9} {:>14} {:>14}",
         "target", "proto", "p50", "p99", "p50 added", "p99 added"
     );
     for (i, t) in targets.iter().enumerate() {
         for (ti, tr) in Transport::ALL.into_iter().enumerate() {
-            let us = |p: f64, k: usize| {
-                percentile(&rtt[k], p).unwrap_or_default().as_secs_f64() * 1e6
-            };
+            let us =
+                |p: f64, k: usize| percentile(&rtt[k], p).unwrap_or_default().as_secs_f64() * 1e6;
             let (p50, p99) = (us(50.0, i * 2 + ti), us(99.0, i * 2 + ti));
             let (b50, b99) = (us(50.0, ti), us(99.0, ti));
             println!(
@@ -254,7 +271,12 @@ fn transport(name: &str) -> Result<Transport, BenchError> {
         .ok_or_else(|| format!("unknown transport {name} (ws, spdy)").into())
 }
 
-async fn stream(target: &str, transport: &str, bytes: u64, repeat: usize) -> Result<(), BenchError> {
+async fn stream(
+    target: &str,
+    transport: &str,
+    bytes: u64,
+    repeat: usize,
+) -> Result<(), BenchError> {
     let transport = self::transport(transport)?;
     let env = Env::start(false).await?;
     let t = env.target(target).ok_or("unknown target")?.clone();
