@@ -51,7 +51,7 @@ awk '
     if (!(f["sessions"] in seen)) { seen[f["sessions"]] = 1; order[++k] = f["sessions"] }
   }
   END {
-    printf "%9s %14s %14s %14s %12s %12s\n", "sessions", "direct KiB/s", "kw KiB/s", "added KiB/s", "kw peak MiB", "kw errors"
+    printf "%9s %14s %14s %14s %12s %12s\n", "sessions", "direct KiB/ses", "kw KiB/ses", "added KiB/ses", "kw peak MiB", "kw errors"
     for (j = 1; j <= k; j++) {
       n = order[j]
       printf "%9s %14.1f %14.1f %14.1f %12.1f %12s\n", n, per["direct", n], per["kubewitness", n],

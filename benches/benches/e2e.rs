@@ -8,14 +8,17 @@
 //! * `e2e_rtt/…`: one interactive round trip, stdin byte → `cat` → echoed stdout byte, on
 //!   one long-lived session (criterion reports the mean; p50/p99 come from
 //!   `benches/compare.sh`).
-//! * `e2e_concurrent/kubewitness/ws/N`: N = 1, 100, 1000 sessions opened, then released
-//!   together, each streaming 256 KiB; timed from release to the last byte. Memory per
-//!   session and peak RSS come from `benches/compare.sh` (one process per run).
+//! * `e2e_concurrent/kubewitness/ws/N`: N = 1, 100 sessions opened, then released together,
+//!   each streaming 256 KiB; timed from release to the last byte. N = 1000 (opening takes
+//!   tens of seconds on 2 cores, too long to repeat per sample), memory per session and
+//!   peak RSS come from `benches/compare.sh` (one process per run).
 //!
 //! `kubectl proxy` and kubewitness with nothing on are legs of `benches/compare.sh` only.
 //!
 //! Run: `CARGO_TARGET_DIR=/work/target-bench cargo bench -p kubewitness-benches --bench e2e`
-//! Figures (medians, ratios) are in `BENCHMARKS.md`, section "end to end".
+//! Figures (medians, ratios, from `benches/compare.sh`) are in `BENCHMARKS.md`, section
+//! "end to end": 256 MiB stdout direct 436/466 MiB/s (ws/spdy), kubewitness with policy and
+//! recording 52/50 MiB/s (0.12×/0.11×), added p50 round trip 38–67 µs.
 
 use std::time::{Duration, Instant};
 
@@ -98,7 +101,7 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("e2e_concurrent");
     group.sample_size(10);
     group.warm_up_time(Duration::from_millis(100));
-    for n in [1usize, 100, 1000] {
+    for n in [1usize, 100] {
         group.throughput(Throughput::Bytes(CONCURRENT_BYTES * n as u64));
         group.bench_function(BenchmarkId::new("kubewitness/ws", n), |b| {
             b.iter_custom(|iters| {
