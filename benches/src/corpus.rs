@@ -8,7 +8,7 @@ pub struct Gen(pub u64);
 
 impl Gen {
     /// The next pseudo-random word.
-    pub fn next(&mut self) -> u64 {
+    pub fn next_word(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -19,7 +19,7 @@ impl Gen {
     pub fn pick(&mut self, alphabet: &[u8], n: usize) -> String {
         let len = alphabet.len() as u64;
         (0..n)
-            .map(|_| alphabet[(self.next() % len) as usize] as char)
+            .map(|_| alphabet[(self.next_word() % len) as usize] as char)
             .collect()
     }
 }
