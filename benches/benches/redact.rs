@@ -19,83 +19,12 @@ use std::hint::black_box;
 
 use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use kubewitness_benches::corpus::{ALNUM, Gen, clean, log_line};
 use redact::{Redactor, RedactorBuilder};
 use regex::bytes::{Regex, RegexSet, RegexSetBuilder};
 
 const SIZE: usize = 2 << 20;
 const CHUNK: usize = 16 << 10;
-
-/// xorshift64*: deterministic synthetic data, no literal secrets in the source.
-struct Gen(u64);
-
-impl Gen {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn pick(&mut self, alphabet: &[u8], n: usize) -> String {
-        let len = alphabet.len() as u64;
-        (0..n)
-            .map(|_| alphabet[(self.next() % len) as usize] as char)
-            .collect()
-    }
-}
-
-const HEX: &[u8] = b"0123456789abcdef";
-const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-
-fn uuid(g: &mut Gen) -> String {
-    format!(
-        "{}-{}-4{}-a{}-{}",
-        g.pick(HEX, 8),
-        g.pick(HEX, 4),
-        g.pick(HEX, 3),
-        g.pick(HEX, 3),
-        g.pick(HEX, 12)
-    )
-}
-
-fn log_line(g: &mut Gen, n: u64) -> String {
-    let ts = format!(
-        "2025-06-01T12:{:02}:{:02}.{:03}Z",
-        n / 60 % 60,
-        n % 60,
-        n % 1000
-    );
-    match n % 6 {
-        0 => format!(
-            "{ts} INFO  request_id={} method=GET path=/api/v1/namespaces/default/pods status=200 dur=3ms\n",
-            uuid(g)
-        ),
-        1 => format!(
-            "{ts} DEBUG trace_id={} span_id={} pulled image registry.k8s.io/app@sha256:{}\n",
-            g.pick(HEX, 32),
-            g.pick(HEX, 16),
-            g.pick(HEX, 64)
-        ),
-        2 => format!(
-            "{ts} INFO  pod/web-{}-{} ready; commit {} etag \"{}\"\n",
-            g.pick(b"bcdfghjkmnpqrstvwxz2456789", 10),
-            g.pick(b"bcdfghjkmnpqrstvwxz2456789", 5),
-            g.pick(HEX, 40),
-            g.pick(HEX, 32)
-        ),
-        3 => format!(
-            "{ts} WARN  retrying upstream https://api.internal.svc:8443/healthz after 250ms (attempt 3)\n"
-        ),
-        4 => format!(
-            "{{\"ts\":\"{ts}\",\"level\":\"info\",\"msg\":\"reconciled\",\"requestId\":\"{}\",\"generation\":42}}\n",
-            uuid(g)
-        ),
-        _ => format!(
-            "{ts} ERROR connection reset by peer while streaming logs for container sidecar-{}\n",
-            g.pick(HEX, 6)
-        ),
-    }
-}
 
 fn secret(g: &mut Gen, n: u64) -> String {
     match n % 8 {
@@ -127,17 +56,6 @@ fn secret(g: &mut Gen, n: u64) -> String {
         ),
         _ => format!("{}{}\n", ["sk_", "live_"].concat(), g.pick(ALNUM, 24)),
     }
-}
-
-fn clean(size: usize) -> Vec<u8> {
-    let mut g = Gen(0x5EED);
-    let mut s = String::with_capacity(size + 256);
-    let mut n = 0;
-    while s.len() < size {
-        s.push_str(&log_line(&mut g, n));
-        n += 1;
-    }
-    s.into_bytes()
 }
 
 fn secret_per_kib(size: usize) -> Vec<u8> {

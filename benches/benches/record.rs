@@ -1,0 +1,148 @@
+//! Recording throughput: events → zstd chunks → SHA-256 chain → `memory://` store, and the
+//! zstd compression ratio on log text.
+//!
+//! * `record/session`: a whole session through the real [`Recorder`] on a current-thread
+//!   runtime (one core): 16 MiB of log text as 16 KiB stdout events (the size of a pipe
+//!   read), the default 256 KiB chunks, a signed seal, timed until the seal is stored.
+//! * `record/chunk`: `chunk::encode` alone (zstd level `ZSTD_LEVEL`, header) plus its
+//!   SHA-256, on one default-size chunk of encoded events.
+//!
+//! The compression ratio (raw payload bytes / compressed bytes over every chunk of one
+//! session, read back from the chunk headers in the store) is printed before the timings.
+//!
+//! Run: `CARGO_TARGET_DIR=/work/target-bench cargo bench -p kubewitness-benches --bench record`
+//! Medians on the 2-core shared machine (2026-11-22, load ~4; `BENCHMARKS.md`, "record"):
+//! record/session 225 MiB/s per core (goal ≥ 500), record/chunk 234 MiB/s, zstd ratio on
+//! log text 4.32×.
+
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use kubewitness_benches::corpus::clean;
+use proxy_core::channel::Channel;
+use proxy_core::pipeline::{EndReason, Pipeline, SessionEnd};
+use proxy_core::record::chunk::{self, ChunkHeader};
+use proxy_core::record::store::{self, RecordStore};
+use proxy_core::record::{
+    DEFAULT_CHUNK_BYTES, Event, Recorder, RecordingConfig, SealSigner, SessionMeta, Timed,
+};
+use proxy_core::status::Status;
+
+const TOTAL: usize = 16 << 20;
+const EVENT: usize = 16 << 10;
+
+fn meta() -> SessionMeta {
+    SessionMeta {
+        kind: "exec".into(),
+        user: "alice".into(),
+        namespace: "default".into(),
+        pod: "web-0".into(),
+        argv: vec!["cat".into(), "/var/log/app.log".into()],
+        ..SessionMeta::default()
+    }
+}
+
+/// Records one session of `events` into `store`; returns its id once the seal is stored.
+async fn record_session(rec: &Recorder, store: &RecordStore, events: &[Bytes]) -> String {
+    let pipeline = Pipeline::new();
+    let h = rec.start(meta(), pipeline.end_handle());
+    for e in events {
+        h.record(Event::Data {
+            channel: Channel::Stdout,
+            bytes: e.clone(),
+        })
+        .expect("the window holds the whole session");
+    }
+    h.finish(&SessionEnd {
+        reason: EndReason::Completed,
+        status: Status::success(),
+    });
+    let id = h.session_id().to_owned();
+    let seal = store::seal_name(&id);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while store.get(&seal).await.is_err() {
+        assert!(Instant::now() < deadline, "session {id} never sealed");
+        tokio::time::sleep(Duration::from_micros(200)).await;
+    }
+    id
+}
+
+/// Raw and compressed payload bytes over every chunk of `session`.
+async fn sizes(store: &RecordStore, session: &str) -> (u64, u64) {
+    let (mut raw, mut z) = (0u64, 0u64);
+    for name in store.objects(session).await.expect("list") {
+        if !name.ends_with(store::CHUNK_SUFFIX) {
+            continue;
+        }
+        let object = store
+            .get(&format!("{session}/{name}"))
+            .await
+            .expect("chunk");
+        let h = ChunkHeader::parse(&object).expect("valid chunk");
+        raw += u64::from(h.raw_len);
+        z += u64::from(h.zlen);
+    }
+    (raw, z)
+}
+
+fn bench(c: &mut Criterion) {
+    let text = Bytes::from(clean(TOTAL)).slice(..TOTAL);
+    let events: Vec<Bytes> = (0..TOTAL / EVENT)
+        .map(|i| text.slice(i * EVENT..(i + 1) * EVENT))
+        .collect();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let config = RecordingConfig {
+        store: "memory://".into(),
+        window_bytes: Some(2 * TOTAL),
+        ..RecordingConfig::default()
+    };
+    let store = RecordStore::open(&config.store, &[], None).expect("memory store");
+    let rec = Recorder::new(config, store.clone(), Some(SealSigner::from_seed(&[7; 32])));
+
+    let id = rt.block_on(record_session(&rec, &store, &events));
+    let (raw, z) = rt.block_on(sizes(&store, &id));
+    eprintln!(
+        "record: zstd level {} on log text: {raw} → {z} bytes, ratio {:.2}×",
+        chunk::ZSTD_LEVEL,
+        raw as f64 / z as f64
+    );
+
+    let mut group = c.benchmark_group("record");
+    group.sample_size(10);
+    group.throughput(Throughput::Bytes(TOTAL as u64));
+    group.bench_function("session", |b| {
+        b.iter(|| rt.block_on(record_session(&rec, &store, &events)))
+    });
+
+    // One default-size chunk of encoded events.
+    let mut payload = BytesMut::with_capacity(DEFAULT_CHUNK_BYTES + EVENT);
+    for (i, e) in events.iter().enumerate() {
+        if payload.len() >= DEFAULT_CHUNK_BYTES {
+            break;
+        }
+        Timed {
+            t_us: i as u64 * 100,
+            event: Event::Data {
+                channel: Channel::Stdout,
+                bytes: e.clone(),
+            },
+        }
+        .encode(&mut payload);
+    }
+    group.throughput(Throughput::Bytes(payload.len() as u64));
+    group.sample_size(30);
+    group.bench_function("chunk", |b| {
+        b.iter(|| {
+            let object = chunk::encode(1, 1, &[0; 32], 16, &payload).expect("encode");
+            chunk::hash(&object)
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
