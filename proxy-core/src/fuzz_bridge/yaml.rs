@@ -8,10 +8,10 @@ use crate::policy::Policy;
 /// every refusal names at least one problem.
 pub fn config_policy(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
-    if let Ok(config) = Config::from_yaml(&text) {
-        if let Err(err) = config.validate() {
-            assert!(!err.problems().is_empty());
-        }
+    if let Ok(config) = Config::from_yaml(&text)
+        && let Err(err) = config.validate()
+    {
+        assert!(!err.problems().is_empty());
     }
     if let Err(err) = Policy::from_yaml(&text) {
         assert!(!err.to_string().is_empty());
