@@ -153,12 +153,19 @@ pub fn check(redactor: &Redactor, data: &[u8]) {
     stream.finish(&mut out, &mut findings);
     assert_eq!((out.concat(), findings), whole, "chunked != whole");
     for secret in &secrets {
-        let survived = whole
-            .0
-            .windows(secret.len())
-            .any(|w| w == secret.as_bytes());
-        // Say which kind survived, never the secret itself.
-        assert!(!survived, "a planted {}-byte secret survived", secret.len());
+        // The fuzzer may copy a secret into its own text, glued to other bytes where it is
+        // legitimately not one: only the planted copies must be gone.
+        let count = |hay: &[u8]| {
+            hay.windows(secret.len())
+                .filter(|w| *w == secret.as_bytes())
+                .count()
+        };
+        // Say how long the secret is, never the secret itself.
+        assert!(
+            count(&whole.0) <= count(data),
+            "a planted {}-byte secret survived",
+            secret.len()
+        );
     }
 }
 
