@@ -129,11 +129,7 @@ impl Access {
         rec.argv = stream
             .filter(|s| s.subresource == "exec")
             .map(|s| match &self.argv_redactor {
-                Some(r) => s
-                    .command
-                    .iter()
-                    .map(|a| String::from_utf8_lossy(&r.redact_all(a.as_bytes()).0).into_owned())
-                    .collect(),
+                Some(r) => crate::redaction::mask_argv(r, &s.command),
                 None => s.command.clone(),
             });
         rec.container = match stream {

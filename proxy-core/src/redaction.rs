@@ -93,6 +93,14 @@ pub fn build(rules: Option<RulesFile>, key: Option<&[u8]>) -> Result<Redactor, S
     builder.build().map_err(|e| e.to_string())
 }
 
+/// Masks secrets in each argument of an argv, for what is written down about a session (the
+/// recording's metadata, the audit log); the command itself runs with the real argv.
+pub fn mask_argv(redactor: &Redactor, argv: &[String]) -> Vec<String> {
+    argv.iter()
+        .map(|arg| String::from_utf8_lossy(&redactor.redact_all(arg.as_bytes()).0).into_owned())
+        .collect()
+}
+
 fn read(path: &Path, what: &str) -> Result<Vec<u8>, String> {
     let path = expand_home(path);
     std::fs::read(&path).map_err(|e| format!("{what} {}: {e}", path.display()))

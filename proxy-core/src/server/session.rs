@@ -101,11 +101,7 @@ pub(super) fn pipeline(proxy: &Proxy, info: &SessionInfo) -> Pipeline {
 /// (a secret typed on the command line must not outlive the session in the recording).
 fn redacted_argv(proxy: &Proxy, info: &SessionInfo) -> Vec<String> {
     match proxy.redactor() {
-        Some(r) if !info.limits.unredacted => info
-            .command
-            .iter()
-            .map(|arg| String::from_utf8_lossy(&r.redact_all(arg.as_bytes()).0).into_owned())
-            .collect(),
+        Some(r) if !info.limits.unredacted => crate::redaction::mask_argv(r, &info.command),
         _ => info.command.clone(),
     }
 }
