@@ -111,21 +111,30 @@ impl ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, (path, problem)) in self.problems.iter().enumerate() {
-            if i > 0 {
-                f.write_str("\n")?;
-            }
-            if path.is_empty() {
-                write!(f, "{problem}")?;
-            } else {
-                write!(f, "{path}: {problem}")?;
-            }
-        }
-        Ok(())
+        write_problems(f, &self.problems)
     }
 }
 
 impl std::error::Error for ConfigError {}
+
+/// Writes `(path, problem)` pairs one per line as `path: problem` (a bare problem when the
+/// path is empty): how configuration and policy errors read.
+pub(crate) fn write_problems(
+    f: &mut fmt::Formatter<'_>,
+    problems: &[(String, String)],
+) -> fmt::Result {
+    for (i, (path, problem)) in problems.iter().enumerate() {
+        if i > 0 {
+            f.write_str("\n")?;
+        }
+        if path.is_empty() {
+            write!(f, "{problem}")?;
+        } else {
+            write!(f, "{path}: {problem}")?;
+        }
+    }
+    Ok(())
+}
 
 impl Config {
     /// Parses YAML; unknown keys and type errors name their path.

@@ -264,17 +264,7 @@ impl PolicyError {
 
 impl fmt::Display for PolicyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, (path, problem)) in self.problems.iter().enumerate() {
-            if i > 0 {
-                f.write_str("\n")?;
-            }
-            if path.is_empty() {
-                write!(f, "{problem}")?;
-            } else {
-                write!(f, "{path}: {problem}")?;
-            }
-        }
-        Ok(())
+        crate::config::write_problems(f, &self.problems)
     }
 }
 
