@@ -161,29 +161,67 @@ pub fn url_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
     })
 }
 
-fn percent_decode(s: &str) -> String {
+/// Checks a raw query string the way the API server would read it, refusing what it would
+/// read differently or not at all: an escape that is not `%` and two hex digits (Go's
+/// `url.ParseQuery` drops such a pair, kubewitness would keep it), and keys or values that
+/// decode to invalid UTF-8 or contain NUL (an argv kubewitness could not show faithfully).
+/// Callers that decide on a query check it first; [`url_pairs`] then reads it exactly.
+pub fn check_query(query: &str) -> Result<(), &'static str> {
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        for part in [k, v] {
+            let bytes = decode_bytes(part).ok_or("an invalid percent-escape")?;
+            if bytes.contains(&0) {
+                return Err("a NUL byte in a parameter");
+            }
+            if std::str::from_utf8(&bytes).is_err() {
+                return Err("a parameter that is not valid UTF-8");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Decodes `+` and `%XX`; `None` for any other use of `%`.
+fn decode_bytes(s: &str) -> Option<Vec<u8>> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(b) => {
-                        out.push(b);
-                        i += 3;
-                        continue;
-                    }
-                    None => out.push(b'%'),
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3)?;
+                if !hex.iter().all(u8::is_ascii_hexdigit) {
+                    return None;
                 }
+                out.push(hex_value(hex[0]) << 4 | hex_value(hex[1]));
+                i += 3;
+                continue;
             }
             b => out.push(b),
         }
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    Some(out)
+}
+
+fn hex_value(digit: u8) -> u8 {
+    match digit {
+        b'0'..=b'9' => digit - b'0',
+        b'a'..=b'f' => digit - b'a' + 10,
+        _ => digit - b'A' + 10,
+    }
+}
+
+/// Decodes a key or value; an invalid escape is kept literally and invalid UTF-8 is
+/// replaced (lossy). Code that decides on a query runs [`check_query`] first, so it never
+/// sees either.
+fn percent_decode(s: &str) -> String {
+    match decode_bytes(s) {
+        Some(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        None => s.replace('+', " "),
+    }
 }
 
 /// The remotecommand sub-protocol version (apimachinery `remotecommand/constants.go`).
@@ -293,5 +331,29 @@ mod tests {
         assert_eq!(pairs[2].1, "echo hi there");
         assert_eq!(pairs[3].1, "%zz");
         assert_eq!(pairs[4].1, "%4");
+    }
+
+    #[test]
+    fn queries_the_api_server_would_read_differently_are_refused() {
+        assert_eq!(check_query("command=ls&command=-l%20a+b&tty=1"), Ok(()));
+        assert_eq!(check_query("command=%C3%A9"), Ok(()));
+        for bad in [
+            "command=%+1",
+            "command=%-1",
+            "command=%zz",
+            "command=%4",
+            "command=%",
+            "x%2=1",
+        ] {
+            assert_eq!(check_query(bad), Err("an invalid percent-escape"), "{bad}");
+        }
+        assert_eq!(
+            check_query("command=%FF%FE"),
+            Err("a parameter that is not valid UTF-8")
+        );
+        assert_eq!(
+            check_query("command=a%00b"),
+            Err("a NUL byte in a parameter")
+        );
     }
 }

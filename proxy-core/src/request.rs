@@ -13,7 +13,7 @@ use std::fmt;
 
 use http::Method;
 
-use crate::channel::{StreamOptions, url_pairs};
+use crate::channel::{StreamOptions, check_query, url_pairs};
 
 /// The most path segments a Kubernetes API path has
 /// (`/apis/g/v/namespaces/ns/resource/name/subresource`).
@@ -89,9 +89,17 @@ impl RequestInfo {
         if query.len() > MAX_QUERY_LEN {
             return refuse("query string too long");
         }
+        if let Err(why) = check_query(query) {
+            return refuse(format!("query string with {why}"));
+        }
         let segments = segments(path)?;
         let seg: Vec<&str> = segments.iter().map(String::as_str).collect();
         let (group, version, rest) = match seg.as_slice() {
+            // The core group has one version; another would reach the API server as a
+            // path it does not serve, while streams are re-originated on `/api/v1`.
+            ["api", version, rest @ ..] if !rest.is_empty() && *version != "v1" => {
+                return refuse(format!("core API version {version} does not exist"));
+            }
             ["api", version, rest @ ..] if !rest.is_empty() => ("", *version, rest),
             ["apis", group, version, rest @ ..] if !rest.is_empty() => (*group, *version, rest),
             _ => {

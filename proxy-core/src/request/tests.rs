@@ -98,6 +98,25 @@ fn confusing_paths_are_refused() {
     refused!(OPTIONS, "/api/v1/namespaces/shop/pods");
     refused!(GET, "/api/v1/namespaces/sh op/pods");
     refused!(GET, "/api/v1/namespaces/shöp/pods");
+    // Only v1 exists in the core group; streams are re-originated on /api/v1.
+    refused!(
+        POST,
+        "/api/v2/namespaces/shop/pods/api-7/exec?command=ls&stdout=1"
+    );
+    refused!(GET, "/api/v1beta1/namespaces/shop/pods");
+    // Query escapes Go's parser would drop, and argv kubewitness could not show faithfully.
+    refused!(
+        POST,
+        "/api/v1/namespaces/shop/pods/api-7/exec?command=%+1&stdout=1"
+    );
+    refused!(
+        POST,
+        "/api/v1/namespaces/shop/pods/api-7/exec?command=%FF%FE&stdout=1"
+    );
+    refused!(
+        POST,
+        "/api/v1/namespaces/shop/pods/api-7/exec?command=a%00&stdout=1"
+    );
     let long = format!("/api/v1/namespaces/{}/pods", "a".repeat(MAX_PATH_LEN));
     refused!(GET, long.as_str());
 }
