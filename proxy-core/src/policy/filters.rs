@@ -176,8 +176,12 @@ async fn timers(
 mod tests {
     use bytes::Bytes;
 
+    use tokio::task::JoinHandle;
+
     use super::*;
-    use crate::channel::Frame;
+    use crate::channel::{Frame, Protocol};
+    use crate::peer::{DriverQueues, Peer};
+    use crate::pipeline::SessionEnd;
 
     fn data(channel: Channel, n: usize) -> Msg {
         Msg::Data(Frame {
@@ -199,6 +203,111 @@ mod tests {
         assert_eq!(end.status().reason, OUTPUT_LIMIT_REASON);
         assert!(end.status().message.contains("10 bytes"));
         assert!(!end.status().is_success());
+    }
+
+    /// Runs a pipeline with `limits` between two test-driven peers.
+    fn session(limits: SessionLimits) -> (JoinHandle<SessionEnd>, DriverQueues, DriverQueues) {
+        let fake = || {
+            let (queues, driver) = Peer::channel();
+            (queues.with_driver(tokio::spawn(async { Ok(()) })), driver)
+        };
+        let (client, c) = fake();
+        let (server, s) = fake();
+        let mut pipeline = Pipeline::new();
+        install(&mut pipeline, &limits);
+        (tokio::spawn(pipeline.run(client, server)), c, s)
+    }
+
+    /// The status the client got: the last message before its queue closed.
+    async fn client_status(c: &mut DriverQueues) -> Status {
+        let mut last = None;
+        while let Some(m) = c.from_pipeline.recv().await {
+            last = Some(m);
+        }
+        match last {
+            Some(Msg::Data(Frame {
+                channel: Channel::Error,
+                bytes,
+            })) => Status::from_error_stream(Protocol::V4, &bytes),
+            other => panic!("no status: {other:?}"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_busy_session_is_ended_at_its_maximum_duration() {
+        let limits = SessionLimits {
+            max_duration: Some(Duration::from_secs(60)),
+            idle_timeout: Some(Duration::from_secs(5)),
+            ..SessionLimits::default()
+        };
+        let (session, mut c, s) = session(limits);
+        let started = Instant::now();
+        // Output every second keeps the idle timer away; the duration still ends it.
+        let busy = tokio::spawn(async move {
+            while s.to_pipeline.send(data(Channel::Stdout, 1)).await.is_ok() {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+        let status = client_status(&mut c).await;
+        assert_eq!(status.reason, DURATION_REASON);
+        assert!(
+            status.message.contains("maximum duration of 1m"),
+            "{status:?}"
+        );
+        assert!(!status.is_success());
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_secs(60) && took < Duration::from_secs(62),
+            "{took:?}"
+        );
+        session.await.unwrap();
+        busy.abort();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_quiet_session_is_ended_after_its_idle_timeout_counted_from_the_last_byte() {
+        let limits = SessionLimits {
+            idle_timeout: Some(Duration::from_secs(30)),
+            ..SessionLimits::default()
+        };
+        let (session, mut c, _s) = session(limits);
+        let started = Instant::now();
+        // Stdin at 20 s, in the client-to-server direction, counts as activity.
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        c.to_pipeline.send(data(Channel::Stdin, 1)).await.unwrap();
+        let status = client_status(&mut c).await;
+        assert_eq!(status.reason, IDLE_REASON);
+        assert!(status.message.contains("idle for 30s"), "{status:?}");
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_secs(50) && took < Duration::from_secs(51),
+            "{took:?}"
+        );
+        session.await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_finished_session_leaves_no_timer_behind() {
+        let limits = SessionLimits {
+            max_duration: Some(Duration::from_secs(3600)),
+            idle_timeout: Some(Duration::from_secs(600)),
+            ..SessionLimits::default()
+        };
+        let (session, mut c, s) = session(limits);
+        let success = Frame {
+            channel: Channel::Error,
+            bytes: Status::success().to_json(),
+        };
+        s.to_pipeline.send(Msg::Data(success)).await.unwrap();
+        drop(s);
+        assert!(client_status(&mut c).await.is_success());
+        session.await.unwrap();
+        // The timer task saw its guard go and returned: no task is left.
+        tokio::task::yield_now().await;
+        let alive = tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks();
+        assert_eq!(alive, 0, "a timer task outlived its session");
     }
 
     #[test]
