@@ -87,23 +87,22 @@ pub(crate) async fn shutdown_signal() {
     }
 }
 
-/// Reloads the policy file on every SIGHUP; an invalid file is logged with every problem
-/// and the policy in force stays.
+/// Reloads the policy and token files on every SIGHUP; an invalid file is logged with every
+/// problem and the one in force stays.
 fn reload_on_sighup(proxy: &std::sync::Arc<Proxy>) {
     use tokio::signal::unix::{SignalKind, signal};
     let mut hup = match signal(SignalKind::hangup()) {
         Ok(s) => s,
         Err(e) => {
-            return warn!(error = %e, "cannot listen for SIGHUP; policy reload is by file change only");
+            return warn!(error = %e, "cannot listen for SIGHUP; reload is by file change only");
         }
     };
     let proxy = std::sync::Arc::downgrade(proxy);
     tokio::spawn(async move {
         while hup.recv().await.is_some() {
             let Some(proxy) = proxy.upgrade() else { return };
-            info!("SIGHUP: reloading the policy");
-            let outcome = proxy.reload_policy();
-            proxy.policy_store().log_reload(outcome);
+            info!("SIGHUP: reloading the policy and the token file");
+            proxy.reload();
         }
     });
 }

@@ -26,4 +26,5 @@ pub mod status;
 pub mod testbed;
 pub mod tls;
 pub mod upstream;
+pub mod watched;
 pub mod websocket;

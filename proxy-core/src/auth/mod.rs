@@ -17,11 +17,15 @@ mod tokens;
 
 pub use cert::identity_from_cert;
 pub use review::TokenReviewer;
-pub use tokens::{TokenFile, TokenFileError};
+pub use tokens::{MAX_TOKEN_FILE, TokenFile, TokenFileError};
+
+use std::sync::Arc;
 
 use base64::Engine;
 use http::HeaderMap;
 use sha2::{Digest, Sha256};
+
+use crate::watched::Watched;
 
 /// An authenticated caller.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -51,17 +55,31 @@ pub enum AuthError {
     Unavailable(String),
 }
 
+/// The token file in force, reloaded when it changes.
+pub type TokenStore = Watched<TokenFile>;
+
 /// Authenticates requests.
 #[derive(Debug, Default)]
 pub struct Authenticator {
-    tokens: Option<TokenFile>,
+    tokens: Option<Arc<TokenStore>>,
     review: Option<TokenReviewer>,
 }
 
 impl Authenticator {
-    /// An authenticator with an optional token file and optional TokenReview.
+    /// An authenticator with fixed tokens (no file behind them) and optional TokenReview.
     pub fn new(tokens: Option<TokenFile>, review: Option<TokenReviewer>) -> Authenticator {
+        let tokens = tokens.map(|t| Arc::new(TokenStore::fixed(t)));
         Authenticator { tokens, review }
+    }
+
+    /// An authenticator whose tokens come from a watched file.
+    pub fn with_store(tokens: Option<Arc<TokenStore>>, review: Option<TokenReviewer>) -> Self {
+        Authenticator { tokens, review }
+    }
+
+    /// The token file in force, if any (reloads and logging).
+    pub fn tokens(&self) -> Option<&Arc<TokenStore>> {
+        self.tokens.as_ref()
     }
 
     /// Authenticates a request from its headers and its connection's verified client
@@ -76,7 +94,8 @@ impl Authenticator {
         }
         let token = bearer_token(headers).ok_or(AuthError::Missing)?;
         let digest = token_digest(&token);
-        if let Some(id) = self.tokens.as_ref().and_then(|t| t.lookup(&digest)) {
+        let tokens = self.tokens.as_ref().map(|t| t.current());
+        if let Some(id) = tokens.as_ref().and_then(|t| t.lookup(&digest)) {
             return Ok(id.clone());
         }
         match &self.review {

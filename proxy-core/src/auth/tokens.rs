@@ -3,11 +3,20 @@
 //! Each line is CSV: `token,user,uid[,"group1,group2"]`. Like kube-apiserver, a record with
 //! fewer than three columns is an error; unlike it, a duplicate token is an error too
 //! (two identities behind one token is never what anyone meant).
+//!
+//! The file is watched ([`crate::watched`]): a token removed from it stops working within
+//! [`crate::watched::POLL_INTERVAL`] (or at once on SIGHUP), without a restart, and an
+//! invalid edit is rejected with its line while the previous tokens stay in force.
+//! Sessions already running are not cut; they end by their policy limits.
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use super::{Identity, token_digest};
+use crate::watched::{FromFile, read_bounded};
+
+/// The largest token file read.
+pub const MAX_TOKEN_FILE: u64 = 16 << 20;
 
 /// Tokens by SHA-256 digest.
 #[derive(Clone, Debug, Default)]
@@ -26,11 +35,7 @@ pub struct TokenFileError {
 impl TokenFile {
     /// Reads a token file.
     pub fn load(path: &Path) -> Result<TokenFile, TokenFileError> {
-        let text = std::fs::read_to_string(path).map_err(|e| TokenFileError {
-            line: 0,
-            problem: format!("reading {}: {e}", path.display()),
-        })?;
-        TokenFile::parse(&text)
+        TokenFile::parse(&<TokenFile as FromFile>::read(path)?)
     }
 
     /// Parses token file text.
@@ -93,6 +98,30 @@ impl TokenFile {
     /// Whether the file holds no tokens.
     pub fn is_empty(&self) -> bool {
         self.by_digest.is_empty()
+    }
+}
+
+impl FromFile for TokenFile {
+    type Error = TokenFileError;
+    const WHAT: &'static str = "token file";
+
+    fn read(path: &Path) -> Result<String, TokenFileError> {
+        read_bounded(path, MAX_TOKEN_FILE).map_err(|e| TokenFileError {
+            line: 0,
+            problem: format!("reading {}: {e}", path.display()),
+        })
+    }
+
+    fn parse(text: &str) -> Result<TokenFile, TokenFileError> {
+        TokenFile::parse(text)
+    }
+
+    fn problems(error: &TokenFileError) -> Vec<(String, String)> {
+        vec![(format!("line {}", error.line), error.problem.clone())]
+    }
+
+    fn entries(&self) -> usize {
+        self.len()
     }
 }
 

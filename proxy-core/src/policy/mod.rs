@@ -289,9 +289,7 @@ impl Policy {
 
     /// Reads and checks a file.
     pub fn load(path: &Path) -> Result<Policy, PolicyError> {
-        let text = read_bounded(path).map_err(|e| PolicyError {
-            problems: vec![(String::new(), format!("reading {}: {e}", path.display()))],
-        })?;
+        let text = <Policy as crate::watched::FromFile>::read(path)?;
         Policy::from_yaml(&text)
     }
 
@@ -314,19 +312,4 @@ impl Policy {
     pub fn warnings(&self) -> &[(String, String)] {
         &self.warnings
     }
-}
-
-/// Reads a file of at most [`MAX_POLICY_FILE`] bytes.
-pub(crate) fn read_bounded(path: &Path) -> std::io::Result<String> {
-    use std::io::Read;
-    let mut text = String::new();
-    std::fs::File::open(path)?
-        .take(MAX_POLICY_FILE + 1)
-        .read_to_string(&mut text)?;
-    if text.len() as u64 > MAX_POLICY_FILE {
-        return Err(std::io::Error::other(format!(
-            "larger than {MAX_POLICY_FILE} bytes"
-        )));
-    }
-    Ok(text)
 }

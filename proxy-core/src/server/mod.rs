@@ -32,7 +32,7 @@ use tokio_rustls::TlsAcceptor;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::access::Access;
-use crate::auth::{Authenticator, Identity, TokenFile, TokenReviewer, identity_from_cert};
+use crate::auth::{Authenticator, Identity, TokenReviewer, TokenStore, identity_from_cert};
 use crate::config::Config;
 use crate::policy::PolicyError;
 use crate::policy::store::{POLL_INTERVAL, PolicyStore, Reloaded};
@@ -94,6 +94,16 @@ impl Proxy {
         self.access.store().reload()
     }
 
+    /// Re-reads the watched files (SIGHUP): the policy and the token file, each logged. An
+    /// invalid file is rejected with every problem and the one in force stays.
+    pub fn reload(&self) {
+        let store = self.access.store();
+        store.log_reload(store.reload());
+        if let Some(tokens) = self.auth.tokens() {
+            tokens.log_reload(tokens.reload());
+        }
+    }
+
     /// The policy in force now.
     pub fn policy(&self) -> Arc<crate::policy::Policy> {
         self.access.store().current()
@@ -115,9 +125,13 @@ impl Proxy {
             .await
             .map_err(|e| e.to_string())?;
         let tokens = match &cfg.auth.token_file {
-            Some(path) => Some(
-                TokenFile::load(&crate::config::expand_home(path)).map_err(|e| e.to_string())?,
-            ),
+            Some(path) => {
+                let store = TokenStore::from_file(&crate::config::expand_home(path))
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                let store = Arc::new(store);
+                store.watch(POLL_INTERVAL);
+                Some(store)
+            }
             None => None,
         };
         let review = cfg
@@ -154,7 +168,7 @@ impl Proxy {
         };
         let redactor = cfg.redaction.build()?;
         Ok(Proxy::from_parts(ProxyParts {
-            auth: Authenticator::new(tokens, review),
+            auth: Authenticator::with_store(tokens, review),
             upstream,
             access: Access::new(store, audit).with_argv_redactor(redactor.clone()),
             recorder,

@@ -1,6 +1,8 @@
 //! Identity: every upstream request impersonates the caller; nobody gets in without valid
 //! credentials; nobody can choose whom they act as.
 
+use proxy_core::testbed::TestbedOptions;
+
 use crate::support::*;
 
 #[tokio::test]
@@ -120,4 +122,49 @@ async fn writes_and_secrets_are_denied_before_upstream() {
         .iter()
         .any(|r| r.method == "DELETE" || r.uri.path().contains("secrets"));
     assert!(!touched, "a denied request reached upstream");
+}
+
+#[tokio::test]
+async fn a_token_removed_from_the_file_stops_working_without_a_restart() {
+    let bed = testbed_with(TestbedOptions {
+        users: vec![
+            ("alice".into(), vec!["sre".into()]),
+            ("bob".into(), vec!["sre".into()]),
+        ],
+        ..TestbedOptions::default()
+    })
+    .await;
+    let (alice, bob) = (&bed.callers[0], &bed.callers[1]);
+    let bob_config = bed.kubeconfig_for("bob", &bob.token).unwrap();
+    let get = ["get", "pods"];
+    kubectl_with(&bed, &bob_config, Client::WebSocket, &get, None)
+        .await
+        .ok();
+    let tokens = bed.dir().join("tokens.csv");
+    // An invalid edit is rejected and the tokens in force stay.
+    std::fs::write(&tokens, format!("{},alice\n", alice.token)).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    kubectl_with(&bed, &bob_config, Client::WebSocket, &get, None)
+        .await
+        .ok();
+    // Bob's line goes: within a few polls his token is refused, Alice's still works.
+    std::fs::write(&tokens, format!("{},alice,uid-0,sre\n", alice.token)).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let run = kubectl_with(&bed, &bob_config, Client::WebSocket, &get, None).await;
+        if run.code != Some(0) {
+            assert!(
+                run.stderr.contains("You must be logged in"),
+                "{}",
+                run.stderr
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "bob's token still works"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    kubectl(&bed, Client::WebSocket, &get).await.ok();
 }
