@@ -62,7 +62,11 @@ async fn stall_then_leave(bed: &Testbed, mut io: Tls, what: &str) {
     read_at_least(&mut io, 1 << 20).await;
     let watch = RssWatch::start();
     tokio::time::sleep(STALL).await;
-    assert_eq!(bed.proxy.active_sessions(), 1, "the session is still running");
+    assert_eq!(
+        bed.proxy.active_sessions(),
+        1,
+        "the session is still running"
+    );
     watch.finish(what);
     drop(io);
     sessions_end(bed).await;
@@ -73,7 +77,12 @@ async fn stall_then_leave(bed: &Testbed, mut io: Tls, what: &str) {
 async fn a_websocket_client_that_never_reads_pins_bounded_memory() {
     let _memory = exclusive().await;
     let bed = testbed().await;
-    let ws = Ws::exec(&bed, &format!("{ONE_GIB}&stdout=1&stderr=1"), "v5.channel.k8s.io").await;
+    let ws = Ws::exec(
+        &bed,
+        &format!("{ONE_GIB}&stdout=1&stderr=1"),
+        "v5.channel.k8s.io",
+    )
+    .await;
     stall_then_leave(&bed, ws.io, "WebSocket client not reading 1 GiB of stdout").await;
     still_serving(&bed, Client::WebSocket).await;
 }

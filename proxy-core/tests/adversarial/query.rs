@@ -70,7 +70,10 @@ async fn hostile_queries_get_a_clear_error_and_never_reach_upstream() {
     let _shared = shared().await;
     let bed = testbed().await;
     for case in CASES {
-        for (method, headers) in [("GET", ws_headers("v5.channel.k8s.io")), ("POST", spdy_headers())] {
+        for (method, headers) in [
+            ("GET", ws_headers("v5.channel.k8s.io")),
+            ("POST", spdy_headers()),
+        ] {
             let target = format!("{EXEC_PATH}?{}", (case.query)());
             let (res, _, _) = request(&bed, method, &target, &headers).await;
             assert!(
@@ -83,11 +86,7 @@ async fn hostile_queries_get_a_clear_error_and_never_reach_upstream() {
             if res.status == 400 {
                 let (code, message) = status_body(&res.body);
                 assert_eq!(code, 400, "{}", case.name);
-                assert!(
-                    message.contains(case.says),
-                    "{}: {message}",
-                    case.name
-                );
+                assert!(message.contains(case.says), "{}: {message}", case.name);
             }
         }
     }

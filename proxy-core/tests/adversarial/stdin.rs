@@ -25,7 +25,8 @@ rules:
 "#;
 
 /// Sleeps, then copies whatever stdin it has (none: not requested), then says done.
-const COPY_STDIN: &str = "command=sh&command=-c&command=sleep+2%3B+cat%3B+echo+done&stdout=1&stderr=1";
+const COPY_STDIN: &str =
+    "command=sh&command=-c&command=sleep+2%3B+cat%3B+echo+done&stdout=1&stderr=1";
 /// How long the flood lasts.
 const FLOOD: Duration = Duration::from_millis(2500);
 
@@ -42,7 +43,10 @@ async fn asking_for_stdin_is_refused_before_upstream() {
     let _shared = shared().await;
     let bed = bed().await;
     let query = format!("{COPY_STDIN}&stdin=1");
-    for (method, headers) in [("GET", ws_headers("v5.channel.k8s.io")), ("POST", spdy_headers())] {
+    for (method, headers) in [
+        ("GET", ws_headers("v5.channel.k8s.io")),
+        ("POST", spdy_headers()),
+    ] {
         let (res, _, _) = request(&bed, method, &format!("{EXEC_PATH}?{query}"), &headers).await;
         assert_eq!(res.status, 403, "{method}: {res:?}");
         let (code, message) = status_body(&res.body);

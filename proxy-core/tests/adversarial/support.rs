@@ -59,15 +59,10 @@ pub(crate) async fn testbed_with(opts: TestbedOptions) -> Testbed {
 }
 
 /// Awaits `fut` or fails the test after [`IO_TIMEOUT`].
-pub(crate) fn timed<F: std::future::Future>(
-    what: &'static str,
-    fut: F,
-) -> impl std::future::Future<Output = F::Output> {
-    async move {
-        tokio::time::timeout(IO_TIMEOUT, fut)
-            .await
-            .unwrap_or_else(|_| panic!("hang: {what} took longer than {IO_TIMEOUT:?}"))
-    }
+pub(crate) async fn timed<F: std::future::Future>(what: &'static str, fut: F) -> F::Output {
+    tokio::time::timeout(IO_TIMEOUT, fut)
+        .await
+        .unwrap_or_else(|_| panic!("hang: {what} took longer than {IO_TIMEOUT:?}"))
 }
 
 pub(crate) type Tls = TlsStream<TcpStream>;

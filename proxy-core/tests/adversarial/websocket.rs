@@ -116,6 +116,7 @@ async fn malformed_and_oversized_frames_get_a_close_code_with_a_reason() {
         let (code, reason) = close.unwrap_or_else(|| panic!("{}: no close frame", case.name));
         assert_eq!(code, case.code, "{}: reason {reason:?}", case.name);
         assert!(!reason.is_empty(), "{}: a close reason", case.name);
+        eprintln!("{}: close {code} {reason:?}", case.name);
         drop(ws);
         sessions_end(&bed).await;
     }
@@ -159,7 +160,12 @@ async fn unknown_channels_go_nowhere_and_the_session_goes_on() {
 async fn a_flood_of_tiny_frames_is_bounded_and_exact() {
     let _memory = exclusive().await;
     let bed = testbed().await;
-    let mut ws = Ws::exec(&bed, "command=wc&command=-c&stdin=1&stdout=1", "v5.channel.k8s.io").await;
+    let mut ws = Ws::exec(
+        &bed,
+        "command=wc&command=-c&stdin=1&stdout=1",
+        "v5.channel.k8s.io",
+    )
+    .await;
     const FRAMES: usize = 100_000;
     let watch = RssWatch::start();
     let mut batch = Vec::with_capacity(10_000 * 8);
