@@ -3,7 +3,8 @@
 //! kubectl opens each stream with a SYN_STREAM carrying `streamtype` and waits up to 30 s
 //! for its SYN_REPLY before opening the next, so each accepted stream is replied to at
 //! once with an empty header block. Streams the session does not expect, duplicates, ids
-//! out of order and more than [`MAX_STREAMS`] SYN_STREAMs are refused. Nothing is sent
+//! out of order and more than [`MAX_STREAMS`] SYN_STREAMs are refused; DATA on a stream
+//! never opened gets RST_STREAM INVALID_STREAM (on a refused one it is dropped). Nothing is sent
 //! before the first SYN_STREAM (client-go reads the 101 through a `bufio.Reader` and would
 //! lose early bytes), so early PING echoes wait for it. Windows are never enforced.
 //!
@@ -181,7 +182,16 @@ impl Server {
             Frame::SynStream(syn) => self.on_syn_stream(conn, syn).await?,
             Frame::Data(d) => {
                 let Some(stream) = self.streams.get_mut(&d.stream_id) else {
-                    debug!(stream = d.stream_id, "data for an unknown stream dropped");
+                    if d.stream_id > self.last_client_id {
+                        // Never opened: a stream error (SPDY/3.1 §2.2.2); the bytes go nowhere.
+                        debug!(
+                            stream = d.stream_id,
+                            "data for a stream never opened refused"
+                        );
+                        reset(conn, d.stream_id, RstStatus::INVALID_STREAM);
+                    } else {
+                        debug!(stream = d.stream_id, "data for a refused stream dropped");
+                    }
                     return Ok(());
                 };
                 if stream.remote_fin {

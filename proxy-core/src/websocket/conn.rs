@@ -105,12 +105,13 @@ pub(crate) async fn finish<S>(
     let deadline = Instant::now() + CLOSE_GRACE;
     let _ = timeout_at(deadline, async {
         let code = match result {
-            Err(err) if err.kind() == PeerErrorKind::Limit => Some(CloseCode::Size),
-            Err(err) if err.kind() == PeerErrorKind::Protocol => Some(CloseCode::Protocol),
+            Err(err) if err.kind() == PeerErrorKind::Limit => Some((CloseCode::Size, err)),
+            Err(err) if err.kind() == PeerErrorKind::Protocol => Some((CloseCode::Protocol, err)),
             _ => None,
         };
-        if let Some(code) = code {
-            let _ = sink.send(close_message(code)).await;
+        if let Some((code, err)) = code {
+            // The reason names the violation (lengths and ids, never payload: see `ws_error`).
+            let _ = sink.send(close_with_reason(code, &err.to_string())).await;
         }
         let _ = sink.flush().await;
         // Until tungstenite reports the closing handshake complete or the peer hangs up.
@@ -124,9 +125,22 @@ pub(crate) async fn finish<S>(
 
 /// A close frame with `code` and no reason.
 pub(crate) fn close_message(code: CloseCode) -> Message {
+    close_with_reason(code, "")
+}
+
+/// The longest close reason: a control frame carries 125 bytes, two of them the code.
+const MAX_CLOSE_REASON: usize = 123;
+
+/// A close frame with `code` and `reason`, cut to [`MAX_CLOSE_REASON`] bytes on a character
+/// boundary.
+pub(crate) fn close_with_reason(code: CloseCode, reason: &str) -> Message {
+    let mut end = reason.len().min(MAX_CLOSE_REASON);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
     Message::Close(Some(CloseFrame {
         code,
-        reason: "".into(),
+        reason: reason[..end].into(),
     }))
 }
 

@@ -418,3 +418,20 @@ async fn client_error_channel_limit() {
     assert!(statuses(&msgs).is_empty());
     assert!(done.unwrap_err().is_limit());
 }
+
+#[test]
+fn close_reasons_are_cut_to_the_control_frame_limit_on_a_char_boundary() {
+    let long = "é".repeat(100);
+    let Message::Close(Some(frame)) = close_with_reason(CloseCode::Protocol, &long) else {
+        panic!("not a close frame");
+    };
+    assert_eq!(frame.reason.len(), MAX_CLOSE_REASON - 1);
+    assert!(long.starts_with(frame.reason.as_str()));
+    let Message::Close(Some(frame)) = close_with_reason(CloseCode::Size, "short") else {
+        panic!("not a close frame");
+    };
+    assert_eq!(
+        (frame.code, frame.reason.as_str()),
+        (CloseCode::Size, "short")
+    );
+}

@@ -35,6 +35,14 @@ async fn server_replies_at_once_and_echoes_pings_only_after_first_stream() {
     let syn = raw.syn_stream(5, "error");
     raw.send(syn).await;
     assert_eq!(raw.recv().await, Some(refused(5)));
+    // DATA on a refused stream is dropped; on a stream never opened it is refused too.
+    raw.send(data_frame(5, false, b"late")).await;
+    raw.send(data_frame(9, false, b"stray")).await;
+    let invalid = Frame::RstStream(RstStream {
+        stream_id: 9,
+        status: RstStatus::INVALID_STREAM,
+    });
+    assert_eq!(raw.recv().await, Some(invalid));
     // A lower id than one already seen is a protocol error on that stream.
     let syn = raw.syn_stream(1, "stdin");
     raw.send(syn).await;
