@@ -182,6 +182,9 @@ impl RecordStore {
                 "{url}: store options apply to cloud stores only"
             )));
         }
+        if matches!(scheme, "s3" | "gs" | "az") {
+            use_ring_for_cloud_clients();
+        }
         let inner: Arc<dyn ObjectStore> = match scheme {
             "file" => {
                 if !rest.starts_with('/') {
@@ -333,6 +336,14 @@ impl RecordStore {
         names.sort();
         Ok(names)
     }
+}
+
+/// Cloud stores talk HTTPS through reqwest built without a crypto provider (the workspace
+/// uses ring only; see the root `Cargo.toml`), which takes rustls's process default and
+/// panics when there is none. Installs ring as that default unless one is already set.
+fn use_ring_for_cloud_clients() {
+    // An error only means a default is already installed, which is what is needed.
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 fn prefixed<T: ObjectStore>(store: T, prefix: &str) -> Arc<dyn ObjectStore> {

@@ -107,7 +107,8 @@ fn retain_until(lock: &ObjectLock, built: SystemTime, refresh: Duration) -> Syst
     SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
 }
 
-/// `x-amz-object-lock-mode` and `x-amz-object-lock-retain-until-date`.
+/// `x-amz-object-lock-mode`, `x-amz-object-lock-retain-until-date` and
+/// `x-amz-sdk-checksum-algorithm`.
 pub(super) fn lock_headers(
     lock: &ObjectLock,
     built: SystemTime,
@@ -129,6 +130,12 @@ pub(super) fn lock_headers(
     h.insert(
         "x-amz-object-lock-retain-until-date",
         HeaderValue::from_str(&until).map_err(|e| bad(e.to_string()))?,
+    );
+    // S3 requires `Content-MD5` or this header on uploads with a retention period; the
+    // checksum itself (`x-amz-checksum-sha256`) comes from `with_checksum_algorithm`.
+    h.insert(
+        "x-amz-sdk-checksum-algorithm",
+        HeaderValue::from_static("SHA256"),
     );
     Ok(h)
 }
