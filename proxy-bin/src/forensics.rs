@@ -1,14 +1,17 @@
 //! `kubewitness sessions`, `verify` and `export`: offline forensics over a recording store.
 //!
 //! Exit codes: `verify` exits 0 only if every session checked is intact, 1 otherwise
-//! (2 for bad usage, like every command).
+//! (2 for bad usage, like every command). A session sealed `interrupted` by crash recovery
+//! is intact when nothing in it was altered: its record is complete up to what was stored
+//! before kubewitness died, and the seal says so. It verifies as `ok (interrupted)` and does
+//! not make `verify` fail; tampering, missing or unsealed sessions do.
 
 use std::io::IsTerminal;
 
 use anyhow::{Context, anyhow};
 use proxy_core::record::seal::{Seal, load_public_key};
 use proxy_core::record::store::{chunk_name, seal_name};
-use proxy_core::record::{Event, RecordStore, chunk, export, verify_session};
+use proxy_core::record::{Event, RecordStore, SessionReport, chunk, export, verify_session};
 
 use crate::Failure;
 use crate::cli::{ExportArgs, ExportFormat, Output, SessionsArgs, StoreArgs, VerifyArgs};
@@ -145,7 +148,7 @@ pub(crate) async fn verify(args: VerifyArgs) -> Result<(), Failure> {
             println!(
                 "{}  {}  chunks={} end={} {}",
                 r.session,
-                r.summary(),
+                summary(r),
                 r.chunks,
                 end,
                 key
@@ -160,6 +163,17 @@ pub(crate) async fn verify(args: VerifyArgs) -> Result<(), Failure> {
     } else {
         let bad = reports.iter().filter(|r| !r.intact).count();
         Err(anyhow!("{bad} of {} sessions failed verification", reports.len()).into())
+    }
+}
+
+/// The verdict for people: the report's summary, and `interrupted` on an intact record of
+/// a session that crash recovery sealed.
+fn summary(r: &SessionReport) -> String {
+    let interrupted = r.intact && r.end_reason.as_deref() == Some("interrupted");
+    match (interrupted, r.signer.is_some()) {
+        (false, _) => r.summary(),
+        (true, true) => "ok (interrupted)".into(),
+        (true, false) => "ok (unsigned, interrupted)".into(),
     }
 }
 

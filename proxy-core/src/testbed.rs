@@ -228,11 +228,19 @@ impl Drop for Testbed {
     }
 }
 
-/// Records to `file://DIR/recordings`, spooling in `DIR/spool`, signing with a fresh key
-/// (`DIR/recording.key`; its public half in `DIR/recording.pub` for `verify --public-key`).
+/// Records to `file://DIR/recordings`, spooling in `DIR/spool`, signing with
+/// `DIR/recording.key` (its public half in `DIR/recording.pub` for `verify --public-key`).
+/// The key is made on first start and kept on restarts, so the sessions a crash left are
+/// sealed by the key they declared.
 fn recording_config(dir: &Path) -> Result<RecordingConfig, TestbedError> {
-    let signer = SealSigner::from_seed(&rand::random());
-    write_private(&dir.join("recording.key"), &signer.to_pkcs8_pem())?;
+    let key = dir.join("recording.key");
+    let signer = if key.exists() {
+        SealSigner::load(&key)?
+    } else {
+        let signer = SealSigner::from_seed(&rand::random());
+        write_private(&key, &signer.to_pkcs8_pem())?;
+        signer
+    };
     write_private(&dir.join("recording.pub"), &signer.public_key_pem())?;
     Ok(RecordingConfig {
         store: format!("file://{}", dir.join("recordings").display()),

@@ -6,6 +6,15 @@
 //! `s3://` adds Object Lock headers (`x-amz-object-lock-mode`,
 //! `x-amz-object-lock-retain-until-date`) to every request when configured.
 //!
+//! # Retention that does not age
+//!
+//! `object_store` sets extra headers per client, not per request, so the retain-until date
+//! is fixed when the client is built. A store that lives for weeks would otherwise write
+//! objects retained for less than configured. The S3 client is therefore rebuilt once its
+//! headers are [`LOCK_REFRESH`] old, and the date it carries is rounded up from
+//! `built + retain + refresh`: every object written at time `w` (with `built ≤ w < built +
+//! refresh`) is retained until at least `w + retain`, and at most `refresh` + 1 s longer.
+//!
 //! Layout: `<session id>/<seq, 10 digits>.chunk` and `<session id>/seal`.
 
 use std::path::PathBuf;
@@ -17,19 +26,25 @@ use futures_util::TryStreamExt;
 use object_store::path::Path as ObjPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
+mod lock;
+use lock::{BuildClient, LockedClient, s3_builder};
+
 /// The largest object a reader fetches (a chunk is at most a 16 MiB payload, compressed).
 pub const MAX_OBJECT_LEN: u64 = 32 << 20;
 /// The name of a session's seal object.
 pub const SEAL_NAME: &str = "seal";
 /// The suffix of chunk objects.
 pub const CHUNK_SUFFIX: &str = ".chunk";
+/// How long an S3 client's Object Lock headers are used before the client is rebuilt with a
+/// later retain-until date (objects are retained up to this much longer than configured).
+pub const LOCK_REFRESH: Duration = Duration::from_secs(3600);
 
 /// S3 Object Lock settings applied to every object.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ObjectLock {
     /// `GOVERNANCE` or `COMPLIANCE`.
     pub mode: String,
-    /// Retention from the time the store is opened.
+    /// Retention of each object from the time it is written (at least; see the module docs).
     pub retain: Duration,
 }
 
@@ -99,6 +114,8 @@ fn io(what: &str, e: object_store::Error) -> StoreError {
 #[derive(Clone, Debug)]
 pub struct RecordStore {
     inner: Arc<dyn ObjectStore>,
+    /// For S3 with Object Lock: the client, rebuilt as its retention headers age.
+    locked: Option<Arc<LockedClient>>,
     url: String,
     local_root: Option<PathBuf>,
 }
@@ -118,8 +135,26 @@ impl RecordStore {
     pub fn from_object_store(inner: Arc<dyn ObjectStore>, url: impl Into<String>) -> RecordStore {
         RecordStore {
             inner,
+            locked: None,
             url: url.into(),
             local_root: None,
+        }
+    }
+
+    /// Renews the Object Lock headers every `refresh` instead of every [`LOCK_REFRESH`]
+    /// (no effect without Object Lock; shared by clones). Tests use a short interval.
+    pub fn with_lock_refresh(self, refresh: Duration) -> Result<RecordStore, StoreError> {
+        if let Some(locked) = &self.locked {
+            locked.client_at(SystemTime::now(), Some(refresh))?;
+        }
+        Ok(self)
+    }
+
+    /// The client for the next request.
+    fn client(&self) -> Result<Arc<dyn ObjectStore>, StoreError> {
+        match &self.locked {
+            Some(locked) => locked.client_at(SystemTime::now(), None),
+            None => Ok(self.inner.clone()),
         }
     }
 
@@ -147,6 +182,9 @@ impl RecordStore {
                 "{url}: store options apply to cloud stores only"
             )));
         }
+        if matches!(scheme, "s3" | "gs" | "az") {
+            use_ring_for_cloud_clients();
+        }
         let inner: Arc<dyn ObjectStore> = match scheme {
             "file" => {
                 if !rest.starts_with('/') {
@@ -157,25 +195,36 @@ impl RecordStore {
                     .map_err(|e| cfg(format!("{url}: {e}")))?;
                 return Ok(RecordStore {
                     inner: Arc::new(fs),
+                    locked: None,
                     url: url.to_string(),
                     local_root: Some(PathBuf::from(rest)),
                 });
             }
             "memory" => Arc::new(object_store::memory::InMemory::new()),
             "s3" => {
-                let mut b = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
-                for (k, v) in options {
-                    b = b.with_config(k.parse().map_err(|e| cfg(format!("{k}: {e}")))?, v);
-                }
-                if let Some(lock) = lock {
-                    b = b
-                        .with_client_options(
-                            object_store::ClientOptions::new()
-                                .with_default_headers(lock_headers(lock)?),
-                        )
-                        .with_checksum_algorithm(object_store::aws::Checksum::SHA256);
-                }
-                prefixed(b.build().map_err(|e| cfg(format!("{url}: {e}")))?, prefix)
+                let Some(lock) = lock else {
+                    let s3 = s3_builder(bucket, options, None)?;
+                    let s3 = s3.build().map_err(|e| cfg(format!("{url}: {e}")))?;
+                    return Ok(RecordStore::from_object_store(prefixed(s3, prefix), url));
+                };
+                let (bucket, prefix, options, u) = (
+                    bucket.to_string(),
+                    prefix.to_string(),
+                    options.to_vec(),
+                    url.to_string(),
+                );
+                let build: BuildClient = Box::new(move |headers| {
+                    let b = s3_builder(&bucket, &options, Some(headers))?;
+                    let s3 = b.build().map_err(|e| cfg(format!("{u}: {e}")))?;
+                    Ok(prefixed(s3, &prefix))
+                });
+                let locked = LockedClient::new(lock.clone(), build)?;
+                return Ok(RecordStore {
+                    inner: locked.client_at(SystemTime::now(), None)?,
+                    locked: Some(Arc::new(locked)),
+                    url: url.to_string(),
+                    local_root: None,
+                });
             }
             "gs" => {
                 let mut b = object_store::gcp::GoogleCloudStorageBuilder::from_env()
@@ -211,7 +260,7 @@ impl RecordStore {
             ..Default::default()
         };
         match self
-            .inner
+            .client()?
             .put_opts(&path, PutPayload::from_bytes(bytes.clone()), opts)
             .await
         {
@@ -237,7 +286,7 @@ impl RecordStore {
     /// Reads a whole object, refusing ones over [`MAX_OBJECT_LEN`].
     pub async fn get(&self, name: &str) -> Result<Bytes, StoreError> {
         let res = self
-            .inner
+            .client()?
             .get(&ObjPath::from(name))
             .await
             .map_err(|e| io(name, e))?;
@@ -253,7 +302,7 @@ impl RecordStore {
     /// Session ids (top-level prefixes), sorted (ULIDs sort by time).
     pub async fn sessions(&self) -> Result<Vec<String>, StoreError> {
         let list = self
-            .inner
+            .client()?
             .list_with_delimiter(None)
             .await
             .map_err(|e| io("listing sessions", e))?;
@@ -270,7 +319,7 @@ impl RecordStore {
     pub async fn objects(&self, session: &str) -> Result<Vec<String>, StoreError> {
         let prefix = ObjPath::from(session);
         let metas: Vec<_> = self
-            .inner
+            .client()?
             .list(Some(&prefix))
             .try_collect()
             .await
@@ -289,6 +338,14 @@ impl RecordStore {
     }
 }
 
+/// Cloud stores talk HTTPS through reqwest built without a crypto provider (the workspace
+/// uses ring only; see the root `Cargo.toml`), which takes rustls's process default and
+/// panics when there is none. Installs ring as that default unless one is already set.
+fn use_ring_for_cloud_clients() {
+    // An error only means a default is already installed, which is what is needed.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 fn prefixed<T: ObjectStore>(store: T, prefix: &str) -> Arc<dyn ObjectStore> {
     let prefix = prefix.trim_matches('/');
     if prefix.is_empty() {
@@ -296,28 +353,6 @@ fn prefixed<T: ObjectStore>(store: T, prefix: &str) -> Arc<dyn ObjectStore> {
     } else {
         Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
     }
-}
-
-fn lock_headers(lock: &ObjectLock) -> Result<object_store::HeaderMap, StoreError> {
-    use object_store::HeaderValue;
-    let bad = |m: String| StoreError::new(StoreErrorKind::Config, m);
-    if lock.mode != "GOVERNANCE" && lock.mode != "COMPLIANCE" {
-        return Err(bad(format!(
-            "object lock mode {}: GOVERNANCE or COMPLIANCE",
-            lock.mode
-        )));
-    }
-    let until = humantime::format_rfc3339_seconds(SystemTime::now() + lock.retain).to_string();
-    let mut h = object_store::HeaderMap::new();
-    h.insert(
-        "x-amz-object-lock-mode",
-        HeaderValue::from_str(&lock.mode).map_err(|e| bad(e.to_string()))?,
-    );
-    h.insert(
-        "x-amz-object-lock-retain-until-date",
-        HeaderValue::from_str(&until).map_err(|e| bad(e.to_string()))?,
-    );
-    Ok(h)
 }
 
 fn make_read_only(path: &std::path::Path) -> std::io::Result<()> {

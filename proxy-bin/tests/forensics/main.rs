@@ -1,0 +1,17 @@
+//! The forensics commands (`sessions`, `verify`, `export`) run as a user would: the real
+//! `kubewitness` binary over recordings that real `/usr/bin/kubectl` sessions produced
+//! through a testbed, a demo killed with SIGKILL mid-session, and an S3 store with Object
+//! Lock served by `moto_server`.
+
+// The kubectl helpers are shared with proxy-core's kubectl tests; not all are used here.
+#[allow(dead_code)]
+#[path = "../../../proxy-core/tests/kubectl/support.rs"]
+mod support;
+
+mod bin;
+
+mod crash;
+mod export;
+mod s3;
+mod sessions;
+mod verify;

@@ -1,0 +1,120 @@
+//! `kubewitness verify`: exit 0 and `ok` for intact sessions; non-zero and the problem named
+//! for each kind of tampering, done to a copy of the file store.
+
+use std::path::Path;
+
+use proxy_core::record::SealSigner;
+use proxy_core::record::store::chunk_name;
+
+use crate::bin::*;
+use crate::support::*;
+
+/// Runs `verify` on `session` in the store at `dir` (text and JSON); returns the text run and
+/// the session's JSON report.
+async fn verify(dir: &Path, session: &str, extra: &[&str]) -> (Out, serde_json::Value) {
+    let store = url(dir);
+    let mut args = vec!["verify", "--store", &store, "--session", session];
+    args.extend_from_slice(extra);
+    let text = kubewitness(&args).await;
+    args.extend_from_slice(&["-o", "json"]);
+    let json = kubewitness(&args).await;
+    assert_eq!(json.code, text.code, "text and JSON agree on the exit code");
+    let reports = json.json();
+    assert_eq!(reports.as_array().map(Vec::len), Some(1), "{reports}");
+    (text, reports[0].clone())
+}
+
+/// Asserts `verify` fails naming `problem` in text, and `kind` first in JSON.
+#[track_caller]
+fn assert_detected(
+    case: &str,
+    (out, report): &(Out, serde_json::Value),
+    problem: &str,
+    kind: &str,
+) {
+    assert_eq!(out.code, Some(1), "{case}: {}", out.text());
+    assert!(out.text().contains(problem), "{case}: {}", out.text());
+    assert!(
+        out.stderr.contains("1 of 1 sessions failed verification"),
+        "{case}: {}",
+        out.stderr
+    );
+    assert_eq!(report["intact"], false, "{case}");
+    assert_eq!(report["problems"][0]["kind"], kind, "{case}: {report}");
+}
+
+#[tokio::test]
+async fn verify_passes_intact_sessions_and_names_each_tampering() {
+    let bed = testbed().await;
+    // Enough output for several chunks (256 KiB each).
+    kubectl(
+        &bed,
+        Client::WebSocket,
+        &["exec", "web-0", "--", "seq", "1", "200000"],
+    )
+    .await
+    .ok();
+    let dir = recordings(&bed);
+    let id = wait_sealed(&dir, 1).await.remove(0);
+    let public = bed.dir().join("recording.pub").display().to_string();
+
+    // Intact: without a pinned key, with the signer's key, and every session at once.
+    let (out, report) = verify(&dir, &id, &[]).await;
+    out.ok();
+    assert!(
+        out.text().starts_with(&format!("{id}  ok  ")),
+        "{}",
+        out.text()
+    );
+    assert!(out.text().contains("end=completed"), "{}", out.text());
+    assert!(out.text().contains("(not pinned)"), "{}", out.text());
+    assert_eq!(report["intact"], true);
+    assert_eq!(report["endReason"], "completed");
+    let chunks = report["chunks"].as_u64().unwrap();
+    assert!(chunks >= 4, "{chunks} chunks");
+    let (out, report) = verify(&dir, &id, &["--public-key", &public]).await;
+    out.ok();
+    assert!(out.text().contains("(pinned)"), "{}", out.text());
+    assert_eq!(report["pinned"], true);
+    kubewitness(&["verify", "--store", &url(&dir)]).await.ok();
+
+    let tampered = tempfile::tempdir().unwrap();
+    let copy = |case: &str| {
+        let to = tampered.path().join(case);
+        copy_store(&dir, &to);
+        to
+    };
+
+    // A flipped byte in chunk 2.
+    let d = copy("flip");
+    let victim = d.join(chunk_name(&id, 2));
+    make_writable(&victim);
+    let mut bytes = std::fs::read(&victim).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x01;
+    std::fs::write(&victim, &bytes).unwrap();
+    let r = verify(&d, &id, &[]).await;
+    assert_detected("flip", &r, "modified chunk 2", "modifiedChunk");
+    assert_eq!(r.1["problems"][0]["chunk"], 2);
+
+    // A deleted chunk.
+    let d = copy("delete");
+    std::fs::remove_file(d.join(chunk_name(&id, 1))).unwrap();
+    let r = verify(&d, &id, &[]).await;
+    assert_detected("delete", &r, "missing chunk 1", "missingChunk");
+    assert_eq!(r.1["problems"][0]["chunk"], 1);
+
+    // A chunk added after the seal (a copy of the last one, under the next name).
+    let d = copy("append");
+    let last = std::fs::read(d.join(chunk_name(&id, chunks - 1))).unwrap();
+    std::fs::write(d.join(chunk_name(&id, chunks)), last).unwrap();
+    let r = verify(&d, &id, &[]).await;
+    assert_detected("append", &r, "extra data after seal", "extraAfterSeal");
+
+    // A pinned key that is not the signer's.
+    let other = tampered.path().join("other.pub");
+    std::fs::write(&other, SealSigner::from_seed(&[7; 32]).public_key_pem()).unwrap();
+    let r = verify(&dir, &id, &["--public-key", &other.display().to_string()]).await;
+    assert_detected("pin", &r, "unknown key", "unknownKey");
+    assert_eq!(r.1["pinned"], false);
+}
