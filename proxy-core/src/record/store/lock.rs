@@ -1,5 +1,10 @@
 //! S3 Object Lock headers that do not age: the client is rebuilt before its retain-until
 //! date would stop covering a write (see the parent module's docs).
+//!
+//! The headers go in as the client's default headers. object_store (0.14.2, verified in its
+//! `aws/client.rs`: `S3Client::request` adds them to the request builder before signing, and
+//! its test `assert_default_headers_signed`) includes them in the SigV4 signature, which S3
+//! requires of every `x-amz-*` header.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
