@@ -10,7 +10,7 @@ use proxy_core::testbed::Testbed;
 use crate::support::*;
 
 /// The store the testbed records to.
-fn store(bed: &Testbed) -> RecordStore {
+pub(crate) fn store(bed: &Testbed) -> RecordStore {
     let rc = bed.config.recording.as_ref().expect("the testbed records");
     RecordStore::open(&rc.store, &[], None).expect("the store opens")
 }
@@ -18,23 +18,33 @@ fn store(bed: &Testbed) -> RecordStore {
 /// Waits for the session that is not in `before` to be sealed, and verifies it.
 async fn new_sealed_session(bed: &Testbed, before: &[String]) -> (String, SessionReport) {
     let store = store(bed);
-    let pin = load_public_key(&bed.dir().join("recording.pub")).expect("public key");
     for _ in 0..200 {
         let ids = store.sessions().await.expect("lists");
         let new: Vec<_> = ids.iter().filter(|i| !before.contains(i)).collect();
         assert!(new.len() <= 1, "one session at a time: {new:?}");
         if let Some(id) = new.first() {
-            let r = verify_session(&store, id, Some(&pin), &|| {}).await;
-            if !r.problems.contains(&proxy_core::record::Problem::Unsealed) {
-                return ((*id).clone(), r);
-            }
+            return ((*id).clone(), sealed_session(bed, id).await);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("no new sealed session");
+    panic!("no new session");
 }
 
-async fn exported_text(bed: &Testbed, id: &str) -> (Vec<u8>, Vec<u8>) {
+/// Waits for session `id` to be sealed, and verifies it against the testbed's key.
+pub(crate) async fn sealed_session(bed: &Testbed, id: &str) -> SessionReport {
+    let store = store(bed);
+    let pin = load_public_key(&bed.dir().join("recording.pub")).expect("public key");
+    for _ in 0..200 {
+        let r = verify_session(&store, id, Some(&pin), &|| {}).await;
+        if !r.problems.contains(&proxy_core::record::Problem::Unsealed) {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("session {id} was not sealed");
+}
+
+pub(crate) async fn exported_text(bed: &Testbed, id: &str) -> (Vec<u8>, Vec<u8>) {
     let (mut out, mut err) = (Vec::new(), Vec::new());
     export::text(&store(bed), id, &mut out, &mut err)
         .await
