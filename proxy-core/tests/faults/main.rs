@@ -9,4 +9,8 @@
 #[path = "../kubectl/support.rs"]
 mod support;
 
+mod front;
+mod spool;
+mod storage;
+mod store;
 mod upstream;
