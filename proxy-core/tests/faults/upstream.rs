@@ -39,8 +39,10 @@ enum Upstream {
 
 /// The default cluster plus `flaky-0` (drops), `hung-0` (hangs) and `silent-0` (silent).
 fn cluster(upstream: Upstream) -> SimConfig {
-    let mut sim = SimConfig::default();
-    sim.websocket = matches!(upstream, Upstream::WebSocket);
+    let mut sim = SimConfig {
+        websocket: matches!(upstream, Upstream::WebSocket),
+        ..SimConfig::default()
+    };
     let base = sim.pods[0].clone();
     let pod = |name: &str, fault| SimPod {
         name: name.into(),

@@ -8,6 +8,12 @@
 //! warm-up figure: [`FD_SLACK`] descriptors and [`RSS_SLACK_KIB`] of RSS. A leak of one
 //! descriptor or a few KiB per session would exceed them within a wave.
 //!
+//! Measured (debug build, 2 shared cores, 242 sessions a wave, 3–8 s a wave): descriptors
+//! stay between 31 and 49 with no trend; RSS rose from 73.7 MiB to 107 MiB over 10 waves,
+//! about 3.5–4.5 MiB (~15–18 KiB a session) a wave, without levelling off. This test
+//! therefore FAILS today once the run is long enough to exceed the slack (about wave 10):
+//! an open finding, not yet explained.
+//!
 //! Runs for about [`DEFAULT_SECS`] seconds; `KUBEWITNESS_SOAK_SECS` sets another budget.
 //! Per-wave figures are printed (`cargo test --test soak -- --nocapture`).
 
@@ -39,7 +45,7 @@ const FOLLOWED_LOGS: usize = 40;
 const DENIALS: usize = 40;
 /// Sessions in flight at once.
 const CONCURRENCY: usize = 64;
-/// Descriptors allowed over the baseline (measured: see the note in the report).
+/// Descriptors allowed over the baseline (measured: ±14 between waves, no trend).
 const FD_SLACK: usize = 16;
 /// Resident memory allowed over the baseline, in KiB.
 const RSS_SLACK_KIB: u64 = 24 * 1024;
@@ -161,8 +167,10 @@ async fn waves_of_mixed_sessions_leak_neither_descriptors_nor_memory() {
             .and_then(|s| s.parse().ok())
             .unwrap_or(DEFAULT_SECS),
     );
-    let mut sim = SimConfig::default();
-    sim.follow_interval = Duration::from_millis(20);
+    let sim = SimConfig {
+        follow_interval: Duration::from_millis(20),
+        ..SimConfig::default()
+    };
     let container = &sim.pods[0].containers[0];
     let log: String = container
         .log
