@@ -6,7 +6,9 @@
 //! chunk is written to the spool directory (fsync'd), then to the store, then removed from
 //! the spool. When the store fails the session is ended through the pipeline's end handle,
 //! later chunks go to the spool only, and the session is left for recovery, which uploads
-//! the spool and seals it as `interrupted`.
+//! the spool and seals it as `interrupted`. When the spool fails (a full disk) the session
+//! is ended the same way, but its chunks, this one included, go on to the store directly
+//! and it is sealed as usual: what the client saw is stored, not lost with the spool.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -55,7 +57,7 @@ impl Writer {
         if let Some(dir) = self.spool_dir()
             && let Err(e) = std::fs::create_dir_all(&dir)
         {
-            self.fail(&format!("cannot create the spool directory: {e}"));
+            self.lose_spool(&dir, &format!("cannot create the spool directory: {e}"));
         }
         self.append(start, 0);
         self.flush().await;
@@ -163,7 +165,7 @@ impl Writer {
             Some(dir) => match spool_write(&dir, &name, &obj) {
                 Ok(p) => Some(p),
                 Err(e) => {
-                    self.fail(&format!("cannot spool a chunk: {e}"));
+                    self.lose_spool(&dir, &format!("cannot spool a chunk: {e}"));
                     None
                 }
             },
@@ -184,11 +186,26 @@ impl Writer {
         self.shared.release(accounted);
     }
 
+    /// The store failed: ends the session and leaves it to recovery.
     fn fail(&mut self, why: &str) {
         if self.failed {
             return;
         }
         self.failed = true;
+        self.end_unrecordable(why);
+    }
+
+    /// The spool failed: ends the session; its chunks go on to the store without a spool.
+    fn lose_spool(&mut self, dir: &Path, why: &str) {
+        self.spool = None;
+        if !self.failed {
+            // Every chunk spooled so far is stored: nothing there for recovery.
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        self.end_unrecordable(why);
+    }
+
+    fn end_unrecordable(&self, why: &str) {
         warn!(session = %self.session, error = why, "recording failed; ending the session");
         let message = format!(
             "kubewitness: this session cannot be recorded ({why}); it was ended because \
@@ -212,11 +229,16 @@ fn spool_write(dir: &Path, name: &str, obj: &Bytes) -> std::io::Result<PathBuf> 
     let file = name.rsplit('/').next().unwrap_or(name);
     let path = dir.join(file);
     let tmp = dir.join(format!("{file}.tmp"));
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(obj)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, &path)?;
-    Ok(path)
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
+        f.write_all(obj)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &path)
+    });
+    if written.is_err() {
+        // A partial file would keep a full disk full.
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.map(|()| path)
 }
 
 /// Unix milliseconds now.

@@ -53,6 +53,8 @@ pub struct SimPod {
     pub annotations: BTreeMap<String, String>,
     /// `spec.containers`, in order (the first is the default without an annotation).
     pub containers: Vec<SimContainer>,
+    /// A fault injected into every exec and attach session of the pod (tests).
+    pub fault: Option<super::SimFault>,
 }
 
 /// A container of a [`SimPod`].
@@ -121,6 +123,7 @@ fn web_pod() -> SimPod {
             ("statefulset.kubernetes.io/pod-name", "web-0"),
         ]),
         annotations: BTreeMap::new(),
+        fault: None,
         containers: vec![SimContainer {
             name: "app".into(),
             image: "nginx:1.27".into(),
@@ -150,6 +153,7 @@ fn api_pod() -> SimPod {
             "kubectl.kubernetes.io/default-container".to_owned(),
             "api".to_owned(),
         )]),
+        fault: None,
         containers: vec![
             SimContainer {
                 name: "api".into(),

@@ -2,6 +2,8 @@
 //! cluster answers) or WebSocket (v5, v4, v4.base64, channel.k8s.io, base64.channel.k8s.io),
 //! and spliced to a local process ([`super::process`]).
 //!
+//! A pod's [`SimFault`] breaks its sessions on purpose (see [`super::fault`]).
+//!
 //! The 101 goes out from the handler; the session runs in a task the server owns, so
 //! shutting the server down ends it (and kills the process).
 
@@ -11,6 +13,7 @@ use http::{HeaderMap, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 
+use super::fault::{self, Severable, SimFault};
 use super::logs::container;
 use super::process::{self, ProcessSpec};
 use super::respond::{self, Body, bad_request};
@@ -40,6 +43,7 @@ struct Session {
     argv: Vec<String>,
     opts: StreamOptions,
     hostname: String,
+    fault: Option<SimFault>,
 }
 
 /// How the client asked to upgrade.
@@ -135,14 +139,23 @@ pub(crate) async fn serve(
                 return;
             }
         };
-        let client = start(TokioIo::new(upgraded));
+        let io = TokioIo::new(upgraded);
+        let budget = match session.fault {
+            Some(SimFault::Silent) => return fault::silent(io).await,
+            Some(SimFault::DropAfter { bytes }) => Some(bytes),
+            Some(SimFault::Hang) | None => None,
+        };
+        let client = start(Severable::new(io, budget));
         let spec = ProcessSpec {
             argv: &session.argv,
             opts: session.opts,
             dir: owner.scratch.path(),
             hostname: &session.hostname,
         };
-        let server = process::spawn(&spec);
+        let server = match session.fault {
+            Some(SimFault::Hang) => fault::hung(),
+            _ => process::spawn(&spec),
+        };
         let end = crate::pipeline::splice(client, server).await;
         tracing::info!(reason = ?end.reason, success = end.status.is_success(), "sim: session ended");
     });
@@ -157,7 +170,7 @@ fn switching(headers: HeaderMap) -> Response<Body> {
     resp
 }
 
-type Start = Box<dyn FnOnce(TokioIo<hyper::upgrade::Upgraded>) -> Peer + Send>;
+type Start = Box<dyn FnOnce(Severable<TokioIo<hyper::upgrade::Upgraded>>) -> Peer + Send>;
 
 fn spdy_upgrade(
     headers: &HeaderMap,
@@ -224,6 +237,7 @@ fn validate(
         argv,
         opts,
         hostname: pod.name.clone(),
+        fault: pod.fault,
     })
 }
 

@@ -11,7 +11,8 @@
 //! * `pods/log` with the API server's options and a finite `follow`;
 //! * `pods/exec` and `pods/attach` over SPDY/3.1 (v4) and WebSocket (v5, v4, base64),
 //!   running the command as a local process (pipes or a pseudo-terminal) in a per-server
-//!   scratch directory: see [`process`].
+//!   scratch directory: see [`process`]; a pod's [`SimFault`] breaks its sessions on purpose
+//!   (dropped connection, hung process, silent upstream).
 //!
 //! Every request is recorded before authentication ([`SimServer::requests`]); requests
 //! without [`SimConfig::token`] get `401`.
@@ -20,6 +21,7 @@ mod clock;
 mod config;
 mod discovery;
 mod exec;
+mod fault;
 mod logs;
 pub mod process;
 pub mod resize;
@@ -37,4 +39,5 @@ mod tty;
 mod tests;
 
 pub use config::{SimConfig, SimContainer, SimNamespace, SimPod};
+pub use fault::{Severable, SimFault};
 pub use server::{RecordedRequest, SimServer};

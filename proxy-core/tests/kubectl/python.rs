@@ -12,7 +12,6 @@ use proxy_core::testbed::TestbedOptions;
 use serde_json::Value;
 use tokio::process::Command;
 
-use crate::recording::{exported_text, sealed_session, store};
 use crate::support::*;
 
 /// The interpreter, found on `PATH` (CI installs the client with `python3 -m pip`).
@@ -205,14 +204,15 @@ async fn the_official_python_client_execs_reads_logs_and_is_denied() {
 
     // Every session the script made is recorded, sealed and verifies; the stdin session's
     // recording holds exactly what `cat` echoed.
-    let ids = store(&bed).sessions().await.expect("lists");
+    let store = record_store(&bed);
+    let ids = store.sessions().await.expect("lists");
     assert_eq!(ids.len(), 14, "12 execs and 2 logs: {ids:?}");
     let mut echoed = 0;
     for id in &ids {
-        let report = sealed_session(&bed, id).await;
+        let report = sealed_session(&store, &seal_key(&bed), id).await;
         assert!(report.intact, "{id}: {:?}", report.problems);
         assert!(report.pinned, "{id}");
-        if exported_text(&bed, id).await.0 == b"first line\nsecond line\nno newline" {
+        if exported_text(&store, id).await.0 == b"first line\nsecond line\nno newline" {
             echoed += 1;
         }
     }

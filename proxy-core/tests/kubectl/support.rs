@@ -1,9 +1,12 @@
-//! Helpers: testbeds and running kubectl.
+//! Helpers: testbeds, running kubectl, and reading what was recorded. The `faults` and `soak`
+//! test binaries share this module.
 
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
+use proxy_core::record::seal::load_public_key;
+use proxy_core::record::{Problem, RecordStore, SessionReport, export, verify_session};
 use proxy_core::sim::SimConfig;
 use proxy_core::testbed::{Testbed, TestbedOptions};
 use tokio::io::AsyncWriteExt;
@@ -179,4 +182,59 @@ pub(crate) fn assert_same_bytes(got: &[u8], want: &[u8]) {
             first
         );
     }
+}
+
+/// The store the testbed records to.
+pub(crate) fn record_store(bed: &Testbed) -> RecordStore {
+    let rc = bed.config.recording.as_ref().expect("the testbed records");
+    RecordStore::open(&rc.store, &[], None).expect("the store opens")
+}
+
+/// The public key the testbed's seals are signed with.
+pub(crate) fn seal_key(bed: &Testbed) -> ed25519_dalek::VerifyingKey {
+    load_public_key(&bed.dir().join("recording.pub")).expect("public key")
+}
+
+/// Waits (up to 10 s) for the one session of `store` that is not in `before` to be sealed,
+/// and verifies it against `pin`.
+pub(crate) async fn new_sealed_session(
+    store: &RecordStore,
+    pin: &ed25519_dalek::VerifyingKey,
+    before: &[String],
+) -> (String, SessionReport) {
+    for _ in 0..200 {
+        let ids = store.sessions().await.expect("lists");
+        let new: Vec<_> = ids.iter().filter(|i| !before.contains(i)).collect();
+        assert!(new.len() <= 1, "one session at a time: {new:?}");
+        if let Some(id) = new.first() {
+            return ((*id).clone(), sealed_session(store, pin, id).await);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no new session");
+}
+
+/// Waits for session `id` to be sealed, and verifies it against `pin`.
+pub(crate) async fn sealed_session(
+    store: &RecordStore,
+    pin: &ed25519_dalek::VerifyingKey,
+    id: &str,
+) -> SessionReport {
+    for _ in 0..200 {
+        let r = verify_session(store, id, Some(pin), &|| {}).await;
+        if !r.problems.contains(&Problem::Unsealed) {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("session {id} was not sealed");
+}
+
+/// A recorded session's stdout and stderr, as `kubewitness export --format text` writes them.
+pub(crate) async fn exported_text(store: &RecordStore, id: &str) -> (Vec<u8>, Vec<u8>) {
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    export::text(store, id, &mut out, &mut err)
+        .await
+        .expect("exports");
+    (out, err)
 }

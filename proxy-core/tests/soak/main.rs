@@ -1,0 +1,225 @@
+//! A bounded soak: waves of a few hundred concurrent mixed sessions through one testbed
+//! (exec over WebSocket and SPDY, followed logs, policy denials, and a kubectl run over each
+//! transport), every session checked for its expected result, and the process's open file
+//! descriptors and resident memory measured after each wave once everything has settled.
+//!
+//! After [`WARMUP_WAVES`] (connection pools, caches, allocator arenas and tokio's worker
+//! state grow to their working size), neither may grow beyond a fixed slack over the
+//! warm-up figure: [`FD_SLACK`] descriptors and [`RSS_SLACK_KIB`] of RSS. A leak of one
+//! descriptor or a few KiB per session would exceed them within a wave.
+//!
+//! Measured (debug build, 2 shared cores, 242 sessions a wave, 3–8 s a wave): descriptors
+//! stay between 31 and 49 with no trend; RSS rose from 73.7 MiB to 107 MiB over 10 waves,
+//! about 3.5–4.5 MiB (~15–18 KiB a session) a wave, without levelling off. This test
+//! therefore FAILS today once the run is long enough to exceed the slack (about wave 10):
+//! an open finding, not yet explained.
+//!
+//! Runs for about [`DEFAULT_SECS`] seconds; `KUBEWITNESS_SOAK_SECS` sets another budget.
+//! Per-wave figures are printed (`cargo test --test soak -- --nocapture`).
+
+#[allow(dead_code)]
+#[path = "../kubectl/support.rs"]
+mod support;
+
+mod clients;
+
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use k8s_openapi::api::core::v1::Pod;
+use kube_client::api::Api;
+use kube_client::config::{KubeConfigOptions, Kubeconfig};
+use proxy_core::sim::SimConfig;
+use proxy_core::testbed::{Testbed, TestbedOptions};
+
+use support::{BOTH, kubectl, testbed_with};
+
+/// The default time budget in seconds.
+const DEFAULT_SECS: u64 = 45;
+/// Waves before the baseline is taken.
+const WARMUP_WAVES: usize = 2;
+/// Sessions per wave, by kind.
+const WEBSOCKET_EXECS: usize = 80;
+const SPDY_EXECS: usize = 80;
+const FOLLOWED_LOGS: usize = 40;
+const DENIALS: usize = 40;
+/// Sessions in flight at once.
+const CONCURRENCY: usize = 64;
+/// Descriptors allowed over the baseline (measured: ±14 between waves, no trend).
+const FD_SLACK: usize = 16;
+/// Resident memory allowed over the baseline, in KiB.
+const RSS_SLACK_KIB: u64 = 24 * 1024;
+
+const POLICY: &str = r#"
+apiVersion: kubewitness/v1
+kind: Policy
+rules:
+- name: soak
+  subjects: {groups: [sre]}
+  namespaces: [default]
+  read: [pods]
+  logs: {}
+  exec:
+    commands: [[echo, "*"], [seq, "1", "*"]]
+"#;
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .count()
+}
+
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    WebSocket,
+    Spdy,
+    Logs,
+    Denied,
+}
+
+/// The wave's sessions, interleaved.
+fn mix() -> Vec<(Kind, usize)> {
+    let mut all = Vec::new();
+    for i in 0..WEBSOCKET_EXECS
+        .max(SPDY_EXECS)
+        .max(FOLLOWED_LOGS)
+        .max(DENIALS)
+    {
+        for (kind, count) in [
+            (Kind::WebSocket, WEBSOCKET_EXECS),
+            (Kind::Spdy, SPDY_EXECS),
+            (Kind::Logs, FOLLOWED_LOGS),
+            (Kind::Denied, DENIALS),
+        ] {
+            if i < count {
+                all.push((kind, i));
+            }
+        }
+    }
+    all
+}
+
+async fn wave(bed: &Testbed, client: &kube_client::Client, log: &str) -> (usize, Vec<String>) {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let sessions = mix();
+    let total = sessions.len();
+    let failures: Vec<String> = futures_util::stream::iter(sessions)
+        .map(|(kind, i)| {
+            let pods = pods.clone();
+            async move {
+                let outcome = match kind {
+                    Kind::WebSocket => clients::exec_websocket(&pods, i).await,
+                    Kind::Spdy => clients::exec_spdy(client, 100 + i).await,
+                    Kind::Logs => clients::follow_log(&pods, log).await,
+                    Kind::Denied => clients::denied(&pods).await,
+                };
+                outcome.err().map(|e| format!("{kind:?} #{i}: {e}"))
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .filter_map(|f| async move { f })
+        .collect()
+        .await;
+    let mut failures = failures;
+    for transport in BOTH {
+        let run = kubectl(bed, transport, &["exec", "web-0", "--", "echo", "kubectl"]).await;
+        if run.code != Some(0) || run.stdout_str() != "kubectl\n" {
+            failures.push(format!("kubectl {transport:?}: {run:?}"));
+        }
+    }
+    (total + BOTH.len(), failures)
+}
+
+/// Waits until no session runs and the descriptor count is steady.
+async fn settle(bed: &Testbed) {
+    for _ in 0..300 {
+        if bed.proxy.active_sessions() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(bed.proxy.active_sessions(), 0, "sessions still running");
+    let mut last = open_fds();
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let now = open_fds();
+        if now == last {
+            return;
+        }
+        last = now;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waves_of_mixed_sessions_leak_neither_descriptors_nor_memory() {
+    let budget = Duration::from_secs(
+        std::env::var("KUBEWITNESS_SOAK_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(DEFAULT_SECS),
+    );
+    let sim = SimConfig {
+        follow_interval: Duration::from_millis(20),
+        ..SimConfig::default()
+    };
+    let container = &sim.pods[0].containers[0];
+    let log: String = container
+        .log
+        .iter()
+        .chain(&container.follow_lines)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let bed = testbed_with(TestbedOptions {
+        sim,
+        policy: Some(POLICY.into()),
+        ..TestbedOptions::default()
+    })
+    .await;
+    let kubeconfig = Kubeconfig::read_from(&bed.kubeconfig).unwrap();
+    let config =
+        kube_client::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+            .await
+            .unwrap();
+    let client = kube_client::Client::try_from(config).unwrap();
+
+    let started = Instant::now();
+    let mut baseline = None;
+    let mut n = 0;
+    println!("wave  sessions  seconds  fds  rss_kib");
+    while n < WARMUP_WAVES + 2 || started.elapsed() < budget {
+        let t = Instant::now();
+        let (sessions, failures) = wave(&bed, &client, &log).await;
+        let took = t.elapsed();
+        settle(&bed).await;
+        let (fds, rss) = (open_fds(), rss_kib());
+        println!(
+            "{n:>4}  {sessions:>8}  {:>7.1}  {fds:>3}  {rss:>7}",
+            took.as_secs_f64()
+        );
+        assert!(failures.is_empty(), "wave {n}: {failures:#?}");
+        n += 1;
+        match baseline {
+            None if n == WARMUP_WAVES => baseline = Some((fds, rss)),
+            None => {}
+            Some((base_fds, base_rss)) => {
+                assert!(
+                    fds <= base_fds + FD_SLACK,
+                    "wave {n}: {fds} descriptors open, baseline {base_fds}"
+                );
+                assert!(
+                    rss <= base_rss + RSS_SLACK_KIB,
+                    "wave {n}: RSS {rss} KiB, baseline {base_rss} KiB"
+                );
+            }
+        }
+    }
+}
