@@ -170,6 +170,11 @@ impl SimServer {
         lock(&self.state.requests).clone()
     }
 
+    /// Forgets the requests received so far (long-running tests keep the log bounded).
+    pub fn clear_requests(&self) {
+        lock(&self.state.requests).clear();
+    }
+
     /// A kubeconfig (YAML) for this server: its URL, its CA (TLS) and the bearer token.
     pub fn kubeconfig(&self) -> String {
         use base64::Engine as _;
