@@ -128,7 +128,7 @@ impl RequestInfo {
             _ => return refuse("too many path segments for a resource"),
         };
         let watch_query = query_flag(query, "watch")?;
-        let mut verb = verb(method, name.is_some(), watch_prefix || watch_query)?;
+        let mut verb = verb(method, name.is_some(), watch_prefix, watch_query)?;
         // A GET upgrade on a streaming subresource is as powerful as the POST: the API
         // server (from 1.35) and kubewitness count both as `create`.
         if group.is_empty()
@@ -172,10 +172,19 @@ impl Resource {
     }
 }
 
-fn verb(method: &Method, named: bool, watch: bool) -> Result<&'static str, Unclassifiable> {
+/// The verb the way kube-apiserver's `RequestInfoFactory` reads it: the `/watch/` prefix
+/// makes any GET a watch; `?watch=` only turns a list (no name) into a watch, and a named GET
+/// stays a get whatever its query says.
+fn verb(
+    method: &Method,
+    named: bool,
+    watch_prefix: bool,
+    watch_query: bool,
+) -> Result<&'static str, Unclassifiable> {
     Ok(match *method {
-        Method::GET | Method::HEAD if watch => "watch",
+        Method::GET | Method::HEAD if watch_prefix => "watch",
         Method::GET | Method::HEAD if named => "get",
+        Method::GET | Method::HEAD if watch_query => "watch",
         Method::GET | Method::HEAD => "list",
         Method::POST => "create",
         Method::PUT => "update",

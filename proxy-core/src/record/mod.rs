@@ -34,6 +34,8 @@ pub mod store;
 pub mod verify;
 mod writer;
 
+/// The Ed25519 public key a seal is verified against (re-exported for embedders and tests).
+pub use ed25519_dalek::VerifyingKey;
 pub use event::{Event, Finding, PolicyEvent, SessionMeta, Timed};
 pub use handle::{RecordError, RecordFilter, RecorderHandle, STALL_TIMEOUT, recording_failed};
 pub use recorder::{

@@ -45,6 +45,11 @@ fn resource_paths_are_read_like_the_api_server() {
     ok!(GET, "/api/v1/namespaces/shop/pods?watch=true&resourceVersion=5" => "watch", "", Some("shop"), "pods", None, None);
     ok!(GET, "/api/v1/namespaces/shop/pods?watch=false" => "list", "", Some("shop"), "pods", None, None);
     ok!(GET, "/api/v1/watch/namespaces/shop/pods" => "watch", "", Some("shop"), "pods", None, None);
+    // `?watch=` makes only a list a watch; a named GET stays a get (found by fuzzing: an
+    // exec upgrade with `?watch=1` was a "watch" that the rebuilt upstream query was not).
+    ok!(GET, "/api/v1/namespaces/shop/pods/api-7?watch=1" => "get", "", Some("shop"), "pods", Some("api-7"), None);
+    ok!(GET, "/api/v1/watch/namespaces/shop/pods/api-7" => "watch", "", Some("shop"), "pods", Some("api-7"), None);
+    ok!(GET, "/api/v1/namespaces/shop/pods/api-7/exec?command=ls&stdout=1&watch=1" => "create", "", Some("shop"), "pods", Some("api-7"), Some("exec"));
     ok!(POST, "/api/v1/namespaces/shop/pods/api-7/exec?command=ls" => "create", "", Some("shop"), "pods", Some("api-7"), Some("exec"));
     ok!(GET, "/api/v1/namespaces/shop/pods/api-7/exec?command=ls" => "create", "", Some("shop"), "pods", Some("api-7"), Some("exec"));
     ok!(GET, "/api/v1/namespaces/shop/pods/api-7/log?follow=true" => "get", "", Some("shop"), "pods", Some("api-7"), Some("log"));

@@ -191,7 +191,7 @@ pub(crate) fn record_store(bed: &Testbed) -> RecordStore {
 }
 
 /// The public key the testbed's seals are signed with.
-pub(crate) fn seal_key(bed: &Testbed) -> ed25519_dalek::VerifyingKey {
+pub(crate) fn seal_key(bed: &Testbed) -> proxy_core::record::VerifyingKey {
     load_public_key(&bed.dir().join("recording.pub")).expect("public key")
 }
 
@@ -199,7 +199,7 @@ pub(crate) fn seal_key(bed: &Testbed) -> ed25519_dalek::VerifyingKey {
 /// and verifies it against `pin`.
 pub(crate) async fn new_sealed_session(
     store: &RecordStore,
-    pin: &ed25519_dalek::VerifyingKey,
+    pin: &proxy_core::record::VerifyingKey,
     before: &[String],
 ) -> (String, SessionReport) {
     for _ in 0..200 {
@@ -217,7 +217,7 @@ pub(crate) async fn new_sealed_session(
 /// Waits for session `id` to be sealed, and verifies it against `pin`.
 pub(crate) async fn sealed_session(
     store: &RecordStore,
-    pin: &ed25519_dalek::VerifyingKey,
+    pin: &proxy_core::record::VerifyingKey,
     id: &str,
 ) -> SessionReport {
     for _ in 0..200 {
