@@ -4,7 +4,7 @@
 //! descriptors and resident memory measured after each wave once everything has settled.
 //!
 //! After [`WARMUP_WAVES`] (connection pools, caches and tokio's worker state grow to their
-//! working size), neither may grow beyond a fixed slack over the warm-up figure:
+//! working size), neither may grow beyond a fixed slack over the most seen during warm-up:
 //! [`FD_SLACK`] descriptors and [`HEAP_SLACK`] bytes of live heap. Live heap is counted by a
 //! counting global allocator (`stats_alloc`), not read from RSS: glibc keeps freed memory in
 //! its per-thread arenas, so RSS climbs for a long time under churn without any leak (it is
@@ -47,8 +47,10 @@ const FOLLOWED_LOGS: usize = 40;
 const DENIALS: usize = 40;
 /// Sessions in flight at once.
 const CONCURRENCY: usize = 64;
-/// Descriptors allowed over the baseline (measured: ±14 between waves, no trend).
-const FD_SLACK: usize = 16;
+/// Descriptors allowed over the baseline, the most seen in a warm-up wave (measured: 29–49
+/// between waves with no trend — idle pooled connections come and go; a leak of one per
+/// session would add 242 a wave).
+const FD_SLACK: usize = 32;
 /// Live heap bytes allowed over the baseline.
 const HEAP_SLACK: i64 = 4 << 20;
 
@@ -204,7 +206,8 @@ async fn waves_of_mixed_sessions_leak_neither_descriptors_nor_memory() {
     let client = kube_client::Client::try_from(config).unwrap();
 
     let started = Instant::now();
-    let mut baseline = None;
+    // The most seen over the warm-up waves: (descriptors, live heap).
+    let mut warmup = (0, 0);
     let mut n = 0;
     println!("wave  sessions  seconds  fds  heap_kib  rss_kib");
     while n < WARMUP_WAVES + 2 || started.elapsed() < budget {
@@ -221,19 +224,18 @@ async fn waves_of_mixed_sessions_leak_neither_descriptors_nor_memory() {
         );
         assert!(failures.is_empty(), "wave {n}: {failures:#?}");
         n += 1;
-        match baseline {
-            None if n == WARMUP_WAVES => baseline = Some((fds, heap)),
-            None => {}
-            Some((base_fds, base_heap)) => {
-                assert!(
-                    fds <= base_fds + FD_SLACK,
-                    "wave {n}: {fds} descriptors open, baseline {base_fds}"
-                );
-                assert!(
-                    heap <= base_heap + HEAP_SLACK,
-                    "wave {n}: {heap} bytes of live heap, baseline {base_heap}"
-                );
-            }
+        if n <= WARMUP_WAVES {
+            warmup = (warmup.0.max(fds), warmup.1.max(heap));
+            continue;
         }
+        let (base_fds, base_heap) = warmup;
+        assert!(
+            fds <= base_fds + FD_SLACK,
+            "wave {n}: {fds} descriptors open, baseline {base_fds}"
+        );
+        assert!(
+            heap <= base_heap + HEAP_SLACK,
+            "wave {n}: {heap} bytes of live heap, baseline {base_heap}"
+        );
     }
 }
