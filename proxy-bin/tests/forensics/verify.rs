@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use proxy_core::record::SealSigner;
-use proxy_core::record::store::chunk_name;
+use proxy_core::record::store::{chunk_name, seal_name};
 
 use crate::bin::*;
 use crate::support::*;
@@ -41,6 +41,14 @@ fn assert_detected(
     );
     assert_eq!(report["intact"], false, "{case}");
     assert_eq!(report["problems"][0]["kind"], kind, "{case}: {report}");
+}
+
+/// Asserts `verify` fails and its text names `problem`.
+#[track_caller]
+fn assert_fails(case: &str, (out, report): &(Out, serde_json::Value), problem: &str) {
+    assert_eq!(out.code, Some(1), "{case}: {}", out.text());
+    assert!(out.text().contains(problem), "{case}: {}", out.text());
+    assert_eq!(report["intact"], false, "{case}");
 }
 
 #[tokio::test]
@@ -110,6 +118,43 @@ async fn verify_passes_intact_sessions_and_names_each_tampering() {
     std::fs::write(d.join(chunk_name(&id, chunks)), last).unwrap();
     let r = verify(&d, &id, &[]).await;
     assert_detected("append", &r, "extra data after seal", "extraAfterSeal");
+
+    // Two chunks swapped.
+    let d = copy("swap");
+    let (one, two) = (d.join(chunk_name(&id, 1)), d.join(chunk_name(&id, 2)));
+    let (a, b) = (std::fs::read(&one).unwrap(), std::fs::read(&two).unwrap());
+    make_writable(&one);
+    make_writable(&two);
+    std::fs::write(&one, b).unwrap();
+    std::fs::write(&two, a).unwrap();
+    let r = verify(&d, &id, &[]).await;
+    assert_fails("swap", &r, "reordered");
+
+    // The last chunk truncated.
+    let d = copy("truncate");
+    let victim = d.join(chunk_name(&id, chunks - 1));
+    make_writable(&victim);
+    let bytes = std::fs::read(&victim).unwrap();
+    std::fs::write(&victim, &bytes[..bytes.len() - 1]).unwrap();
+    let r = verify(&d, &id, &[]).await;
+    assert_fails("truncate", &r, &format!("modified chunk {}", chunks - 1));
+
+    // The seal deleted: the record can no longer be told from a session still running.
+    let d = copy("unseal");
+    std::fs::remove_file(d.join(seal_name(&id))).unwrap();
+    let r = verify(&d, &id, &[]).await;
+    assert_detected("unseal", &r, "unsealed", "unsealed");
+
+    // A flipped byte in the seal.
+    let d = copy("seal");
+    let victim = d.join(seal_name(&id));
+    make_writable(&victim);
+    let mut bytes = std::fs::read(&victim).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x01;
+    std::fs::write(&victim, &bytes).unwrap();
+    let r = verify(&d, &id, &[]).await;
+    assert_fails("seal", &r, "seal");
 
     // A pinned key that is not the signer's.
     let other = tampered.path().join("other.pub");
