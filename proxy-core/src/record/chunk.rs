@@ -17,6 +17,8 @@
 //! The chunk hash is SHA-256 over the whole object (header and compressed payload), so
 //! flipping any bit changes it, and the next chunk's `prev` (or the seal) no longer matches.
 
+use std::cell::RefCell;
+
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use sha2::{Digest, Sha256};
 
@@ -100,6 +102,28 @@ pub fn hash(object: &[u8]) -> Hash {
     Sha256::digest(object).into()
 }
 
+thread_local! {
+    /// One zstd context per thread, reused for every chunk that thread compresses. A fresh
+    /// context per chunk (what `zstd::bulk::compress` does) allocates and faults in about a
+    /// megabyte of tables each time; chunks are compressed on tokio's blocking threads, so
+    /// the contexts live as long as those threads (they exit after 10 s idle), not as long
+    /// as sessions.
+    static COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> =
+        const { RefCell::new(None) };
+}
+
+/// Compresses `payload` at [`ZSTD_LEVEL`] with this thread's context.
+fn compress(payload: &[u8]) -> std::io::Result<Vec<u8>> {
+    COMPRESSOR.with(|slot| {
+        let mut slot = slot.borrow_mut();
+        let compressor = match slot.as_mut() {
+            Some(c) => c,
+            None => slot.insert(zstd::bulk::Compressor::new(ZSTD_LEVEL)?),
+        };
+        compressor.compress(payload)
+    })
+}
+
 /// Encodes a chunk object from an encoded event payload.
 pub fn encode(
     session: u128,
@@ -108,7 +132,7 @@ pub fn encode(
     events: u32,
     payload: &[u8],
 ) -> std::io::Result<Bytes> {
-    let z = zstd::bulk::compress(payload, ZSTD_LEVEL)?;
+    let z = compress(payload)?;
     let mut out = BytesMut::with_capacity(HEADER_LEN + z.len());
     out.put_slice(MAGIC);
     out.put_u8(VERSION);

@@ -15,7 +15,7 @@ use super::event::{Event, SessionMeta, Timed};
 use super::handle::{RecorderHandle, Shared};
 use super::seal::{self, ByteTotals, EndInfo, SealBody, SealSigner};
 use super::store::{ObjectLock, RecordStore, StoreError, chunk_name, seal_name};
-use super::writer::{Writer, now_ms};
+use super::writer::{Failer, Writer, now_ms};
 use crate::channel::Channel;
 use crate::pipeline::EndHandle;
 
@@ -172,11 +172,16 @@ impl Recorder {
         let shared = Arc::new(Shared::new(self.config.window()));
         let (tx, rx) = mpsc::unbounded_channel();
         let started = std::time::Instant::now();
+        let session: Arc<str> = meta.session.clone().into();
         let writer = Writer {
             store,
             signer: self.signer.clone(),
             spool: self.config.spool_dir.clone(),
-            session: meta.session.clone(),
+            failer: Failer {
+                shared: shared.clone(),
+                end,
+                session: session.clone(),
+            },
             id: u128::from(id),
             chunk_bytes: self.config.chunk(),
             interval: Duration::from_millis(
@@ -185,8 +190,6 @@ impl Recorder {
                     .unwrap_or(DEFAULT_CHUNK_INTERVAL_MS),
             ),
             start_ms: meta.start_ms,
-            shared: shared.clone(),
-            end,
             seq: 0,
             prev: [0; 32],
             buf: Vec::new(),
@@ -195,9 +198,7 @@ impl Recorder {
             opened: None,
             events: 0,
             totals: ByteTotals::default(),
-            failed: false,
         };
-        let session: Arc<str> = meta.session.clone().into();
         let start = Timed {
             t_us: 0,
             event: Event::Start(Box::new(meta)),
