@@ -23,11 +23,18 @@ use crate::pipeline::EndHandle;
 pub const DEFAULT_CHUNK_BYTES: usize = 256 * 1024;
 /// Default chunk interval: a chunk is cut once its first event is this old.
 pub const DEFAULT_CHUNK_INTERVAL_MS: u64 = 1000;
-/// Default window: how far (bytes) the client may run ahead of durable storage — one chunk
-/// being stored while the next fills. A client faster than the store is slowed down to the
+/// Default window: how far (bytes) the client may run ahead of durable storage (8 MiB, as
+/// `docs/RECORDING-FORMAT.md` states). A client faster than the store is slowed down to the
 /// store's pace (backpressure through the pipeline); one that stays stuck past
 /// [`super::STALL_TIMEOUT`] ends the session.
-pub const DEFAULT_WINDOW_BYTES: usize = 2 * DEFAULT_CHUNK_BYTES;
+///
+/// Why 32 chunks and not 2: the writer stores chunks in batches, one spool fsync round per
+/// batch (see `writer.rs`), so a session's recording throughput is about
+/// `(window − chunk) / (fsync + store latency)`. With a 2-chunk window one 256 KiB chunk
+/// waited for each fsync (5–15 ms on the bench machine's disk: 17–50 MiB/s); 8 MiB keeps a
+/// session near the network's pace on such a disk. The window is a bound, not an
+/// allocation: only a session that outruns its store holds that much.
+pub const DEFAULT_WINDOW_BYTES: usize = 32 * DEFAULT_CHUNK_BYTES;
 /// The largest chunk size accepted (half the reader's payload limit: a chunk may overshoot
 /// by one event).
 pub const MAX_CHUNK_BYTES: usize = chunk::MAX_PAYLOAD / 2;
