@@ -14,8 +14,9 @@
 //! 2. the [`Storer`], which takes every chunk waiting for it as one *batch*: it writes each
 //!    chunk of the batch to the spool directory and fsyncs it (in parallel, so the file
 //!    system commits them together), and only when the whole batch is durable in the spool
-//!    does it write the chunks to the store, in order, removing each from the spool once
-//!    stored. A chunk's window bytes are released once it is stored.
+//!    does it write the chunks to the store (overlapping; in order when there is no spool),
+//!    removing each from the spool once stored. A chunk's window bytes are released once it
+//!    is stored.
 //!
 //! While one batch is being made durable the next chunks are filled, compressed and queued,
 //! so a store with a fixed per-write latency (an fsync, a network round trip) costs one
@@ -288,22 +289,38 @@ impl Storer {
 
     async fn store_batch(&self, batch: Vec<Sealed>) {
         let spooled = self.spool_batch(&batch).await;
-        for (chunk, spooled) in batch.into_iter().zip(spooled) {
-            // After a failure, chunks only go to the spool (recovery uploads them).
-            if !self.failer.failed() {
-                match self.store.put_new(&chunk.name, chunk.object).await {
-                    Ok(()) => {
-                        if let Some(p) = spooled {
-                            let _ = std::fs::remove_file(p);
-                        }
-                    }
-                    Err(e) => self
-                        .failer
-                        .fail(&format!("the recording store failed: {e}")),
-                }
+        if spooled.iter().all(Option::is_some) {
+            // The whole batch is durable in the spool: its writes may overlap, a crash
+            // between them leaves the missing ones in the spool for recovery.
+            let writes = batch
+                .into_iter()
+                .zip(spooled)
+                .map(|(chunk, spooled)| self.store_one(chunk, spooled));
+            futures_util::future::join_all(writes).await;
+        } else {
+            // Without a spool only the order keeps the stored chunks a gap-free prefix.
+            for (chunk, spooled) in batch.into_iter().zip(spooled) {
+                self.store_one(chunk, spooled).await;
             }
-            self.failer.shared.release(chunk.accounted);
         }
+    }
+
+    /// Writes one chunk to the store (unless the recording already failed: then it stays
+    /// in the spool for recovery), removes it from the spool, and releases its window bytes.
+    async fn store_one(&self, chunk: Sealed, spooled: Option<PathBuf>) {
+        if !self.failer.failed() {
+            match self.store.put_new(&chunk.name, chunk.object).await {
+                Ok(()) => {
+                    if let Some(p) = spooled {
+                        let _ = std::fs::remove_file(p);
+                    }
+                }
+                Err(e) => self
+                    .failer
+                    .fail(&format!("the recording store failed: {e}")),
+            }
+        }
+        self.failer.shared.release(chunk.accounted);
     }
 
     /// Writes and fsyncs every chunk of `batch` to the spool, in parallel; the paths
