@@ -1,6 +1,6 @@
 //! End to end on loopback: the in-process client against the simulated API server directly
-//! (TLS) and through kubewitness with everything on (policy, recording to a file store,
-//! redaction when wired), over WebSocket v5 and SPDY/3.1. See `kubewitness_benches::e2e`.
+//! (TLS) and through kubewitness with everything on (policy, redaction, recording to a file
+//! store), over WebSocket v5 and SPDY/3.1. See `kubewitness_benches::e2e`.
 //!
 //! * `e2e_stream/{direct,kubewitness}/{ws,spdy}`: a 256 MiB exec stdout of log text
 //!   (`cat` of an 8 MiB corpus file, 32 times), timed from connect to the final status.
