@@ -13,10 +13,10 @@
 //! * `ws/decode_v4_base64` / `ws/encode_v4_base64`: the channel layer of the base64 protocol
 //!   alone (decode and encode base64), the slowest protocol a client can pick.
 //!
-//! Run: `CARGO_TARGET_DIR=/work/target-bench cargo bench -p kubewitness-benches --bench codec`
-//! Medians on the 2-core shared machine (2026-11-22, load ~4; `BENCHMARKS.md`, "codec"):
-//! spdy/decode 42 µs per 16 MiB (per-frame cost only), ws/decode_v5 8.3 GiB/s,
-//! ws/encode_v5 2.3 GiB/s, v4 base64 decode 1.16 GiB/s, encode 1.08 GiB/s.
+//! Run: `CARGO_TARGET_DIR=/work/target-bench2 cargo bench -p kubewitness-benches --bench codec`
+//! Medians on the 2-core shared machine (2026-11-22, load ~4.5; `BENCHMARKS.md`, "codec"):
+//! spdy/decode 41 µs per 16 MiB (per-frame cost only), ws/decode_v5 9.0 GiB/s,
+//! ws/encode_v5 4.3 GiB/s, v4 base64 decode 1.84 GiB/s, encode 1.44 GiB/s.
 
 use std::hint::black_box;
 use std::io::{Cursor, Read, Write};

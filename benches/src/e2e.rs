@@ -1,6 +1,6 @@
 //! The end-to-end setup and scenarios: the simulated API server (TLS) with, in front of it,
-//! kubewitness with everything on (policy, recording to a file store, redaction when the
-//! build wires it), kubewitness with nothing on (built-in access rule, no recording), and
+//! kubewitness with everything on (policy, redaction, recording to a file store),
+//! kubewitness with nothing on (built-in access rule, no redaction, no recording), and
 //! optionally `kubectl proxy`; all measured by the same in-process client ([`crate::client`]).
 //!
 //! Every scenario checks what it received (byte counts, echoed bytes, a success status) and
@@ -15,6 +15,7 @@ use bytes::Bytes;
 use proxy_core::channel::{Channel, Frame, Msg, Protocol};
 use proxy_core::config::Config;
 use proxy_core::peer::Peer;
+use proxy_core::redaction::RedactionConfig;
 use proxy_core::server::{Proxy, Server};
 use proxy_core::sim::SimConfig;
 use proxy_core::status::Status;
@@ -59,9 +60,9 @@ pub struct Env {
     pub testbed: Testbed,
     /// The simulated API server, directly (TLS, its own token).
     pub direct: Target,
-    /// kubewitness with policy, recording (and redaction when wired).
+    /// kubewitness with policy, redaction and recording.
     pub full: Target,
-    /// kubewitness with the built-in access rule and no recording.
+    /// kubewitness with the built-in access rule, no recording and no redaction.
     pub bare: Target,
     /// `kubectl proxy --reject-paths='^$'` in front of the simulated API server.
     pub kubectl: Option<Target>,
@@ -109,6 +110,10 @@ impl Env {
             listen: Some("127.0.0.1:0".parse()?),
             policy: None,
             recording: None,
+            redaction: RedactionConfig {
+                enabled: false,
+                ..testbed.config.redaction.clone()
+            },
             ..testbed.config.clone()
         };
         let proxy = Proxy::from_config(&bare_config).await?;

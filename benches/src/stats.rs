@@ -61,6 +61,20 @@ pub fn memory(pid: Option<u32>) -> Option<Memory> {
     })
 }
 
+/// CPU time (user + system, all threads) this process has used, from `/proc/self/stat`;
+/// `None` off Linux. Resolution is the kernel's clock tick (10 ms at `USER_HZ` 100).
+pub fn cpu_time() -> Option<Duration> {
+    const TICKS_PER_S: u64 = 100;
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split(' ');
+    // utime and stime are fields 14 and 15; `rest` starts at field 3.
+    let utime: u64 = fields.nth(11)?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(Duration::from_millis((utime + stime) * 1000 / TICKS_PER_S))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,5 +99,16 @@ mod tests {
     fn this_process_has_memory() {
         let m = memory(None).expect("/proc/self/status");
         assert!(m.rss_kib > 0 && m.peak_kib >= m.rss_kib);
+    }
+
+    #[test]
+    fn cpu_time_grows_with_work() {
+        let before = cpu_time().expect("/proc/self/stat");
+        let start = std::time::Instant::now();
+        let mut x = 0u64;
+        while start.elapsed() < Duration::from_millis(150) {
+            x = std::hint::black_box(x.wrapping_add(1));
+        }
+        assert!(cpu_time().expect("/proc/self/stat") > before);
     }
 }

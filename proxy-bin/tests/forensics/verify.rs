@@ -54,11 +54,11 @@ fn assert_fails(case: &str, (out, report): &(Out, serde_json::Value), problem: &
 #[tokio::test]
 async fn verify_passes_intact_sessions_and_names_each_tampering() {
     let bed = testbed().await;
-    // Enough output for several chunks (256 KiB each).
+    // Enough output for several chunks (1 MiB each by default).
     kubectl(
         &bed,
         Client::WebSocket,
-        &["exec", "web-0", "--", "seq", "1", "200000"],
+        &["exec", "web-0", "--", "seq", "1", "700000"],
     )
     .await
     .ok();

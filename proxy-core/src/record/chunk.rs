@@ -17,6 +17,9 @@
 //! The chunk hash is SHA-256 over the whole object (header and compressed payload), so
 //! flipping any bit changes it, and the next chunk's `prev` (or the seal) no longer matches.
 
+use std::io::Read;
+use std::sync::Mutex;
+
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use sha2::{Digest, Sha256};
 
@@ -100,6 +103,33 @@ pub fn hash(object: &[u8]) -> Hash {
     Sha256::digest(object).into()
 }
 
+/// How many idle zstd contexts are kept for reuse: one per core is enough to keep every
+/// core compressing without allocating.
+fn pool_limit() -> usize {
+    std::thread::available_parallelism().map_or(2, usize::from)
+}
+
+/// Idle zstd contexts, reused for every chunk. A fresh context per chunk (what
+/// `zstd::bulk::compress` does) allocates and faults in about a megabyte of tables each time;
+/// a context per thread would keep one per blocking thread (up to tokio's 512). The pool keeps
+/// at most [`pool_limit`]: more compressions at once get a context of their own, dropped after.
+static COMPRESSORS: Mutex<Vec<zstd::bulk::Compressor<'static>>> = Mutex::new(Vec::new());
+
+/// Compresses `payload` at [`ZSTD_LEVEL`] with a pooled context.
+fn compress(payload: &[u8]) -> std::io::Result<Vec<u8>> {
+    let pooled = COMPRESSORS.lock().unwrap_or_else(|e| e.into_inner()).pop();
+    let mut compressor = match pooled {
+        Some(c) => c,
+        None => zstd::bulk::Compressor::new(ZSTD_LEVEL)?,
+    };
+    let compressed = compressor.compress(payload);
+    let mut pool = COMPRESSORS.lock().unwrap_or_else(|e| e.into_inner());
+    if pool.len() < pool_limit() {
+        pool.push(compressor);
+    }
+    compressed
+}
+
 /// Encodes a chunk object from an encoded event payload.
 pub fn encode(
     session: u128,
@@ -108,7 +138,7 @@ pub fn encode(
     events: u32,
     payload: &[u8],
 ) -> std::io::Result<Bytes> {
-    let z = zstd::bulk::compress(payload, ZSTD_LEVEL)?;
+    let z = compress(payload)?;
     let mut out = BytesMut::with_capacity(HEADER_LEN + z.len());
     out.put_slice(MAGIC);
     out.put_u8(VERSION);
@@ -174,7 +204,12 @@ impl ChunkHeader {
 /// Parses a whole chunk object: header, bounded decompression, every event.
 pub fn decode(object: &[u8]) -> Result<(ChunkHeader, Vec<Timed>), ChunkError> {
     let header = ChunkHeader::parse(object)?;
-    let raw = zstd::bulk::decompress(&object[HEADER_LEN..], header.raw_len as usize)
+    // Streamed and bounded by the header's `raw_len`: memory grows with what the data really
+    // inflates to, so a forged header cannot make a tiny object reserve `MAX_PAYLOAD`.
+    let want = u64::from(header.raw_len);
+    let mut raw = Vec::with_capacity((object.len() - HEADER_LEN).min(header.raw_len as usize));
+    zstd::stream::read::Decoder::new(&object[HEADER_LEN..])
+        .and_then(|d| d.take(want + 1).read_to_end(&mut raw))
         .map_err(|e| ChunkError::Compression(e.to_string()))?;
     if raw.len() != header.raw_len as usize {
         return Err(ChunkError::Compression(format!(

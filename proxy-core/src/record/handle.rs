@@ -94,7 +94,8 @@ impl Shared {
         }
     }
 
-    fn failure(&self) -> Option<String> {
+    /// Why storage failed, if it did.
+    pub(crate) fn failure(&self) -> Option<String> {
         self.failed
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -53,6 +53,14 @@ pub const CLOSE_GRACE: Duration = Duration::from_secs(5);
 pub(crate) type Sink<S> = SplitSink<WebSocketStream<S>, Message>;
 pub(crate) type Source<S> = SplitStream<WebSocketStream<S>>;
 
+/// tungstenite's read buffer: allocated when the connection opens and zero-filled up to
+/// this length before every socket read, so it is resident for every idle session. Its
+/// default (128 KiB) was most of an idle session's memory (two WebSockets per session);
+/// 16 KiB is one TLS record, which is what one read from a TLS stream returns anyway. A
+/// longer message still fits: tungstenite reserves a frame's full length (bounded by
+/// [`MAX_MESSAGE_LEN`]) once its header is read.
+pub(crate) const READ_BUFFER_LEN: usize = 16 * 1024;
+
 /// Wraps `io` (after the 101) as a WebSocket with the size limits of [`codec`].
 pub(crate) async fn open<S>(
     io: S,
@@ -62,6 +70,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let config = WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER_LEN)
         .max_message_size(Some(MAX_MESSAGE_LEN))
         .max_frame_size(Some(MAX_MESSAGE_LEN));
     WebSocketStream::from_raw_socket(io, role, Some(config))

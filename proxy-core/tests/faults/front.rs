@@ -45,9 +45,13 @@ impl Front {
         spool: PathBuf,
     ) -> Front {
         let cfg = &bed.config;
+        // Small chunks and a window of two, whatever the defaults, so that a few MB of
+        // output span many chunks and the store's pace shows at the client.
         let recording = RecordingConfig {
             store: store.url().to_string(),
             spool_dir: Some(spool),
+            chunk_bytes: Some(256 << 10),
+            window_bytes: Some(512 << 10),
             ..RecordingConfig::default()
         };
         let upstream = Upstream::from_config(&cfg.upstream)

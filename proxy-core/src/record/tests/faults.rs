@@ -1,7 +1,7 @@
 //! Fault tests: the store failing mid-session, and a crash with chunks left in the spool.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -10,21 +10,67 @@ use object_store::memory::InMemory;
 use object_store::path::Path as ObjPath;
 use object_store::{
     CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
-    PutMultipartOptions, PutOptions, PutPayload, PutResult,
+    ObjectStoreExt, PutMultipartOptions, PutOptions, PutPayload, PutResult,
 };
 
-use super::super::{RecordFilter, Recorder};
+use super::super::{RecordFilter, RecordStore, Recorder};
 use super::{arc_store, config, feed, meta, signer};
 use crate::channel::{Channel, Frame, Msg};
 use crate::peer::Peer;
 use crate::pipeline::{Direction, EndReason, Pipeline};
 
-/// An in-memory store whose writes fail (or hang) after `puts` successful ones.
+/// An in-memory store whose writes fail (or hang) after `puts` successful ones. With
+/// `spool` set it also checks, at every chunk write, that the chunk is already in the spool
+/// and that every earlier chunk is stored or spooled (the writer's durability order).
 #[derive(Debug)]
 struct Flaky {
     inner: Arc<InMemory>,
     puts: AtomicI64,
     hang: bool,
+    spool: Option<std::path::PathBuf>,
+    delay: std::time::Duration,
+    violations: Mutex<Vec<String>>,
+    /// The most chunk files seen in the spool at one write.
+    max_spooled: AtomicUsize,
+}
+
+impl Flaky {
+    /// Checks the durability order for a write of `location` (see the type's docs).
+    async fn witness(&self, location: &ObjPath) {
+        let Some(spool) = &self.spool else { return };
+        let name = location.as_ref();
+        let Some((session, file)) = name.split_once('/') else {
+            return;
+        };
+        let Some(seq) = file
+            .strip_suffix(".chunk")
+            .and_then(|n| n.parse::<u64>().ok())
+        else {
+            return;
+        };
+        let dir = spool.join(session);
+        let spooled = std::fs::read_dir(&dir).map_or(0, |d| d.count());
+        self.max_spooled.fetch_max(spooled, Ordering::SeqCst);
+        let mut bad = Vec::new();
+        if !dir.join(file).exists() {
+            bad.push(format!("{name} stored before it was spooled"));
+        }
+        for q in 0..seq {
+            let earlier = super::super::store::chunk_name(session, q);
+            let file = earlier.rsplit('/').next().unwrap_or_default().to_owned();
+            let stored = self
+                .inner
+                .head(&ObjPath::from(earlier.as_str()))
+                .await
+                .is_ok();
+            if !stored && !dir.join(&file).exists() {
+                bad.push(format!(
+                    "{name} stored while {earlier} is neither stored nor spooled"
+                ));
+            }
+        }
+        self.violations.lock().unwrap().extend(bad);
+    }
 }
 
 impl std::fmt::Display for Flaky {
@@ -41,6 +87,8 @@ impl ObjectStore for Flaky {
         payload: PutPayload,
         opts: PutOptions,
     ) -> object_store::Result<PutResult> {
+        self.witness(location).await;
+        tokio::time::sleep(self.delay).await;
         if self.puts.fetch_sub(1, Ordering::SeqCst) <= 0 {
             if self.hang {
                 std::future::pending::<()>().await;
@@ -99,7 +147,44 @@ fn flaky(inner: &Arc<InMemory>, puts: i64, hang: bool) -> Flaky {
         inner: inner.clone(),
         puts: AtomicI64::new(puts),
         hang,
+        spool: None,
+        delay: std::time::Duration::ZERO,
+        violations: Mutex::new(Vec::new()),
+        max_spooled: AtomicUsize::new(0),
     }
+}
+
+#[tokio::test]
+async fn chunks_are_stored_in_batches_only_after_the_whole_batch_is_spooled() {
+    let spool = tempfile::tempdir().unwrap();
+    let mem = Arc::new(InMemory::new());
+    let cfg = config("memory://", Some(spool.path().to_path_buf()));
+    // A slow store: chunks cut meanwhile queue up and go out as batches.
+    let witness = Arc::new(Flaky {
+        spool: Some(spool.path().to_path_buf()),
+        delay: std::time::Duration::from_millis(5),
+        ..flaky(&mem, i64::MAX, false)
+    });
+    let witnessed = RecordStore::from_object_store(witness.clone(), "test://");
+    let rec = Recorder::new(cfg, witnessed, Some(signer()));
+    let h = rec.start(meta(), Pipeline::new().end_handle());
+    feed(&h, 2000);
+    h.finish(&super::completed());
+    let id = h.session_id().to_string();
+    let store = arc_store(flaky(&mem, i64::MAX, false));
+    super::sealed(&store, &id).await;
+    assert_eq!(*witness.violations.lock().unwrap(), Vec::<String>::new());
+    assert!(
+        witness.max_spooled.load(Ordering::SeqCst) > 1,
+        "chunks were spooled as batches"
+    );
+    let r = super::super::verify_session(&store, &id, None, &|| {}).await;
+    assert!(r.intact, "{:?}", r.problems);
+    assert!(r.chunks > 20, "{} chunks", r.chunks);
+    assert!(
+        !spool.path().join(&id).exists(),
+        "the spool is cleared after the seal"
+    );
 }
 
 #[tokio::test]
