@@ -43,6 +43,15 @@ fn assert_detected(
     assert_eq!(report["problems"][0]["kind"], kind, "{case}: {report}");
 }
 
+/// Flips one bit in the middle of an object, as an attacker with disk access would.
+fn flip_a_byte(object: &Path) {
+    make_writable(object);
+    let mut bytes = std::fs::read(object).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x01;
+    std::fs::write(object, &bytes).unwrap();
+}
+
 /// Asserts `verify` fails and its text names `problem`.
 #[track_caller]
 fn assert_fails(case: &str, (out, report): &(Out, serde_json::Value), problem: &str) {
@@ -95,12 +104,7 @@ async fn verify_passes_intact_sessions_and_names_each_tampering() {
 
     // A flipped byte in chunk 2.
     let d = copy("flip");
-    let victim = d.join(chunk_name(&id, 2));
-    make_writable(&victim);
-    let mut bytes = std::fs::read(&victim).unwrap();
-    let at = bytes.len() / 2;
-    bytes[at] ^= 0x01;
-    std::fs::write(&victim, &bytes).unwrap();
+    flip_a_byte(&d.join(chunk_name(&id, 2)));
     let r = verify(&d, &id, &[]).await;
     assert_detected("flip", &r, "modified chunk 2", "modifiedChunk");
     assert_eq!(r.1["problems"][0]["chunk"], 2);
@@ -147,12 +151,7 @@ async fn verify_passes_intact_sessions_and_names_each_tampering() {
 
     // A flipped byte in the seal.
     let d = copy("seal");
-    let victim = d.join(seal_name(&id));
-    make_writable(&victim);
-    let mut bytes = std::fs::read(&victim).unwrap();
-    let at = bytes.len() / 2;
-    bytes[at] ^= 0x01;
-    std::fs::write(&victim, &bytes).unwrap();
+    flip_a_byte(&d.join(seal_name(&id)));
     let r = verify(&d, &id, &[]).await;
     assert_fails("seal", &r, "seal");
 
