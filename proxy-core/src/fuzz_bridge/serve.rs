@@ -18,7 +18,8 @@ const DEADLINE: Duration = Duration::from_secs(600);
 /// sub-protocol, the stream options and whether the rest is sent verbatim or as a sequence
 /// of masked client frames built from it. Properties: no panic; the driver delivers at most
 /// as many payload bytes as the client sent; it ends once the client has sent EOF and the
-/// pipeline has dropped `outgoing`; what it writes back is bounded.
+/// pipeline has dropped `outgoing`; what it writes back is bounded by a constant plus what
+/// the client sent (pongs).
 ///
 /// Call on a current-thread runtime with a paused clock.
 pub async fn websocket_serve(data: &[u8]) {
@@ -76,8 +77,13 @@ pub async fn websocket_serve(data: &[u8]) {
     let back = tokio::time::timeout(DEADLINE, run)
         .await
         .unwrap_or_else(|_| panic!("{protocol:?}: driver did not end after EOF"));
-    // The initial message, at most a close frame and a status: a few hundred bytes.
-    assert!(back <= 1024, "{protocol:?}: wrote {back} bytes back");
+    // The initial message, at most a close frame and a status (a few hundred bytes), plus a
+    // pong for each ping the client sent: a pong is never longer than its masked ping, so
+    // what comes back is bounded by what was sent (no amplification).
+    assert!(
+        back <= 1024 + sent,
+        "{protocol:?}: wrote {back} bytes back for {sent} sent"
+    );
 }
 
 /// Masked client frames: per frame a control byte (FIN, RSV bits, opcode), a length byte
@@ -127,5 +133,17 @@ mod tests {
         // v4 base64 text on stdin with a TTY resize.
         run(b"\xca\x81\x05\x30aGk=\x81\x214eyJXaWR0aCI6ODAsIkhlaWdodCI6MjR9").await;
         run(b"").await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_ping_flood_is_answered_with_no_more_than_it_sent() {
+        // Found by fuzzing: 100 pings of 11 bytes, each answered with a pong, wrote more than
+        // the harness's old fixed bound; the bound is now relative to what was sent.
+        let mut data = vec![0x89];
+        for _ in 0..100 {
+            data.extend([0x89, 11]);
+            data.extend([b'p'; 11]);
+        }
+        run(&data).await;
     }
 }
