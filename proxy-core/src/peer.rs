@@ -48,6 +48,14 @@ pub struct Peer {
 }
 
 impl Peer {
+    /// A peer whose "driver" is the test itself: the pipeline's side and the driver's
+    /// queues, for tests that play the driver by hand.
+    #[cfg(test)]
+    pub(crate) fn fake() -> (Peer, DriverQueues) {
+        let (queues, driver) = Peer::channel();
+        (queues.with_driver(tokio::spawn(async { Ok(()) })), driver)
+    }
+
     /// Builds the queues for a driver: returns the pipeline's [`Peer`] (minus `done`) and the
     /// driver's ends. Drivers call this, spawn themselves, and fill in `done`.
     pub fn channel() -> (PeerQueues, DriverQueues) {

@@ -3,12 +3,6 @@ use bytes::Bytes;
 use super::*;
 use crate::peer::DriverQueues;
 
-/// A peer whose "driver" is the test itself.
-fn fake() -> (Peer, DriverQueues) {
-    let (queues, driver) = Peer::channel();
-    (queues.with_driver(tokio::spawn(async { Ok(()) })), driver)
-}
-
 fn data(channel: Channel, s: &'static str) -> Msg {
     Msg::Data(Frame::new(channel, Bytes::from_static(s.as_bytes())))
 }
@@ -38,8 +32,8 @@ fn status_of(msgs: &[Msg]) -> Status {
 
 #[tokio::test]
 async fn splice_relays_both_ways_then_delivers_the_status() {
-    let (client, mut c) = fake();
-    let (server, mut s) = fake();
+    let (client, mut c) = Peer::fake();
+    let (server, mut s) = Peer::fake();
     let session = tokio::spawn(splice(client, server));
 
     c.to_pipeline
@@ -84,8 +78,8 @@ async fn splice_relays_both_ways_then_delivers_the_status() {
 
 #[tokio::test]
 async fn a_server_that_vanishes_without_status_fails_the_session() {
-    let (client, mut c) = fake();
-    let (server, s) = fake();
+    let (client, mut c) = Peer::fake();
+    let (server, s) = Peer::fake();
     let session = tokio::spawn(splice(client, server));
     s.to_pipeline
         .send(data(Channel::Stdout, "partial"))
@@ -101,8 +95,8 @@ async fn a_server_that_vanishes_without_status_fails_the_session() {
 
 #[tokio::test]
 async fn a_client_that_goes_away_cancels_the_server() {
-    let (client, c) = fake();
-    let (server, mut s) = fake();
+    let (client, c) = Peer::fake();
+    let (server, mut s) = Peer::fake();
     let session = tokio::spawn(splice(client, server));
     drop(c);
     // The server's queue closes: its driver cancels the upstream stream.
@@ -150,8 +144,8 @@ impl Filter for HoldLast {
 
 #[tokio::test]
 async fn filters_rewrite_hold_back_and_flush_before_the_status() {
-    let (client, mut c) = fake();
-    let (server, s) = fake();
+    let (client, mut c) = Peer::fake();
+    let (server, s) = Peer::fake();
     let mut pipeline = Pipeline::new();
     pipeline.filter(Direction::ToClient, Box::new(HoldLast::default()));
     let session = tokio::spawn(pipeline.run(client, server));
@@ -208,8 +202,8 @@ impl Filter for DenyStdin {
 
 #[tokio::test]
 async fn a_filter_can_end_the_session_and_the_client_sees_why() {
-    let (client, mut c) = fake();
-    let (server, mut s) = fake();
+    let (client, mut c) = Peer::fake();
+    let (server, mut s) = Peer::fake();
     let mut pipeline = Pipeline::new();
     pipeline.filter(Direction::ToServer, Box::new(DenyStdin));
     let session = tokio::spawn(pipeline.run(client, server));
@@ -226,8 +220,8 @@ async fn a_filter_can_end_the_session_and_the_client_sees_why() {
 
 #[tokio::test]
 async fn an_end_handle_ends_a_quiet_session() {
-    let (client, mut c) = fake();
-    let (server, _s) = fake();
+    let (client, mut c) = Peer::fake();
+    let (server, _s) = Peer::fake();
     let pipeline = Pipeline::new();
     let handle = pipeline.end_handle();
     let session = tokio::spawn(pipeline.run(client, server));
@@ -239,8 +233,8 @@ async fn an_end_handle_ends_a_quiet_session() {
 
 #[tokio::test]
 async fn a_server_that_never_reads_stdin_does_not_block_stdout() {
-    let (client, mut c) = fake();
-    let (server, s) = fake();
+    let (client, mut c) = Peer::fake();
+    let (server, s) = Peer::fake();
     let session = tokio::spawn(splice(client, server));
     // Fill the server's inbound queue and more: the stdin pump blocks…
     let writer = tokio::spawn({

@@ -207,12 +207,8 @@ mod tests {
 
     /// Runs a pipeline with `limits` between two test-driven peers.
     fn session(limits: SessionLimits) -> (JoinHandle<SessionEnd>, DriverQueues, DriverQueues) {
-        let fake = || {
-            let (queues, driver) = Peer::channel();
-            (queues.with_driver(tokio::spawn(async { Ok(()) })), driver)
-        };
-        let (client, c) = fake();
-        let (server, s) = fake();
+        let (client, c) = Peer::fake();
+        let (server, s) = Peer::fake();
         let mut pipeline = Pipeline::new();
         install(&mut pipeline, &limits);
         (tokio::spawn(pipeline.run(client, server)), c, s)

@@ -1,7 +1,7 @@
 use bytes::Bytes;
 
 use super::*;
-use crate::peer::{DriverQueues, Peer};
+use crate::peer::Peer;
 use crate::pipeline::{Direction, Pipeline};
 use crate::status::Status;
 
@@ -26,11 +26,6 @@ fn pem_block() -> String {
     )
 }
 
-fn fake() -> (Peer, DriverQueues) {
-    let (queues, driver) = Peer::channel();
-    (queues.with_driver(tokio::spawn(async { Ok(()) })), driver)
-}
-
 /// Runs `frames` from the server through a redacting pipeline; returns (stdout, stderr,
 /// frames seen by the client).
 async fn through(frames: Vec<Frame>) -> (String, String, Vec<Msg>) {
@@ -40,8 +35,8 @@ async fn through(frames: Vec<Frame>) -> (String, String, Vec<Msg>) {
         Direction::ToClient,
         Box::new(RedactFilter::new(redactor, None)),
     );
-    let (client, mut c) = fake();
-    let (server, s) = fake();
+    let (client, mut c) = Peer::fake();
+    let (server, s) = Peer::fake();
     let session = tokio::spawn(pipeline.run(client, server));
     let reader = tokio::spawn(async move {
         let mut got = Vec::new();
@@ -175,8 +170,8 @@ async fn a_prompt_shows_without_further_output() {
         Direction::ToClient,
         Box::new(RedactFilter::new(redactor, None)),
     );
-    let (client, mut c) = fake();
-    let (server, s) = fake();
+    let (client, mut c) = Peer::fake();
+    let (server, s) = Peer::fake();
     let _session = tokio::spawn(pipeline.run(client, server));
     s.to_pipeline
         .send(Msg::Data(Frame::new(

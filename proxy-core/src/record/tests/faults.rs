@@ -208,10 +208,8 @@ async fn a_failing_store_ends_the_session_and_recovery_seals_it_interrupted() {
         Direction::ToClient,
         Box::new(RecordFilter::new(h.clone(), true)),
     );
-    let (cq, mut c) = Peer::channel();
-    let (sq, s) = Peer::channel();
-    let client = cq.with_driver(tokio::spawn(async { Ok(()) }));
-    let server = sq.with_driver(tokio::spawn(async { Ok(()) }));
+    let (client, mut c) = Peer::fake();
+    let (server, s) = Peer::fake();
     let session = tokio::spawn(pipeline.run(client, server));
     // The client reads everything; the server writes until the session stops taking it.
     let reader = tokio::spawn(async move {
@@ -321,10 +319,8 @@ async fn session_against(rec: &Recorder, lines: usize) -> (crate::pipeline::Sess
         Box::new(RecordFilter::new(h.clone(), false)),
     );
     pipeline.filter(Direction::ToClient, Box::new(RecordFilter::new(h, true)));
-    let (cq, mut c) = Peer::channel();
-    let (sq, s) = Peer::channel();
-    let client = cq.with_driver(tokio::spawn(async { Ok(()) }));
-    let server = sq.with_driver(tokio::spawn(async { Ok(()) }));
+    let (client, mut c) = Peer::fake();
+    let (server, s) = Peer::fake();
     let session = tokio::spawn(pipeline.run(client, server));
     let reader = tokio::spawn(async move {
         let mut got = 0;
