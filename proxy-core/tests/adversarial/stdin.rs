@@ -71,11 +71,7 @@ async fn a_websocket_stdin_flood_without_stdin_is_discarded() {
     let (close, data) = ws.until_close().await;
     watch.finish("WebSocket stdin flood on a session without stdin");
     assert_eq!(close.map(|c| c.0), Some(1000));
-    let stdout: Vec<u8> = data
-        .iter()
-        .filter(|m| m.first() == Some(&1))
-        .flat_map(|m| m[1..].to_vec())
-        .collect();
+    let stdout = channel_bytes(&data, 1);
     assert_eq!(String::from_utf8_lossy(&stdout), "done\n");
     drop(ws);
     sessions_end(&bed).await;

@@ -217,6 +217,28 @@ pub(crate) async fn still_serving(bed: &Testbed, client: Client) {
     assert_eq!(out.stdout, b"still serving\n", "{client:?}");
 }
 
+/// Writes and flushes `bytes` within [`IO_TIMEOUT`]; `false` once the server has closed the
+/// connection.
+async fn write_raw(io: &mut Tls, bytes: &[u8]) -> bool {
+    matches!(
+        tokio::time::timeout(IO_TIMEOUT, async {
+            io.write_all(bytes).await?;
+            io.flush().await
+        })
+        .await,
+        Ok(Ok(()))
+    )
+}
+
+/// The payload bytes a WebSocket channel protocol carried on `channel`, in order.
+pub(crate) fn channel_bytes(messages: &[bytes::Bytes], channel: u8) -> Vec<u8> {
+    messages
+        .iter()
+        .filter(|m| m.first() == Some(&channel))
+        .flat_map(|m| m[1..].to_vec())
+        .collect()
+}
+
 /// This process's resident set, in KiB.
 pub(crate) fn rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
@@ -350,14 +372,7 @@ impl Spdy {
 
     /// Writes raw bytes; `false` once the server has closed the connection.
     pub(crate) async fn send_raw(&mut self, bytes: &[u8]) -> bool {
-        matches!(
-            tokio::time::timeout(IO_TIMEOUT, async {
-                self.io.write_all(bytes).await?;
-                self.io.flush().await
-            })
-            .await,
-            Ok(Ok(()))
-        )
+        write_raw(&mut self.io, bytes).await
     }
 
     pub(crate) async fn send(&mut self, frame: &Frame) -> bool {
@@ -518,14 +533,7 @@ impl Ws {
 
     /// Writes raw bytes; `false` once the server has closed the connection.
     pub(crate) async fn send_raw(&mut self, bytes: &[u8]) -> bool {
-        matches!(
-            tokio::time::timeout(IO_TIMEOUT, async {
-                self.io.write_all(bytes).await?;
-                self.io.flush().await
-            })
-            .await,
-            Ok(Ok(()))
-        )
+        write_raw(&mut self.io, bytes).await
     }
 
     /// A binary message `[channel][payload]`.

@@ -141,11 +141,7 @@ async fn unknown_channels_go_nowhere_and_the_session_goes_on() {
     assert!(ws.send_raw(&ws_frame(true, BINARY, &[0xff, 0])).await);
     let (close, data) = ws.until_close().await;
     assert_eq!(close.map(|c| c.0), Some(1000));
-    let stdout: Vec<u8> = data
-        .iter()
-        .filter(|m| m.first() == Some(&1))
-        .flat_map(|m| m[1..].to_vec())
-        .collect();
+    let stdout = channel_bytes(&data, 1);
     assert_eq!(String::from_utf8_lossy(&stdout), "legit\n");
     let status: Vec<&bytes::Bytes> = data.iter().filter(|m| m.first() == Some(&3)).collect();
     assert_eq!(status.len(), 1);
@@ -185,11 +181,7 @@ async fn a_flood_of_tiny_frames_is_bounded_and_exact() {
     let (close, data) = ws.until_close().await;
     watch.finish("100k tiny WebSocket frames");
     assert_eq!(close.map(|c| c.0), Some(1000));
-    let stdout: String = data
-        .iter()
-        .filter(|m| m.first() == Some(&1))
-        .map(|m| String::from_utf8_lossy(&m[1..]).into_owned())
-        .collect();
+    let stdout = String::from_utf8_lossy(&channel_bytes(&data, 1)).into_owned();
     assert_eq!(stdout.trim(), FRAMES.to_string());
     drop(ws);
     sessions_end(&bed).await;
