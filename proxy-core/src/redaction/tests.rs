@@ -1,8 +1,9 @@
 use bytes::Bytes;
+use tokio::task::JoinHandle;
 
 use super::*;
-use crate::peer::Peer;
-use crate::pipeline::{Direction, Pipeline};
+use crate::peer::{DriverQueues, Peer};
+use crate::pipeline::{Direction, Pipeline, SessionEnd};
 use crate::status::Status;
 
 /// A synthetic AWS access key id, assembled at run time.
@@ -26,18 +27,24 @@ fn pem_block() -> String {
     )
 }
 
-/// Runs `frames` from the server through a redacting pipeline; returns (stdout, stderr,
-/// frames seen by the client).
-async fn through(frames: Vec<Frame>) -> (String, String, Vec<Msg>) {
-    let redactor = build(None, Some(b"test key")).unwrap();
+/// A running session whose client-bound output is redacted under fingerprint key `key`:
+/// the pipeline task and the client's and the server's driver queues.
+fn redacting_session(key: &[u8]) -> (JoinHandle<SessionEnd>, DriverQueues, DriverQueues) {
+    let redactor = build(None, Some(key)).unwrap();
     let mut pipeline = Pipeline::new();
     pipeline.filter(
         Direction::ToClient,
         Box::new(RedactFilter::new(redactor, None)),
     );
-    let (client, mut c) = Peer::fake();
+    let (client, c) = Peer::fake();
     let (server, s) = Peer::fake();
-    let session = tokio::spawn(pipeline.run(client, server));
+    (tokio::spawn(pipeline.run(client, server)), c, s)
+}
+
+/// Runs `frames` from the server through a redacting pipeline; returns (stdout, stderr,
+/// frames seen by the client).
+async fn through(frames: Vec<Frame>) -> (String, String, Vec<Msg>) {
+    let (session, mut c, s) = redacting_session(b"test key");
     let reader = tokio::spawn(async move {
         let mut got = Vec::new();
         while let Some(m) = c.from_pipeline.recv().await {
@@ -164,15 +171,7 @@ fn a_disabled_config_builds_nothing_and_a_bad_rules_file_is_an_error() {
 
 #[tokio::test(start_paused = true)]
 async fn a_prompt_shows_without_further_output() {
-    let redactor = build(None, Some(b"k")).unwrap();
-    let mut pipeline = Pipeline::new();
-    pipeline.filter(
-        Direction::ToClient,
-        Box::new(RedactFilter::new(redactor, None)),
-    );
-    let (client, mut c) = Peer::fake();
-    let (server, s) = Peer::fake();
-    let _session = tokio::spawn(pipeline.run(client, server));
+    let (_session, mut c, s) = redacting_session(b"k");
     s.to_pipeline
         .send(Msg::Data(Frame::new(
             Channel::Stdout,
