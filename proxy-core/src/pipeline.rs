@@ -96,7 +96,15 @@ pub trait Filter: Send {
         false
     }
 
-    /// The direction has been quiet for [`IDLE_FLUSH`]: push what may be shown now to `out`.
+    /// Whether what this filter holds may be released as soon as its direction has no
+    /// message waiting, instead of after [`IDLE_FLUSH`]: the held bytes reveal nothing (the
+    /// redactor holding only the start of a trigger literal). Default: no.
+    fn releases_at_any_pause(&self) -> bool {
+        false
+    }
+
+    /// The direction has been quiet for [`IDLE_FLUSH`] (or has no message waiting, when
+    /// [`Filter::releases_at_any_pause`] says so): push what may be shown now to `out`.
     fn on_idle(&mut self, out: &mut Vec<Msg>) {
         let _ = out;
     }
@@ -350,23 +358,20 @@ async fn pump_to_server(
     let mut stopped = end.tx.subscribe();
     let mut out = Vec::new();
     loop {
-        let holding = filters.iter().any(|f| f.holds());
-        let msg = tokio::select! {
-            biased;
-            _ = stopped.wait_for(Option::is_some) => break,
-            msg = client_in.recv() => Some(msg),
-            _ = tokio::time::sleep(IDLE_FLUSH), if holding => None,
-        };
-        let Some(msg) = msg else {
-            release_chain(&mut filters, &mut out, Release::Idle).await;
-            if !forward(&mut out, &server_out, &mut stopped).await {
+        let msg = match next_input(&mut client_in, Holding::of(&filters), &mut stopped).await {
+            Input::Stopped => break,
+            Input::Pause => {
+                release_chain(&mut filters, &mut out, Release::Idle).await;
+                if !forward(&mut out, &server_out, &mut stopped).await {
+                    break;
+                }
+                continue;
+            }
+            Input::Closed => {
+                end.stop(Stop::ClientGone);
                 break;
             }
-            continue;
-        };
-        let Some(msg) = msg else {
-            end.stop(Stop::ClientGone);
-            break;
+            Input::Msg(msg) => msg,
         };
         match run_chain(&mut filters, msg, &mut out, &mut stopped).await {
             Ok(()) => {}
@@ -397,20 +402,18 @@ async fn pump_to_client(
     let mut out = Vec::new();
     let mut status = None;
     loop {
-        let holding = filters.iter().any(|f| f.holds());
-        let msg = tokio::select! {
-            biased;
-            _ = stopped.wait_for(Option::is_some) => break,
-            msg = server_in.recv() => Some(msg),
-            _ = tokio::time::sleep(IDLE_FLUSH), if holding => None,
-        };
-        let Some(msg) = msg else {
-            release_chain(&mut filters, &mut out, Release::Idle).await;
-            if !forward(&mut out, &client_out, &mut stopped).await {
-                end.stop(Stop::ClientGone);
-                break;
+        let msg = match next_input(&mut server_in, Holding::of(&filters), &mut stopped).await {
+            Input::Stopped => break,
+            Input::Pause => {
+                release_chain(&mut filters, &mut out, Release::Idle).await;
+                if !forward(&mut out, &client_out, &mut stopped).await {
+                    end.stop(Stop::ClientGone);
+                    break;
+                }
+                continue;
             }
-            continue;
+            Input::Closed => None,
+            Input::Msg(msg) => Some(msg),
         };
         match msg {
             None => {
@@ -445,6 +448,63 @@ async fn pump_to_client(
         filters,
         client_out,
         status,
+    }
+}
+
+/// What a pump does next.
+enum Input {
+    /// The session stopped.
+    Stopped,
+    /// A pause: filters holding bytes release what they can.
+    Pause,
+    /// The sending side is gone.
+    Closed,
+    /// A message.
+    Msg(Msg),
+}
+
+/// What a direction's filters hold back.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Holding {
+    Nothing,
+    /// Bytes a pause of [`IDLE_FLUSH`] releases.
+    UntilIdle,
+    /// Bytes any pause releases (every holding filter says so).
+    UntilAnyPause,
+}
+
+impl Holding {
+    fn of(filters: &[Box<dyn Filter>]) -> Holding {
+        let mut holding = filters.iter().filter(|f| f.holds()).peekable();
+        if holding.peek().is_none() {
+            Holding::Nothing
+        } else if holding.all(|f| f.releases_at_any_pause()) {
+            Holding::UntilAnyPause
+        } else {
+            Holding::UntilIdle
+        }
+    }
+}
+
+/// A pump's next input. A pause is [`IDLE_FLUSH`] without input, or no message waiting at
+/// all when every filter that holds bytes may release them at any pause.
+async fn next_input(
+    input: &mut mpsc::Receiver<Msg>,
+    holding: Holding,
+    stopped: &mut watch::Receiver<Option<Stop>>,
+) -> Input {
+    if holding == Holding::UntilAnyPause {
+        return match input.try_recv() {
+            Ok(msg) => Input::Msg(msg),
+            Err(mpsc::error::TryRecvError::Empty) => Input::Pause,
+            Err(mpsc::error::TryRecvError::Disconnected) => Input::Closed,
+        };
+    }
+    tokio::select! {
+        biased;
+        _ = stopped.wait_for(Option::is_some) => Input::Stopped,
+        msg = input.recv() => msg.map_or(Input::Closed, Input::Msg),
+        _ = tokio::time::sleep(IDLE_FLUSH), if holding == Holding::UntilIdle => Input::Pause,
     }
 }
 

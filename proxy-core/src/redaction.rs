@@ -4,11 +4,14 @@
 //! redactor, so a secret split across frames of one channel is still caught, and bytes of
 //! two channels never mix. Clean frames pass through as the same `Bytes`; only masks are new
 //! buffers. Bytes the redactor holds back (a possible secret still arriving) are released
-//! when the channel closes or the session finishes, before the final status — and after a
-//! pause of [`crate::pipeline::IDLE_FLUSH`], so interactive output (a prompt, an echo) shows
-//! at once. The price of the pause rule: a secret whose *trigger* arrives after a pause is
-//! masked only from the bytes still held (see `StreamRedactor::flush_idle`); a candidate
-//! already seen (an open private key block) stays held across the pause.
+//! when the channel closes or the session finishes, before the final status — and on a
+//! pause, so interactive output (a prompt, an echo) shows at once. When all it holds is the
+//! start of a trigger literal (`AK`, `pass`: nothing secret), any pause will do — no
+//! message waiting — so an echo is not delayed; otherwise the pause is
+//! [`crate::pipeline::IDLE_FLUSH`]. The price of the pause rule: where a pause splits a
+//! trigger, the mask starts after the part already shown (see
+//! `StreamRedactor::flush_idle`); a candidate already seen (an open private key block, a
+//! value still arriving) stays held across the pause.
 //!
 //! Findings go to the log (rule, channel, offset and length; never the secret) and, when
 //! the session is recorded, into the recording with the keyed fingerprint.
@@ -217,6 +220,14 @@ impl Filter for RedactFilter {
     fn holds(&self) -> bool {
         let held = |s: &Option<StreamRedactor>| s.as_ref().is_some_and(|s| s.held_bytes() > 0);
         held(&self.stdout) || held(&self.stderr)
+    }
+
+    fn releases_at_any_pause(&self) -> bool {
+        let only_trigger_start = |s: &Option<StreamRedactor>| {
+            s.as_ref()
+                .is_none_or(|s| s.held_bytes() == 0 || s.holds_only_trigger_start())
+        };
+        only_trigger_start(&self.stdout) && only_trigger_start(&self.stderr)
     }
 
     fn on_idle(&mut self, out: &mut Vec<Msg>) {

@@ -148,7 +148,8 @@ impl StreamRedactor {
         }
         self.release(out, findings, false);
         // Keep [base - back, end) contiguous for the next seam.
-        let new_base = self.base.saturating_sub(back as u64);
+        // The scan may resume before `base` after an idle flush (a trigger's start).
+        let new_base = self.base.saturating_sub(back as u64).min(self.scan_pos);
         let seam_end = chunk_start + seam as u64;
         if new_base >= seam_end {
             win.clear();
@@ -173,11 +174,28 @@ impl StreamRedactor {
         }
         let win = std::mem::take(&mut self.win);
         self.idle = true;
-        self.scan(&win, self.win_base, false, None);
+        let outcome = self.scan(&win, self.win_base, false, None);
         self.idle = false;
         self.win = win;
-        let frontier = self.scan_pos;
+        // Past the scan position there is at most the start of a trigger, which reveals
+        // nothing (trigger literals are public markers) and is released too; the scan
+        // resumes at it, so if the trigger completes, the secret after it is still masked.
+        let frontier = match outcome {
+            Outcome::Deferred => self.scan_pos,
+            _ => self.end,
+        };
         self.release_upto(frontier, out, findings);
+    }
+
+    /// Whether every byte held is the start of a trigger literal that has not completed yet
+    /// (no undecided hit, no open region, no user rule that may reach back before its
+    /// keyword). Such bytes reveal nothing, so a proxy may [`flush_idle`](Self::flush_idle)
+    /// as soon as the stream pauses at all, instead of waiting for a longer pause.
+    pub fn holds_only_trigger_start(&self) -> bool {
+        self.deferred.is_none()
+            && self.regions.is_empty()
+            && self.redactor.detectors().back_mask() == 0
+            && self.scan_pos <= self.base
     }
 
     /// Ends the stream: decides every pending hit and releases everything.
@@ -207,10 +225,13 @@ impl StreamRedactor {
             let Some(m) = found else {
                 self.scan_pos = match stop {
                     Some(s) => self.scan_pos.max(s),
-                    None if eof || self.idle => hay_base + hay.len() as u64,
+                    None if eof => hay_base + hay.len() as u64,
+                    // A trigger may still be completing in the tail; the scan resumes
+                    // there (after an idle flush too, so a trigger split by a pause is
+                    // still found and masks what follows it).
                     None => self
                         .scan_pos
-                        .max((hay_base + hay.len() as u64).saturating_sub(longest as u64 - 1)),
+                        .max(hay_base + (from + d.partial_start(&hay[from..])) as u64),
                 };
                 return Outcome::Reached;
             };
@@ -225,10 +246,13 @@ impl StreamRedactor {
                     return Outcome::Reached;
                 }
             } else if !eof && !self.idle && m.start() + longest > hay.len() {
-                // A longer trigger starting here or earlier may still complete.
-                let tail = (hay_base + hay.len() as u64).saturating_sub(longest as u64 - 1);
-                self.scan_pos = self.scan_pos.max(tail);
-                return Outcome::Deferred;
+                // A longer trigger starting here, or one starting earlier, may still
+                // complete and would then be the leftmost-longest match instead.
+                let partial = from + d.partial_start(&hay[from..]);
+                if partial <= m.start() {
+                    self.scan_pos = self.scan_pos.max(hay_base + partial as u64);
+                    return Outcome::Deferred;
+                }
             }
             if at < self.assign_skip && d.is_assignment(m.pattern().as_usize()) {
                 // Inside a value the assignment detector already parsed.
@@ -239,7 +263,9 @@ impl StreamRedactor {
             let waiting = self
                 .deferred
                 .is_some_and(|df| df.at == at && self.end < df.retry_end);
-            if waiting && !eof {
+            // On a pause, decide now what can be decided: the doubling only saves work
+            // while bytes keep arriving.
+            if waiting && !eof && !self.idle {
                 self.scan_pos = at;
                 return Outcome::Deferred;
             }

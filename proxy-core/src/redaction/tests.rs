@@ -192,3 +192,48 @@ async fn a_prompt_shows_without_further_output() {
     );
     drop(s);
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_echo_that_could_start_a_secret_shows_without_waiting() {
+    use std::time::Duration;
+    use tokio::time::{Instant, timeout};
+
+    let stdout = |s: &str| Msg::Data(Frame::new(Channel::Stdout, Bytes::from(s.to_string())));
+    let (_session, mut c, s) = redacting_session(b"k");
+    // Each is the start of a trigger (`sk-`, `AKIA`, `-----BEGIN `) or nothing at all.
+    for echo in ["s", "A", "-----", "l"] {
+        let start = Instant::now();
+        s.to_pipeline.send(stdout(echo)).await.unwrap();
+        let got = timeout(Duration::from_secs(1), c.from_pipeline.recv()).await;
+        assert_eq!(got, Ok(Some(stdout(echo))), "{echo:?} was held back");
+        assert_eq!(
+            start.elapsed(),
+            Duration::ZERO,
+            "{echo:?} waited for a pause"
+        );
+    }
+    // A secret still arriving is not released by any pause.
+    let secret = ["hun", "ter", "2"].concat();
+    s.to_pipeline
+        .send(stdout(&format!(" password={}", &secret[..3])))
+        .await
+        .unwrap();
+    let mut shown = String::new();
+    while let Ok(Some(Msg::Data(f))) = timeout(Duration::from_secs(1), c.from_pipeline.recv()).await
+    {
+        shown.push_str(std::str::from_utf8(&f.bytes).unwrap());
+    }
+    assert!(!shown.contains("password="), "{shown:?}");
+    s.to_pipeline
+        .send(stdout(&format!("{}\n", &secret[3..])))
+        .await
+        .unwrap();
+    while !shown.ends_with('\n') {
+        match timeout(Duration::from_secs(1), c.from_pipeline.recv()).await {
+            Ok(Some(Msg::Data(f))) => shown.push_str(std::str::from_utf8(&f.bytes).unwrap()),
+            other => panic!("{other:?} after {shown:?}"),
+        }
+    }
+    assert!(!shown.contains(&secret), "{shown:?}");
+    assert!(shown.contains("password=[REDACTED:"), "{shown:?}");
+}

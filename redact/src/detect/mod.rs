@@ -9,6 +9,7 @@
 //! relies on (see `redact/DESIGN.md`).
 
 mod assign;
+mod prefixes;
 mod structured;
 mod token;
 mod user;
@@ -18,6 +19,7 @@ use regex::bytes::Regex;
 
 use crate::hay::{Hay, NeedMore};
 use crate::rules::{Builtin, RuleIdx};
+use prefixes::TriggerPrefixes;
 pub use structured::PEM_MAX;
 pub(crate) use user::UserRule;
 
@@ -172,6 +174,7 @@ pub(crate) struct Detectors {
     user: Vec<UserRule>,
     allow: Vec<Regex>,
     longest_trigger: usize,
+    prefixes: TriggerPrefixes,
     back_context: usize,
     back_mask: usize,
 }
@@ -210,6 +213,7 @@ impl Detectors {
             .map(|(p, d)| (*d, window(*d, p.len(), &user)))
             .collect();
         let longest_trigger = triggers.iter().map(|(p, _)| p.len()).max().unwrap_or(1);
+        let prefixes = TriggerPrefixes::new(triggers.iter().map(|(p, _)| p.as_slice()));
         let user_back = user.iter().map(UserRule::max_len).max().unwrap_or(0);
         Ok(Self {
             ac,
@@ -220,6 +224,7 @@ impl Detectors {
             user,
             allow,
             longest_trigger,
+            prefixes,
         })
     }
 
@@ -234,6 +239,12 @@ impl Detectors {
     /// Longest trigger literal: a hit is only trusted when this many bytes follow its start.
     pub(crate) fn longest_trigger(&self) -> usize {
         self.longest_trigger
+    }
+
+    /// The earliest offset of `hay` from which a trigger could still extend past its end
+    /// (`hay.len()` if none): see [`TriggerPrefixes::partial_start`].
+    pub(crate) fn partial_start(&self, hay: &[u8]) -> usize {
+        self.prefixes.partial_start(hay)
     }
 
     /// Bytes before a hit that verifiers may read.

@@ -292,3 +292,98 @@ fn an_open_private_key_block_stays_held_across_a_pause() {
     assert!(!contains(&all, "MIIEvQIBADANBgkq"));
     assert!(contains(&all, "[REDACTED:private-key]"));
 }
+
+#[test]
+fn push_holds_only_what_a_trigger_could_still_start() {
+    let r = redactor();
+    let mut stream = r.stream();
+    let (mut out, mut findings) = (Vec::new(), Vec::new());
+    // A keystroke's echo and a prompt no trigger can start are released by `push` itself.
+    for (chunk, held) in [("l", 0), ("s -la\r\n$ ", 0), ("echo AK", 2), ("Q", 0)] {
+        stream.push(Bytes::from(chunk), &mut out, &mut findings);
+        assert_eq!(stream.held_bytes(), held, "after {chunk:?}");
+        assert!(stream.holds_only_trigger_start(), "after {chunk:?}");
+    }
+    assert_eq!(out.concat(), b"ls -la\r\n$ echo AKQ");
+    // An undecided hit is more than a trigger's start.
+    stream.push(Bytes::from("password=hun"), &mut out, &mut findings);
+    assert!(stream.held_bytes() > 0);
+    assert!(!stream.holds_only_trigger_start());
+}
+
+#[test]
+fn a_pause_anywhere_in_a_secret_never_lets_the_secret_through() {
+    let r = redactor();
+    let mut g = Gen::new(11);
+    for p in all_secrets(&mut g) {
+        let line = format!("out: {}\n", p.text);
+        for cut in 1..line.len() {
+            if !line.is_char_boundary(cut) {
+                continue;
+            }
+            let (a, b) = line.split_at(cut);
+            let (shown, all, _) = with_idle_flushes(&r, &[a.as_bytes(), b.as_bytes()]);
+            assert!(
+                !contains(&all, &p.secret),
+                "{} survived a pause at {cut}",
+                p.rule
+            );
+            assert!(all.starts_with(&shown));
+        }
+    }
+}
+
+#[test]
+fn a_trigger_split_by_a_pause_still_masks_what_follows_it() {
+    let r = redactor();
+    let key = format!("{}X", &["AKIA", "Q3EXAMPLE7TESTKEY"].concat()[..19]);
+    let mut stream = r.stream();
+    let (mut out, mut findings) = (Vec::new(), Vec::new());
+    stream.push(Bytes::from("id AK"), &mut out, &mut findings);
+    stream.flush_idle(&mut out, &mut findings);
+    // The trigger's start is shown on the pause: it is not secret.
+    assert_eq!(out.concat(), b"id AK");
+    assert_eq!(stream.held_bytes(), 0);
+    stream.push(
+        Bytes::from(format!("{}\n", &key[2..])),
+        &mut out,
+        &mut findings,
+    );
+    stream.finish(&mut out, &mut findings);
+    assert_eq!(out.concat(), b"id AK[REDACTED:aws-access-key-id]\n");
+    assert_eq!((findings[0].offset, findings[0].len), (5, 18));
+}
+
+#[test]
+fn user_rules_that_reach_back_before_their_keyword_are_not_flushed_eagerly() {
+    let rules = RulesFile::from_yaml(
+        "rules:\n- id: internal\n  regex: '[a-f0-9]{16}\\.ticket'\n  keywords: [ticket]\n",
+    )
+    .unwrap();
+    let r = RedactorBuilder::new().rules(rules).build().unwrap();
+    let mut stream = r.stream();
+    let (mut out, mut findings) = (Vec::new(), Vec::new());
+    stream.push(Bytes::from("id 0123456789abcdef"), &mut out, &mut findings);
+    assert!(stream.held_bytes() > 0);
+    assert!(!stream.holds_only_trigger_start());
+}
+
+#[test]
+fn a_pause_decides_a_secret_whose_value_has_ended() {
+    let r = redactor();
+    let value = ["hun", "ter", "2"].concat();
+    let mut stream = r.stream();
+    let (mut out, mut findings) = (Vec::new(), Vec::new());
+    stream.push(Bytes::from("db password=hun"), &mut out, &mut findings);
+    stream.push(
+        Bytes::from(format!("{}\n", &value[3..])),
+        &mut out,
+        &mut findings,
+    );
+    // Too few bytes yet for the scan to retry on its own; the pause decides it.
+    stream.flush_idle(&mut out, &mut findings);
+    assert_eq!(stream.held_bytes(), 0);
+    let shown = String::from_utf8(out.concat()).unwrap();
+    assert!(shown.starts_with("db password=[REDACTED:"), "{shown}");
+    assert!(!shown.contains(&value));
+}
