@@ -54,12 +54,14 @@ pub(crate) type Sink<S> = SplitSink<WebSocketStream<S>, Message>;
 pub(crate) type Source<S> = SplitStream<WebSocketStream<S>>;
 
 /// tungstenite's read buffer: allocated when the connection opens and zero-filled up to
-/// this length before every socket read, so it is resident for every idle session. Its
-/// default (128 KiB) was most of an idle session's memory (two WebSockets per session);
-/// 16 KiB is one TLS record, which is what one read from a TLS stream returns anyway. A
-/// longer message still fits: tungstenite reserves a frame's full length (bounded by
-/// [`MAX_MESSAGE_LEN`]) once its header is read.
-pub(crate) const READ_BUFFER_LEN: usize = 16 * 1024;
+/// this length before every socket read, so it is resident for every idle session (a
+/// kubewitness session has two WebSockets). Its default (128 KiB) was most of an idle
+/// session's memory; 16 KiB cut that, and 4 KiB brings what kubewitness adds per idle
+/// session under 64 KiB (`BENCHMARKS.md`) without a measurable throughput cost: a longer
+/// message still fits, since tungstenite reserves a frame's full length (bounded by
+/// [`MAX_MESSAGE_LEN`]) once its header is read, and the TLS layer below buffers whole
+/// records either way.
+pub(crate) const READ_BUFFER_LEN: usize = 4 * 1024;
 
 /// Wraps `io` (after the 101) as a WebSocket with the size limits of [`codec`].
 pub(crate) async fn open<S>(
