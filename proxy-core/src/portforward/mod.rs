@@ -12,29 +12,69 @@
 //! * [`serve`] (server role, toward kubectl): pairs announced as [`Forwarded`] peers;
 //! * [`connect`] (client role, toward the API server): [`Tunnel::open`] opens a pair;
 //! * `mux`: the queues between one connection and its many pairs;
-//! * [`accept`]: the client-facing upgrade.
-//!
-//! kubectl 1.31+ first tries the WebSocket tunnel (`SPDY/3.1+portforward.k8s.io`); that
-//! upgrade is refused with a non-101 answer, which client-go's fallback dialer treats as an
-//! upgrade failure, so kubectl retries over SPDY at once.
+//! * [`tunnel`]: kubectl's WebSocket tunnel (`SPDY/3.1+portforward.k8s.io`, its default
+//!   since 1.31) as a byte stream, so the same SPDY driver serves it;
+//! * [`accept`]: the client-facing upgrade, either transport.
 
 mod client;
 mod mux;
 pub mod pairs;
 mod server;
 mod streams;
+pub mod tunnel;
 
 use http::header::{CONNECTION, HeaderValue, UPGRADE};
 use http::{HeaderMap, StatusCode};
+use tokio::io::{AsyncRead, AsyncWrite};
 
 pub use client::{Tunnel, connect};
 pub use pairs::{MAX_PAIRS, PAIR_TIMEOUT};
 pub use server::{Connection, Forwarded, serve};
+pub use tunnel::WsTunnel;
 
 /// The `X-Stream-Protocol-Version` of port-forward.
 pub const PROTOCOL: &str = "portforward.k8s.io";
 /// The WebSocket sub-protocol of kubectl's tunnel (SPDY inside WebSocket messages).
 pub const TUNNEL_PROTOCOL: &str = "SPDY/3.1+portforward.k8s.io";
+
+/// The client-facing transport of a port-forward connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// SPDY/3.1 on the upgraded connection (`KUBECTL_PORT_FORWARD_WEBSOCKETS=false`).
+    Spdy,
+    /// SPDY/3.1 inside WebSocket binary messages ([`TUNNEL_PROTOCOL`], kubectl's default).
+    WebSocketTunnel,
+}
+
+impl Transport {
+    /// `spdy` or `websocket`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Spdy => "spdy",
+            Transport::WebSocketTunnel => "websocket",
+        }
+    }
+
+    /// Serves the port-forward connection on the upgraded `io`.
+    pub async fn serve<T>(self, io: T) -> Connection
+    where
+        T: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
+        match self {
+            Transport::Spdy => serve(io),
+            Transport::WebSocketTunnel => serve(WsTunnel::server(io).await),
+        }
+    }
+}
+
+/// An accepted port-forward upgrade.
+#[derive(Debug)]
+pub struct Accepted {
+    /// What was negotiated.
+    pub transport: Transport,
+    /// Headers for the 101 response.
+    pub headers: HeaderMap,
+}
 
 /// A refused port-forward upgrade: answer with this status and message.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,41 +87,60 @@ pub struct Refused {
     pub message: String,
 }
 
-/// Checks the client's port-forward upgrade; returns the 101's headers.
-///
-/// A WebSocket upgrade (kubectl's tunnel) is refused with 400, which makes kubectl fall back
-/// to SPDY. A SPDY upgrade must offer [`PROTOCOL`] (missing → 400, other protocols → 403).
-pub fn accept(headers: &HeaderMap) -> Result<HeaderMap, Refused> {
+impl Refused {
+    fn new(status: StatusCode, message: impl Into<String>) -> Refused {
+        let reason = match status {
+            StatusCode::FORBIDDEN => "Forbidden",
+            StatusCode::UNAUTHORIZED => "Unauthorized",
+            _ => "BadRequest",
+        };
+        Refused {
+            status,
+            reason,
+            message: message.into(),
+        }
+    }
+}
+
+/// Checks the client's port-forward upgrade: the WebSocket tunnel must offer
+/// [`TUNNEL_PROTOCOL`]; a SPDY upgrade must offer [`PROTOCOL`] (missing → 400, other
+/// protocols → 403). A refusal is never a 101, so kubectl falls back from the tunnel to SPDY.
+pub fn accept(headers: &HeaderMap) -> Result<Accepted, Refused> {
     if crate::websocket::handshake::is_upgrade(headers) {
-        return Err(Refused {
-            status: StatusCode::BAD_REQUEST,
-            reason: "BadRequest",
-            message: "kubewitness: port-forward is served over SPDY only; retry without the WebSocket tunnel".into(),
-        });
+        return match crate::websocket::handshake::accept_protocol(headers, TUNNEL_PROTOCOL) {
+            Ok(h) => Ok(Accepted {
+                transport: Transport::WebSocketTunnel,
+                headers: h,
+            }),
+            Err(e) => Err(Refused::new(
+                e.status_code(),
+                format!("websocket upgrade: {e}"),
+            )),
+        };
     }
     if !crate::spdy::handshake::is_upgrade(headers) {
-        return Err(Refused {
-            status: StatusCode::BAD_REQUEST,
-            reason: "BadRequest",
-            message: "Upgrade request required".into(),
-        });
+        return Err(Refused::new(
+            StatusCode::BAD_REQUEST,
+            "Upgrade request required",
+        ));
     }
     let offered = crate::spdy::handshake::offered(headers);
     if offered.is_empty() {
-        return Err(Refused {
-            status: StatusCode::BAD_REQUEST,
-            reason: "BadRequest",
-            message: "missing X-Stream-Protocol-Version".into(),
-        });
+        return Err(Refused::new(
+            StatusCode::BAD_REQUEST,
+            "missing X-Stream-Protocol-Version",
+        ));
     }
     if !offered.iter().any(|p| p == PROTOCOL) {
-        return Err(Refused {
-            status: StatusCode::FORBIDDEN,
-            reason: "Forbidden",
-            message: format!("port-forward needs X-Stream-Protocol-Version: {PROTOCOL}"),
-        });
+        return Err(Refused::new(
+            StatusCode::FORBIDDEN,
+            format!("port-forward needs X-Stream-Protocol-Version: {PROTOCOL}"),
+        ));
     }
-    Ok(response_headers())
+    Ok(Accepted {
+        transport: Transport::Spdy,
+        headers: response_headers(),
+    })
 }
 
 /// The headers of the 101 (and of the upstream request's offer).

@@ -366,8 +366,9 @@ fn upgrades_are_checked() {
     };
     let spdy = [("connection", "Upgrade"), ("upgrade", "SPDY/3.1")];
     let ok = h(&[spdy[0], spdy[1], ("x-stream-protocol-version", PROTOCOL)]);
-    let headers = accept(&ok).expect("accepted");
-    assert_eq!(headers["x-stream-protocol-version"], PROTOCOL);
+    let accepted = accept(&ok).expect("accepted");
+    assert_eq!(accepted.transport, Transport::Spdy);
+    assert_eq!(accepted.headers["x-stream-protocol-version"], PROTOCOL);
     assert_eq!(
         accept(&h(&spdy)).unwrap_err().status,
         http::StatusCode::BAD_REQUEST

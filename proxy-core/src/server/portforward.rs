@@ -53,8 +53,8 @@ pub(super) async fn handle(
             "kubewitness: port-forward bytes cannot be redacted, and the rule that allowed this request redacts",
         );
     }
-    let headers = match portforward::accept(req.headers()) {
-        Ok(h) => h,
+    let accepted = match portforward::accept(req.headers()) {
+        Ok(a) => a,
         Err(refused) => return respond::status(refused.status, refused.reason, refused.message),
     };
     let tunnel = match proxy
@@ -71,6 +71,7 @@ pub(super) async fn handle(
         ns = %namespace,
         pod = %pod,
         remote = %conn.remote,
+        client = accepted.transport.name(),
     );
     let base = SessionInfo {
         kind: SessionKind::PortForward,
@@ -85,7 +86,7 @@ pub(super) async fn handle(
             stderr: false,
             tty: false,
         },
-        client_transport: "spdy",
+        client_transport: accepted.transport.name(),
         upstream_transport: "spdy",
         remote: conn.remote,
         limits: grant.limits.clone(),
@@ -93,6 +94,7 @@ pub(super) async fn handle(
     };
     let on_upgrade = hyper::upgrade::on(&mut req);
     let guard = SessionGuard::new(&proxy);
+    let transport = accepted.transport;
     tokio::spawn(
         async move {
             let _guard = guard;
@@ -106,14 +108,15 @@ pub(super) async fn handle(
                 }
             };
             info!("port-forward started");
-            run(proxy, base, tunnel, portforward::serve(io)).await;
+            let client = transport.serve(io).await;
+            run(proxy, base, tunnel, client).await;
             info!("port-forward ended");
         }
         .instrument(span),
     );
     let mut res = Response::new(respond::empty());
     *res.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    res.headers_mut().extend(headers);
+    res.headers_mut().extend(accepted.headers);
     res
 }
 

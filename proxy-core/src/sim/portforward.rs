@@ -53,11 +53,14 @@ pub(crate) async fn serve(
     {
         return respond::not_found("pods", name);
     }
+    if crate::websocket::handshake::is_upgrade(req.headers()) {
+        return respond::bad_request("kubewitness sim: port-forward is served over SPDY only");
+    }
     if !state.cfg.spdy {
         return respond::bad_request("kubewitness sim: SPDY upgrades are disabled");
     }
     let headers = match portforward::accept(req.headers()) {
-        Ok(h) => h,
+        Ok(a) => a.headers,
         Err(refused) => {
             return respond::status(
                 refused.status,

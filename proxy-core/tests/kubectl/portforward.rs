@@ -49,7 +49,7 @@ const UNMAPPED_PORT: u16 = 7001;
 /// kubectl's port-forward transports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Transport {
-    /// kubectl 1.32's default: the WebSocket tunnel first (kubewitness refuses it), then SPDY.
+    /// kubectl 1.32's default: SPDY inside the WebSocket tunnel.
     Default,
     /// `KUBECTL_PORT_FORWARD_WEBSOCKETS=false`.
     Spdy,
@@ -232,6 +232,12 @@ async fn a_mebibyte_round_trips_and_is_recorded_both_ways() {
         assert_same_bytes(&received, &data);
         assert_eq!(meta["kind"], "portforward", "{meta}");
         assert_eq!(meta["port"], ECHO_PORT, "{meta}");
+        // kubectl's default is the WebSocket tunnel; upstream (the sim) speaks SPDY only.
+        let protocol = match transport {
+            Transport::Default => "websocket/spdy",
+            Transport::Spdy => "spdy/spdy",
+        };
+        assert_eq!(meta["protocol"], protocol, "{meta}");
         assert!(!fwd.stderr().contains("error"), "{}", fwd.stderr());
     }
 }
