@@ -13,6 +13,7 @@ use proxy_core::testbed::{Testbed, TestbedOptions};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
 
 use crate::support::*;
 
@@ -57,38 +58,48 @@ enum Transport {
 
 const TRANSPORTS: [Transport; 2] = [Transport::Default, Transport::Spdy];
 
-/// A TCP echo server; returns its address.
-async fn echo_server() -> SocketAddr {
+/// A TCP echo server; returns its address and a queue that gets `()` each time one of its
+/// connections ends.
+async fn echo_server() -> (SocketAddr, mpsc::UnboundedReceiver<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
     let addr = listener.local_addr().expect("address");
+    let (ended, ends) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         while let Ok((mut sock, _)) = listener.accept().await {
+            let ended = ended.clone();
             tokio::spawn(async move {
                 let (mut rd, mut wr) = sock.split();
                 let _ = tokio::io::copy(&mut rd, &mut wr).await;
                 let _ = wr.shutdown().await;
+                let _ = ended.send(());
             });
         }
     });
-    addr
+    (addr, ends)
 }
 
 async fn bed(policy: &str) -> Testbed {
-    let echo = echo_server().await;
+    bed_and_target(policy).await.0
+}
+
+/// A testbed whose `web-0:ECHO_PORT` is an echo server, and that server's end queue.
+async fn bed_and_target(policy: &str) -> (Testbed, mpsc::UnboundedReceiver<()>) {
+    let (echo, ends) = echo_server().await;
     let mut sim = SimConfig::default();
     sim.port_forwards
         .insert(("default/web-0".into(), ECHO_PORT), echo);
-    testbed_with(TestbedOptions {
+    let bed = testbed_with(TestbedOptions {
         sim,
         policy: Some(policy.into()),
         ..TestbedOptions::default()
     })
-    .await
+    .await;
+    (bed, ends)
 }
 
 /// A running `kubectl port-forward`.
 struct Forward {
-    _child: Child,
+    child: Child,
     /// The local port kubectl listens on.
     local: u16,
     stderr: Arc<Mutex<String>>,
@@ -151,7 +162,7 @@ async fn port_forward(bed: &Testbed, transport: Transport, remote: u16) -> Forwa
         });
     tokio::spawn(async move { while let Ok(Some(_)) = out.next_line().await {} });
     Forward {
-        _child: child,
+        child,
         local,
         stderr,
     }
@@ -383,5 +394,67 @@ async fn a_redacting_rule_denies_port_forward_with_the_policy_message() {
             .iter()
             .any(|r| r.uri.path().ends_with("/portforward")),
         "a denied port-forward never reaches upstream"
+    );
+}
+
+/// Opens a connection through `fwd` and waits until a first echo came back (the pair and
+/// its upstream pair are up).
+async fn live_connection(fwd: &Forward) -> TcpStream {
+    let mut sock = TcpStream::connect(("127.0.0.1", fwd.local))
+        .await
+        .expect("connects");
+    sock.write_all(b"hi").await.expect("writes");
+    let mut buf = [0u8; 2];
+    tokio::time::timeout(Duration::from_secs(30), sock.read_exact(&mut buf))
+        .await
+        .expect("echo in time")
+        .expect("reads");
+    assert_eq!(&buf, b"hi");
+    sock
+}
+
+#[tokio::test]
+async fn when_kubectl_goes_away_the_target_connection_is_closed() {
+    for transport in TRANSPORTS {
+        let (bed, mut ends) = bed_and_target(POLICY).await;
+        let store = record_store(&bed);
+        let pin = seal_key(&bed);
+        let before = store.sessions().await.expect("lists");
+        let mut fwd = port_forward(&bed, transport, ECHO_PORT).await;
+        let _sock = live_connection(&fwd).await;
+        fwd.child.start_kill().expect("kills kubectl");
+        // Our socket to kubectl's listener stays open: only the upstream teardown can end
+        // the target's connection.
+        tokio::time::timeout(Duration::from_secs(10), ends.recv())
+            .await
+            .unwrap_or_else(|_| panic!("{transport:?}: the target connection stayed open"))
+            .expect("the echo server runs");
+        let (_, report) = new_sealed_session(&store, &pin, &before).await;
+        assert!(report.problems.is_empty(), "{:?}", report.problems);
+        assert_eq!(report.end_reason.as_deref(), Some("clientGone"));
+    }
+}
+
+#[tokio::test]
+async fn when_upstream_goes_away_kubectl_is_told_and_disconnected() {
+    let (mut bed, _ends) = bed_and_target(POLICY).await;
+    let mut fwd = port_forward(&bed, Transport::Default, ECHO_PORT).await;
+    let mut sock = live_connection(&fwd).await;
+    bed.sim.shutdown();
+    // The forwarded connection ends, and kubectl reports the failure it was sent.
+    let mut rest = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), sock.read_to_end(&mut rest))
+        .await
+        .expect("the forwarded connection ends")
+        .ok();
+    let status = tokio::time::timeout(Duration::from_secs(20), fwd.child.wait())
+        .await
+        .expect("kubectl exits once its connection is torn down")
+        .expect("waits");
+    assert!(!status.success());
+    let stderr = fwd.stderr();
+    assert!(
+        stderr.contains("the upstream connection ended without an exit status"),
+        "{stderr}"
     );
 }
