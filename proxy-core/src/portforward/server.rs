@@ -9,8 +9,8 @@
 //! out on the data stream (`Close(Stdout)` → FIN); an error-channel frame (v4 JSON) is
 //! written as the kubelet writes it, the failure's message as plain text, nothing for a
 //! success; when the pipeline drops the pair's senders both streams get FIN. A RST from
-//! kubectl on the data stream, or the connection ending, ends the pair's `incoming` (the
-//! pipeline then cancels upstream).
+//! kubectl on the data stream is a `Close(Stdin)` and ends the pair's `incoming`, as does
+//! the connection ending (the pipeline then cancels upstream).
 //!
 //! Like the exec driver, nothing is sent before the first SYN_STREAM (early PING echoes
 //! wait), PINGs are echoed, windows are never enforced. Dropping [`Connection::shutdown`]
@@ -236,7 +236,17 @@ impl Server {
                     "client reset a stream"
                 );
                 match self.streams.on_reset(rst.stream_id) {
-                    Some((StreamKind::Data, Some(key), _)) => self.end_pair(conn, key),
+                    Some((StreamKind::Data, Some(key), was_open)) => {
+                        // kubectl gave the connection up: upstream gets a FIN, then the
+                        // pair ends (its pipeline cancels the upstream pair).
+                        if was_open {
+                            conn.deliver(Routed::Msg {
+                                key,
+                                msg: Msg::Close(Channel::Stdin),
+                            });
+                        }
+                        self.end_pair(conn, key);
+                    }
                     Some((_, None, _)) => {
                         for id in self.assembler.abandon(rst.stream_id) {
                             if self.streams.remove(id).is_some() && id != rst.stream_id {

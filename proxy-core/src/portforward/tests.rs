@@ -183,6 +183,10 @@ async fn a_client_reset_ends_the_pair_only() {
         status: RstStatus::CANCEL,
     }))
     .await;
+    assert_eq!(
+        first.peer.incoming.recv().await,
+        Some(Msg::Close(Channel::Stdin))
+    );
     assert_eq!(first.peer.incoming.recv().await, None);
     raw.send(data(7, b"still here", false)).await;
     let m = second.peer.incoming.recv().await.unwrap();
@@ -386,4 +390,69 @@ fn upgrades_are_checked() {
         accept(&h(&[])).unwrap_err().status,
         http::StatusCode::BAD_REQUEST
     );
+}
+
+#[tokio::test]
+async fn pairs_beyond_the_cap_are_refused() {
+    let (a, b) = duplex(PIPE);
+    let mut conn = serve(a);
+    let mut raw = Raw::new(b);
+    let taken = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Some(f) = conn.pairs.recv().await {
+            held.push(f);
+        }
+        held.len()
+    });
+    let mut id = 1;
+    for rid in 0..MAX_PAIRS {
+        open_pair(&mut raw, id, "80", &rid.to_string()).await;
+        id += 4;
+    }
+    let syn = raw.syn_stream_with(id, &pf_headers("error", "80", "one-too-many"));
+    raw.send(syn).await;
+    assert_eq!(
+        raw.recv().await,
+        Some(Frame::RstStream(RstStream {
+            stream_id: id,
+            status: RstStatus::REFUSED_STREAM
+        }))
+    );
+    drop(raw);
+    assert_eq!(taken.await.unwrap(), MAX_PAIRS);
+}
+
+#[tokio::test]
+async fn an_error_stream_over_the_limit_fails_the_upstream_connection() {
+    let (a, b) = duplex(PIPE);
+    let tunnel = connect(a);
+    let mut raw = Raw::new(b);
+    let server = tokio::spawn(async move {
+        let mut replied = 0;
+        while replied < 2 {
+            if let Some(Frame::SynStream(s)) = raw.recv().await {
+                let reply = raw.syn_reply(s.stream_id);
+                raw.send(reply).await;
+                replied += 1;
+            }
+        }
+        let chunk = Bytes::from(vec![b'e'; 16 * 1024]);
+        for _ in 0..=crate::spdy::MAX_ERROR_STREAM / chunk.len() {
+            raw.send(Frame::Data(Data {
+                stream_id: 1,
+                fin: false,
+                payload: chunk.clone(),
+            }))
+            .await;
+        }
+        raw
+    });
+    let mut peer = tunnel.open(80, "0").await.expect("opens");
+    let _raw = server.await.unwrap();
+    assert_eq!(
+        peer.incoming.recv().await,
+        None,
+        "no status from a broken error stream"
+    );
+    tunnel.closed().await;
 }
