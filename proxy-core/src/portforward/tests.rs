@@ -24,6 +24,18 @@ fn pf_headers<'a>(kind: &'a str, port: &'a str, id: &'a str) -> [(&'a str, &'a s
     [("streamtype", kind), ("port", port), ("requestid", id)]
 }
 
+/// The API server's side: replies to the two SYN_STREAMs of a pair.
+async fn answer_pair(raw: &mut Raw) {
+    let mut replied = 0;
+    while replied < 2 {
+        if let Some(Frame::SynStream(s)) = raw.recv().await {
+            let reply = raw.syn_reply(s.stream_id);
+            raw.send(reply).await;
+            replied += 1;
+        }
+    }
+}
+
 /// kubectl's side: opens the error then the data stream of request `rid`.
 async fn open_pair(raw: &mut Raw, error: u32, port: &str, rid: &str) {
     for (id, kind) in [(error, "error"), (error + 2, "data")] {
@@ -292,14 +304,7 @@ async fn a_pair_whose_upstream_connection_ends_gets_no_status() {
     let tunnel = connect(a);
     let mut raw = Raw::new(b);
     let server = tokio::spawn(async move {
-        let mut replied = 0;
-        while replied < 2 {
-            if let Some(Frame::SynStream(s)) = raw.recv().await {
-                let reply = raw.syn_reply(s.stream_id);
-                raw.send(reply).await;
-                replied += 1;
-            }
-        }
+        answer_pair(&mut raw).await;
         // Vanish without FIN or status.
     });
     let mut peer = tunnel.open(80, "0").await.expect("opens");
@@ -428,14 +433,7 @@ async fn an_error_stream_over_the_limit_fails_the_upstream_connection() {
     let tunnel = connect(a);
     let mut raw = Raw::new(b);
     let server = tokio::spawn(async move {
-        let mut replied = 0;
-        while replied < 2 {
-            if let Some(Frame::SynStream(s)) = raw.recv().await {
-                let reply = raw.syn_reply(s.stream_id);
-                raw.send(reply).await;
-                replied += 1;
-            }
-        }
+        answer_pair(&mut raw).await;
         let chunk = Bytes::from(vec![b'e'; 16 * 1024]);
         for _ in 0..=crate::spdy::MAX_ERROR_STREAM / chunk.len() {
             raw.send(Frame::Data(Data {
