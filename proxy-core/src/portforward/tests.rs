@@ -454,3 +454,24 @@ async fn an_error_stream_over_the_limit_fails_the_upstream_connection() {
     );
     tunnel.closed().await;
 }
+
+#[tokio::test]
+async fn data_before_the_pair_is_complete_resets_it() {
+    let (a, b) = duplex(PIPE);
+    let mut conn = serve(a);
+    let mut raw = Raw::new(b);
+    let syn = raw.syn_stream_with(1, &pf_headers("data", "80", "0"));
+    raw.send(syn).await;
+    assert!(matches!(raw.recv().await, Some(Frame::SynReply(_))));
+    raw.send(data(1, b"early", false)).await;
+    assert_eq!(
+        raw.recv().await,
+        Some(Frame::RstStream(RstStream {
+            stream_id: 1,
+            status: RstStatus::PROTOCOL_ERROR
+        }))
+    );
+    // The request id is free again: a proper pair with it works.
+    open_pair(&mut raw, 3, "80", "0").await;
+    assert_eq!(conn.pairs.recv().await.expect("announced").request_id, "0");
+}
