@@ -251,15 +251,7 @@ impl Client {
             headers.insert("port", open.port.to_string())?;
             headers.insert("requestid", open.request_id.clone())?;
             let header_block = conn.deflate(&headers)?;
-            conn.send(&Frame::SynStream(SynStream {
-                stream_id: id,
-                associated_to: 0,
-                priority: 0,
-                slot: 0,
-                fin: false,
-                unidirectional: false,
-                header_block,
-            }));
+            conn.send(&Frame::SynStream(SynStream::new(id, header_block)));
             let mut stream = Stream::new(kind, Some(key), false);
             if kind == StreamKind::Error {
                 // We never write on the error stream (client-go closes it at once too).

@@ -113,15 +113,7 @@ impl Raw {
         for (k, v) in headers {
             h.insert(k, Bytes::copy_from_slice(v.as_bytes())).unwrap();
         }
-        Frame::SynStream(SynStream {
-            stream_id: id,
-            associated_to: 0,
-            priority: 0,
-            slot: 0,
-            fin: false,
-            unidirectional: false,
-            header_block: self.z_out.compress(&h).unwrap(),
-        })
+        Frame::SynStream(SynStream::new(id, self.z_out.compress(&h).unwrap()))
     }
 
     pub(crate) fn syn_reply(&mut self, id: u32) -> Frame {
