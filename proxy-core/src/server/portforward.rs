@@ -135,20 +135,23 @@ async fn run(
     let tunnel = Arc::new(tunnel);
     let mut sessions = tokio::task::JoinSet::new();
     loop {
-        let forwarded = tokio::select! {
-            f = pairs.recv() => f,
+        tokio::select! {
+            forwarded = pairs.recv() => {
+                let Some(forwarded) = forwarded else { break };
+                let info = SessionInfo {
+                    port: Some(forwarded.port),
+                    ..base.clone()
+                };
+                let task = pair(proxy.clone(), info, tunnel.clone(), forwarded);
+                sessions.spawn(task.in_current_span());
+            }
+            // Reap finished pairs as they go: a long port-forward may see many connections.
+            Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
             _ = tunnel.closed() => {
                 debug!("upstream port-forward connection ended");
                 break;
             }
-        };
-        let Some(forwarded) = forwarded else { break };
-        let info = SessionInfo {
-            port: Some(forwarded.port),
-            ..base.clone()
-        };
-        let task = pair(proxy.clone(), info, tunnel.clone(), forwarded);
-        sessions.spawn(task.in_current_span());
+        }
     }
     // Upstream gone, or kubectl's connection ended: let the running pairs finish (they end
     // at once, each with its status), then the other side goes too.
