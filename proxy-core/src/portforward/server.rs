@@ -122,7 +122,8 @@ where
             // The driver holds a sender itself: the queue never closes under it.
             Event::Outgoing(None) => Ok(true),
             Event::Tick => {
-                if matches!(stop.try_recv(), Err(oneshot::error::TryRecvError::Closed)) {
+                // Dropped (or used): either way the other side is gone.
+                if !matches!(stop.try_recv(), Err(oneshot::error::TryRecvError::Empty)) {
                     debug!("upstream gone; closing the client connection");
                     server.reset_all(&mut conn);
                     break Ok(());
