@@ -60,7 +60,8 @@ pub(crate) async fn sessions(args: SessionsArgs) -> Result<(), Failure> {
         rows.push(serde_json::json!({
             "session": id, "start": rfc3339(meta.start_ms), "user": meta.user,
             "kind": meta.kind, "namespace": meta.namespace, "pod": meta.pod,
-            "container": meta.container, "argv": meta.argv, "tty": meta.tty, "end": end,
+            "container": meta.container, "argv": meta.argv, "tty": meta.tty, "port": meta.port,
+            "end": end,
         }));
     }
     if args.output == Output::Json {
@@ -68,7 +69,7 @@ pub(crate) async fn sessions(args: SessionsArgs) -> Result<(), Failure> {
         return Ok(());
     }
     println!(
-        "{:<26}  {:<20}  {:<12}  {:<6}  {:<30}  {:<11}  COMMAND",
+        "{:<26}  {:<20}  {:<12}  {:<11}  {:<30}  {:<11}  COMMAND",
         "SESSION", "START", "USER", "KIND", "POD", "END"
     );
     for r in rows {
@@ -79,15 +80,20 @@ pub(crate) async fn sessions(args: SessionsArgs) -> Result<(), Failure> {
             .flatten()
             .filter_map(|a| a.as_str())
             .collect();
+        // A port-forward session has no command: show the pod port it forwarded.
+        let command = match r["port"].as_u64() {
+            Some(port) if argv.is_empty() => format!("port {port}"),
+            _ => argv.join(" "),
+        };
         println!(
-            "{:<26}  {:<20}  {:<12}  {:<6}  {:<30}  {:<11}  {}",
+            "{:<26}  {:<20}  {:<12}  {:<11}  {:<30}  {:<11}  {}",
             s("session"),
             s("start"),
             s("user"),
             s("kind"),
             format!("{}/{}", s("namespace"), s("pod")),
             s("end"),
-            argv.join(" ")
+            command
         );
     }
     Ok(())

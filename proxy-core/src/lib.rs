@@ -14,6 +14,7 @@ pub mod logstream;
 pub mod peer;
 pub mod pipeline;
 pub mod policy;
+pub mod portforward;
 pub mod record;
 pub mod redaction;
 pub mod request;

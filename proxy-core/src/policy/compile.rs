@@ -187,16 +187,17 @@ fn rule(spec: &RuleSpec, at: &str, p: &mut Problems, warnings: &mut Problems) ->
             max_concurrent_streams: r.max_concurrent_streams,
         }
     });
-    for (flag, key) in [
-        (spec.port_forward, "portForward"),
-        (spec.ephemeral_containers, "ephemeralContainers"),
-    ] {
-        if flag {
-            warnings.push((
-                format!("{at}.{key}"),
-                "kubewitness cannot record or redact this yet: matching requests are denied with a message saying so".into(),
-            ));
-        }
+    if spec.port_forward && spec.redact != Some(false) {
+        warnings.push((
+            format!("{at}.portForward"),
+            "port-forward bytes are recorded but never redacted, so only a rule with `redact: false` allows it: this rule's port-forward requests are denied".into(),
+        ));
+    }
+    if spec.ephemeral_containers {
+        warnings.push((
+            format!("{at}.ephemeralContainers"),
+            "kubewitness cannot record or redact this yet: matching requests are denied with a message saying so".into(),
+        ));
     }
     if spec.read.is_empty()
         && spec.logs.is_none()

@@ -332,10 +332,20 @@ fn check_action(rule: &Rule, req: &Request<'_>) -> Result<(), (Stage, String)> {
             flags(*stdin, *tty, s, t)
         }
         Action::PortForward => {
-            if rule.port_forward {
-                unsupported("port-forward")
-            } else {
+            if !rule.port_forward {
                 not_allowed("port-forward")
+            } else if !rule.limits.unredacted {
+                // Port-forward carries arbitrary protocols (TLS, database wire formats)
+                // that masking would corrupt, so it is never redacted: only a rule that
+                // says so may allow it.
+                Err((
+                    Stage::Flags,
+                    format!(
+                        "rule {name} allows port-forward but redacts its streams; port-forward bytes are recorded but cannot be redacted, so only a rule with `redact: false` allows it"
+                    ),
+                ))
+            } else {
+                Ok(())
             }
         }
         Action::EphemeralContainers => {

@@ -41,6 +41,12 @@ rules:
   exec: {commands: [["**"]], stdin: true, tty: true}
   attach: true
   portForward: true
+- name: oncall-forward
+  subjects: {users: [erin]}
+  namespaces: [default]
+  pods: ["web-*"]
+  portForward: true
+  redact: false
 "#;
 
 #[derive(Debug, PartialEq, Eq)]
@@ -103,6 +109,7 @@ fn run(
             Some("ai-readonly") => "ai-readonly",
             Some("oncall") => "oncall",
             Some("builtin") => "builtin",
+            Some("oncall-forward") => "oncall-forward",
             None => "(discovery)",
             Some(other) => panic!("unexpected rule {other}"),
         })
@@ -195,7 +202,7 @@ fn path_and_query_confusions_are_refused_or_denied() {
         // Port-forward, proxies, ephemeral containers, writes, secrets, unknown paths.
         "ai" AI, POST "/api/v1/namespaces/shop/pods/api-7/portforward?ports=80" => Denied("port-forward to shop/api-7 denied");
         "ai" AI, GET "/api/v1/namespaces/shop/pods/api-7/portforward?ports=80" => Denied("port-forward");
-        "carol" NONE, POST "/api/v1/namespaces/shop/pods/api-7/portforward" => Denied("cannot record it yet");
+        "carol" NONE, POST "/api/v1/namespaces/shop/pods/api-7/portforward" => Denied("only a rule with `redact: false` allows it");
         "carol" NONE, GET "/api/v1/namespaces/shop/pods/api-7/proxy" => Denied("proxy subresources");
         "carol" NONE, GET "/api/v1/namespaces/shop/services/web/proxy" => Denied("proxy subresources");
         "carol" NONE, GET "/api/v1/nodes/n1/proxy" => Denied("proxy subresources");
@@ -247,6 +254,11 @@ fn decisions_follow_subjects_scopes_and_selectors() {
         "dave" ONCALL, GET "/api/v1/namespaces/default/pods" => Denied("limited to some pods");
         "dave" ONCALL, GET "/api/v1/namespaces/default/pods/web-0" => Allowed("oncall");
         "dave" ONCALL, GET "/api/v1/namespaces/default/pods/web-0/log?follow=true" => Allowed("oncall");
+        "erin" NONE, POST "/api/v1/namespaces/default/pods/web-0/portforward" => Allowed("oncall-forward");
+        "erin" NONE, GET "/api/v1/namespaces/default/pods/web-0/portforward" => Allowed("oncall-forward");
+        "erin" NONE, POST "/api/v1/namespaces/default/pods/db-0/portforward" => Denied("rule oncall-forward does not cover pod db-0");
+        "erin" NONE, POST "/api/v1/namespaces/shop/pods/web-0/portforward" => Denied("covers namespace shop");
+        "erin" NONE, POST "/api/v1/namespaces/default/pods/web-0/exec?command=sh&stdout=true" => Denied("allows exec");
         "bob" NONE, GET "/api/v1/namespaces/shop/pods" => Denied("no rule applies to user bob");
         "bob" NONE, GET "/api" => Allowed("(discovery)");
     };

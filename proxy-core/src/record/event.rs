@@ -34,7 +34,7 @@ const KIND_POLICY: u8 = 5;
 pub struct SessionMeta {
     /// The session id (a ULID).
     pub session: String,
-    /// `exec`, `attach` or `logs`.
+    /// `exec`, `attach`, `logs` or `portforward`.
     pub kind: String,
     /// The authenticated user.
     pub user: String,
@@ -62,6 +62,9 @@ pub struct SessionMeta {
     pub protocol: String,
     /// The client's address.
     pub client_addr: String,
+    /// The pod port (port-forward only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
     /// The policy rule that allowed the session, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_rule: Option<String>,

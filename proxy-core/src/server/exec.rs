@@ -18,7 +18,6 @@ use crate::access::Grant;
 use crate::auth::Identity;
 use crate::downstream;
 use crate::request::StreamRequest;
-use crate::upstream::OpenError;
 
 pub(super) async fn handle(
     mut req: Request<Incoming>,
@@ -38,24 +37,7 @@ pub(super) async fn handle(
     };
     let opened = match proxy.upstream.open_stream(&stream, &identity).await {
         Ok(o) => o,
-        Err(OpenError::Refused {
-            status,
-            content_type,
-            body,
-        }) => {
-            let mut res = Response::new(respond::full(body));
-            *res.status_mut() = status;
-            if let Some(ct) = content_type {
-                res.headers_mut().insert(http::header::CONTENT_TYPE, ct);
-            }
-            return res;
-        }
-        Err(OpenError::Failed(why)) => {
-            return respond::bad_gateway(format!(
-                "kubewitness: could not open the {} stream upstream: {why}",
-                stream.subresource
-            ));
-        }
+        Err(e) => return respond::open_failed(e, &format!("{} stream", stream.subresource)),
     };
 
     let span = info_span!(
@@ -84,6 +66,7 @@ pub(super) async fn handle(
         upstream_transport: opened.transport,
         remote: conn.remote,
         limits: grant.limits.clone(),
+        port: None,
     };
     let pipeline = session::pipeline(&proxy, &session);
     let on_upgrade = hyper::upgrade::on(&mut req);

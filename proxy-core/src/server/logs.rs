@@ -72,6 +72,7 @@ pub(super) async fn handle(
         upstream_transport: "http",
         remote: conn.remote,
         limits: grant.limits.clone(),
+        port: None,
     };
     let pipeline = session::pipeline(&proxy, &session);
     let server = logstream::source(body);

@@ -10,6 +10,7 @@
 
 mod exec;
 mod logs;
+mod portforward;
 mod respond;
 mod route;
 mod session;

@@ -64,3 +64,25 @@ pub(crate) fn bad_request(message: impl Into<String>) -> Response<ResponseBody> 
 pub(crate) fn bad_gateway(message: impl Into<String>) -> Response<ResponseBody> {
     status(StatusCode::BAD_GATEWAY, "InternalError", message)
 }
+
+/// The answer to a stream upstream would not open: its own refusal (a `Status`, usually)
+/// as is, or a 502 naming `what` could not be opened.
+pub(crate) fn open_failed(err: crate::upstream::OpenError, what: &str) -> Response<ResponseBody> {
+    match err {
+        crate::upstream::OpenError::Refused {
+            status,
+            content_type,
+            body,
+        } => {
+            let mut res = Response::new(full(body));
+            *res.status_mut() = status;
+            if let Some(ct) = content_type {
+                res.headers_mut().insert(http::header::CONTENT_TYPE, ct);
+            }
+            res
+        }
+        crate::upstream::OpenError::Failed(why) => bad_gateway(format!(
+            "kubewitness: could not open the {what} upstream: {why}"
+        )),
+    }
+}

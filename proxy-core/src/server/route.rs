@@ -5,8 +5,8 @@
 //! parameters are parsed here, before the decision, because the argv and stream flags are
 //! part of it. A denial is a 403 `Status` whose message kubectl prints; a rate or stream
 //! limit is a 429 with `Retry-After`. exec and attach go to [`super::exec`], logs to
-//! [`super::logs`] (with the clamped query), the rest is forwarded with its body streamed
-//! back.
+//! [`super::logs`] (with the clamped query), port-forward (any method) to
+//! [`super::portforward`], the rest is forwarded with its body streamed back.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -18,7 +18,7 @@ use hyper::body::Incoming;
 use tracing::{debug, info, warn};
 
 use super::respond::{self, ResponseBody};
-use super::{Conn, Proxy, exec, logs};
+use super::{Conn, Proxy, exec, logs, portforward};
 use crate::access::{Verdict, retry_after_secs};
 use crate::auth::{AuthError, Identity};
 use crate::request::{RequestInfo, StreamRequest};
@@ -103,6 +103,10 @@ pub(super) async fn handle(
         (Some(stream), _) => exec::handle(req, stream, identity, proxy, conn, grant).await,
         (None, Some(r)) if r.is_core("pods", Some("log")) => {
             logs::handle(req, &info, identity, proxy, conn, grant).await
+        }
+        // Every method: nothing about port-forward is ever relayed unrecorded.
+        (None, Some(r)) if r.is_core("pods", Some("portforward")) => {
+            portforward::handle(req, &info, identity, proxy, conn, grant).await
         }
         _ => forward(req, &identity, &proxy).await,
     };

@@ -23,15 +23,18 @@ pub enum SessionKind {
     Attach,
     /// `pods/log`.
     Logs,
+    /// One forwarded TCP connection of `pods/portforward`.
+    PortForward,
 }
 
 impl SessionKind {
-    /// `exec`, `attach` or `logs`.
+    /// `exec`, `attach`, `logs` or `portforward`.
     pub fn name(self) -> &'static str {
         match self {
             SessionKind::Exec => "exec",
             SessionKind::Attach => "attach",
             SessionKind::Logs => "logs",
+            SessionKind::PortForward => "portforward",
         }
     }
 }
@@ -61,6 +64,8 @@ pub struct SessionInfo {
     pub remote: SocketAddr,
     /// The policy limits the session runs under.
     pub limits: Arc<crate::policy::Limits>,
+    /// The pod port (port-forward only).
+    pub port: Option<u16>,
 }
 
 /// Builds the pipeline for a session.
@@ -73,7 +78,10 @@ pub(super) fn pipeline(proxy: &Proxy, info: &SessionInfo) -> Pipeline {
     // policy limits (the output cap counts what the client receives), then recording LAST in
     // both directions: it records what the client saw and what reached the server, and lets
     // nothing through that it has not queued (fail closed).
+    // Port-forward is never redacted (arbitrary protocols; only `redact: false` rules allow
+    // it, and its handler refuses anything else).
     if !info.limits.unredacted
+        && info.kind != SessionKind::PortForward
         && let Some(redactor) = proxy.redactor()
     {
         pipeline.filter(
@@ -122,6 +130,7 @@ fn record_meta(proxy: &Proxy, info: &SessionInfo) -> SessionMeta {
         stdin: info.options.stdin,
         protocol: format!("{}/{}", info.client_transport, info.upstream_transport),
         client_addr: info.remote.to_string(),
+        port: info.port,
         ..Default::default()
     }
 }

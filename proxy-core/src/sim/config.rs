@@ -5,6 +5,7 @@
 //! handlers serve, so tests can build their own clusters by editing a `SimConfig`.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 /// How a [`super::SimServer`] behaves and which objects it serves.
@@ -29,6 +30,17 @@ pub struct SimConfig {
     pub pods: Vec<SimPod>,
     /// The pause between two `follow_lines` of a followed log.
     pub follow_interval: Duration,
+    /// Where `pods/portforward` connects: `(pod, port)` to a TCP address. The pod is named
+    /// `namespace/name`. Unmapped ports answer like a kubelet whose pod refuses the
+    /// connection.
+    pub port_forwards: BTreeMap<(String, u16), SocketAddr>,
+}
+
+impl SimConfig {
+    /// The address `namespace/name`'s `port` is forwarded to, if mapped.
+    pub fn port_forward_target(&self, pod: &str, port: u16) -> Option<SocketAddr> {
+        self.port_forwards.get(&(pod.to_owned(), port)).copied()
+    }
 }
 
 /// A namespace of the simulated cluster.
@@ -110,6 +122,7 @@ impl Default for SimConfig {
             ],
             pods: vec![web_pod(), api_pod()],
             follow_interval: Duration::from_millis(500),
+            port_forwards: BTreeMap::new(),
         }
     }
 }

@@ -12,7 +12,9 @@
 //! * `pods/exec` and `pods/attach` over SPDY/3.1 (v4) and WebSocket (v5, v4, base64),
 //!   running the command as a local process (pipes or a pseudo-terminal) in a per-server
 //!   scratch directory: see [`process`]; a pod's [`SimFault`] breaks its sessions on purpose
-//!   (dropped connection, hung process, silent upstream).
+//!   (dropped connection, hung process, silent upstream);
+//! * `pods/portforward` over SPDY/3.1, each forwarded connection relayed to the address
+//!   [`SimConfig::port_forwards`] maps its pod and port to.
 //!
 //! Every request is recorded before authentication ([`SimServer::requests`]); requests
 //! without [`SimConfig::token`] get `401`.
@@ -23,6 +25,7 @@ mod discovery;
 mod exec;
 mod fault;
 mod logs;
+mod portforward;
 pub mod process;
 pub mod resize;
 mod respond;

@@ -47,6 +47,9 @@ pub(crate) async fn handle(state: Arc<State>, req: Request<Incoming>) -> Respons
     {
         return super::exec::serve(&state, req, header_ok, ns, name, sub).await;
     }
+    if let ["api", "v1", "namespaces", ns, "pods", name, "portforward"] = segments[..] {
+        return super::portforward::serve(&state, req, header_ok, ns, name).await;
+    }
     if !header_ok {
         return unauthorized();
     }
@@ -151,9 +154,6 @@ fn group_version(
             },
             _ => not_found_path(),
         },
-        [_, _, "portforward"] if r.name == "pods" => {
-            respond::bad_request("kubewitness sim: port-forward is not simulated")
-        }
         _ => not_found_path(),
     }
 }

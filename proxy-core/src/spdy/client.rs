@@ -233,15 +233,7 @@ impl Client {
         let id = 2 * self.streams.len() as StreamId + 1;
         let mut headers = HeaderBlock::new();
         headers.insert("streamtype", channel.stream_type())?;
-        let syn = SynStream {
-            stream_id: id,
-            associated_to: 0,
-            priority: 0,
-            slot: 0,
-            fin: false,
-            unidirectional: false,
-            header_block: conn.deflate(&headers)?,
-        };
+        let syn = SynStream::new(id, conn.deflate(&headers)?);
         conn.send(&Frame::SynStream(syn));
         self.streams.insert(
             id,

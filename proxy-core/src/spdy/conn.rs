@@ -46,11 +46,11 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What happened on the connection.
 #[derive(Debug)]
-pub(crate) enum Event {
+pub(crate) enum Event<O = Msg> {
     /// A frame from the peer.
     Frame(Frame),
     /// A message from the pipeline; `None` once every sender is dropped.
-    Outgoing(Option<Msg>),
+    Outgoing(Option<O>),
     /// The timer passed to `next_event` ticked.
     Tick,
     /// The deadline passed to `next_event` passed.
@@ -62,8 +62,10 @@ pub(crate) enum Event {
     },
 }
 
-/// One SPDY connection's state shared by both roles.
-pub(crate) struct Conn<T> {
+/// One SPDY connection's state shared by both roles. `M` is what is delivered to the
+/// pipeline side: a [`Msg`] for the one-session drivers, a routed message for port-forward's
+/// many pairs per connection.
+pub(crate) struct Conn<T, M = Msg> {
     reader: ReadHalf<T>,
     buf: BytesMut,
     decoder: FrameDecoder,
@@ -74,15 +76,15 @@ pub(crate) struct Conn<T> {
     out: VecDeque<Bytes>,
     out_bytes: usize,
     writer_task: Option<JoinHandle<std::io::Result<()>>>,
-    pending: VecDeque<Msg>,
-    to_pipeline: Option<mpsc::Sender<Msg>>,
+    pending: VecDeque<M>,
+    to_pipeline: Option<mpsc::Sender<M>>,
     /// Drop `to_pipeline` once `pending` is delivered.
     ending: bool,
     /// Whether we still read and decode the socket.
     read_open: bool,
 }
 
-impl<T> std::fmt::Debug for Conn<T> {
+impl<T, M> std::fmt::Debug for Conn<T, M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Conn")
             .field("buffered", &self.buf.len())
@@ -92,9 +94,9 @@ impl<T> std::fmt::Debug for Conn<T> {
     }
 }
 
-impl<T: AsyncRead + AsyncWrite + Send + 'static> Conn<T> {
+impl<T: AsyncRead + AsyncWrite + Send + 'static, M> Conn<T, M> {
     /// Splits `io` and starts the writer task.
-    pub(crate) fn new(io: T, to_pipeline: mpsc::Sender<Msg>) -> Conn<T> {
+    pub(crate) fn new(io: T, to_pipeline: mpsc::Sender<M>) -> Conn<T, M> {
         let (reader, writer) = tokio::io::split(io);
         let (tx, rx) = mpsc::channel(WRITE_QUEUE_DEPTH);
         Conn {
@@ -115,15 +117,26 @@ impl<T: AsyncRead + AsyncWrite + Send + 'static> Conn<T> {
     }
 }
 
-impl<T: AsyncRead + AsyncWrite> Conn<T> {
+impl<T: AsyncRead + AsyncWrite> Conn<T, Msg> {
+    /// Queues `payload` for the pipeline as frames of at most [`MAX_FRAME_LEN`] bytes
+    /// (slices of the same buffer).
+    pub(crate) fn deliver_data(&mut self, channel: Channel, mut payload: Bytes) {
+        while !payload.is_empty() {
+            let chunk = payload.split_to(payload.len().min(MAX_FRAME_LEN));
+            self.deliver(Msg::Data(ChannelFrame::new(channel, chunk)));
+        }
+    }
+}
+
+impl<T: AsyncRead + AsyncWrite, M> Conn<T, M> {
     /// Waits for the next event. `outgoing`, `tick` and `deadline` are only watched when
     /// given; the socket only while nothing waits for the pipeline.
-    pub(crate) async fn next_event(
+    pub(crate) async fn next_event<O>(
         &mut self,
-        outgoing: Option<&mut mpsc::Receiver<Msg>>,
+        outgoing: Option<&mut mpsc::Receiver<O>>,
         tick: Option<&mut Interval>,
         deadline: Option<Instant>,
-    ) -> Result<Event, PeerError> {
+    ) -> Result<Event<O>, PeerError> {
         let mut outgoing = outgoing;
         let mut tick = tick;
         loop {
@@ -201,17 +214,8 @@ impl<T: AsyncRead + AsyncWrite> Conn<T> {
         Ok(self.deflate.compress(block)?)
     }
 
-    /// Queues `payload` for the pipeline as frames of at most [`MAX_FRAME_LEN`] bytes
-    /// (slices of the same buffer).
-    pub(crate) fn deliver_data(&mut self, channel: Channel, mut payload: Bytes) {
-        while !payload.is_empty() {
-            let chunk = payload.split_to(payload.len().min(MAX_FRAME_LEN));
-            self.deliver(Msg::Data(ChannelFrame::new(channel, chunk)));
-        }
-    }
-
     /// Queues a message for the pipeline (dropped once incoming has ended).
-    pub(crate) fn deliver(&mut self, msg: Msg) {
+    pub(crate) fn deliver(&mut self, msg: M) {
         if self.to_pipeline.is_some() && !self.ending {
             self.pending.push_back(msg);
         }
@@ -351,14 +355,14 @@ async fn reserve_write(tx: &Option<mpsc::Sender<Bytes>>) -> Option<mpsc::Permit<
     }
 }
 
-async fn reserve(tx: &Option<mpsc::Sender<Msg>>) -> Option<mpsc::Permit<'_, Msg>> {
+async fn reserve<M>(tx: &Option<mpsc::Sender<M>>) -> Option<mpsc::Permit<'_, M>> {
     match tx {
         Some(tx) => tx.reserve().await.ok(),
         None => None,
     }
 }
 
-async fn recv(rx: Option<&mut mpsc::Receiver<Msg>>) -> Option<Msg> {
+async fn recv<O>(rx: Option<&mut mpsc::Receiver<O>>) -> Option<O> {
     match rx {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,

@@ -12,7 +12,7 @@
 //!   role toward an API server or kubelet), each exposed as a [`crate::peer::Peer`].
 
 mod client;
-mod conn;
+pub(crate) mod conn;
 pub mod decoder;
 mod error;
 pub mod frame;
@@ -26,4 +26,4 @@ pub use error::Error;
 pub use server::{MAX_DEFERRED_PINGS, MAX_STREAMS, STREAM_OPEN_TIMEOUT, serve};
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

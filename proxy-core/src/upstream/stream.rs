@@ -81,7 +81,9 @@ impl Upstream {
     ) -> Result<Opened, OpenError> {
         let mut headers = HeaderMap::new();
         let key = websocket::handshake::add_request_headers(&mut headers, WS_OFFER);
-        let res = self.upgrade(Method::GET, req, identity, headers).await?;
+        let res = self
+            .upgrade(Method::GET, stream_uri(req), identity, headers)
+            .await?;
         let protocol =
             websocket::handshake::verify_response(res.status(), res.headers(), &key, WS_OFFER)
                 .map_err(|e| OpenError::Failed(format!("websocket handshake: {e}")))?;
@@ -102,7 +104,9 @@ impl Upstream {
     ) -> Result<Opened, OpenError> {
         let mut headers = HeaderMap::new();
         spdy::handshake::add_request_headers(&mut headers, SPDY_OFFER);
-        let res = self.upgrade(Method::POST, req, identity, headers).await?;
+        let res = self
+            .upgrade(Method::POST, stream_uri(req), identity, headers)
+            .await?;
         let protocol = spdy::handshake::verify_response(res.status(), res.headers())
             .map_err(|e| OpenError::Failed(format!("spdy handshake: {e}")))?
             .unwrap_or(Protocol::V1);
@@ -119,15 +123,42 @@ impl Upstream {
         })
     }
 
+    /// Opens `pods/portforward` of `namespace/pod` upstream as `identity`, over SPDY
+    /// (`portforward.k8s.io`); pairs are then opened on the returned tunnel.
+    pub async fn open_portforward(
+        &self,
+        namespace: &str,
+        pod: &str,
+        identity: &Identity,
+    ) -> Result<crate::portforward::Tunnel, OpenError> {
+        let uri = format!("/api/v1/namespaces/{namespace}/pods/{pod}/portforward");
+        let headers = crate::portforward::response_headers();
+        let res = self.upgrade(Method::POST, uri, identity, headers).await?;
+        let chosen = res
+            .headers()
+            .get(spdy::handshake::STREAM_PROTOCOL_VERSION)
+            .map(|v| v.as_bytes().trim_ascii());
+        if !spdy::handshake::is_upgrade(res.headers())
+            || chosen.is_some_and(|p| p != crate::portforward::PROTOCOL.as_bytes())
+        {
+            return Err(OpenError::Failed(
+                "spdy handshake: not a portforward.k8s.io upgrade".into(),
+            ));
+        }
+        let io = hyper::upgrade::on(res)
+            .await
+            .map_err(|e| OpenError::Failed(format!("spdy upgrade: {e}")))?;
+        Ok(crate::portforward::connect(TokioIo::new(io)))
+    }
+
     /// Sends an upgrade request; a non-101 answer becomes [`OpenError::Refused`].
     async fn upgrade(
         &self,
         method: Method,
-        req: &StreamRequest,
+        uri: String,
         identity: &Identity,
         upgrade_headers: HeaderMap,
     ) -> Result<http::Response<kube_client::client::Body>, OpenError> {
-        let uri = format!("{}?{}", req.upstream_path(), req.upstream_query());
         let mut builder = Request::builder().method(method).uri(uri);
         if let Some(headers) = builder.headers_mut() {
             headers.extend(upgrade_headers);
@@ -153,6 +184,11 @@ impl Upstream {
             body,
         })
     }
+}
+
+/// The exec/attach URI, query rebuilt from what was decided.
+fn stream_uri(req: &StreamRequest) -> String {
+    format!("{}?{}", req.upstream_path(), req.upstream_query())
 }
 
 fn kind(err: &OpenError) -> String {

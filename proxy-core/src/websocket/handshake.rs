@@ -78,6 +78,52 @@ pub fn accept(
     headers: &HeaderMap,
     supported: &[WsProtocol],
 ) -> Result<ServerHandshake, HandshakeError> {
+    let offer = check_offer(headers)?;
+    let protocol = if offer.protocols.is_empty() {
+        supported
+            .iter()
+            .copied()
+            .find(|p| *p == WsProtocol::Unnamed)
+    } else {
+        offer.protocols.iter().find_map(|name| {
+            supported
+                .iter()
+                .copied()
+                .find(|p| *p != WsProtocol::Unnamed && p.name() == *name)
+        })
+    }
+    .ok_or(HandshakeError::new(Kind::NoCommonProtocol))?;
+    let named = (protocol != WsProtocol::Unnamed).then(|| protocol.name());
+    Ok(ServerHandshake {
+        protocol,
+        response_headers: response_headers(&offer.key, named),
+        bearer_token: offer.bearer_token,
+    })
+}
+
+/// Accepts an upgrade whose offer includes exactly `protocol` (one that is not a channel
+/// protocol, such as port-forward's SPDY tunnel); returns the 101's headers. The bearer
+/// sub-protocol is checked as in [`accept`] and never echoed.
+pub fn accept_protocol(
+    headers: &HeaderMap,
+    protocol: &'static str,
+) -> Result<HeaderMap, HandshakeError> {
+    let offer = check_offer(headers)?;
+    if !offer.protocols.iter().any(|p| p == protocol) {
+        return Err(HandshakeError::new(Kind::NoCommonProtocol));
+    }
+    Ok(response_headers(&offer.key, Some(protocol)))
+}
+
+/// A checked upgrade request: its key, the offered sub-protocols other than the bearer one,
+/// and the bearer token.
+struct Offer {
+    key: String,
+    protocols: Vec<String>,
+    bearer_token: Option<String>,
+}
+
+fn check_offer(headers: &HeaderMap) -> Result<Offer, HandshakeError> {
     if !is_upgrade(headers) {
         return Err(HandshakeError::new(Kind::NotUpgrade));
     }
@@ -92,48 +138,37 @@ pub fn accept(
 
     let offers = offered_protocols(headers)?;
     let mut bearer_token = None;
-    let mut others = Vec::with_capacity(offers.len());
-    for offer in &offers {
+    let mut protocols = Vec::with_capacity(offers.len());
+    for offer in offers {
         match offer.strip_prefix(BEARER_PROTOCOL_PREFIX) {
             Some(_) if bearer_token.is_some() => return Err(HandshakeError::new(Kind::Bearer)),
             Some(encoded) => bearer_token = Some(decode_bearer(encoded)?),
-            None => others.push(offer.as_str()),
+            None => protocols.push(offer),
         }
     }
-    if bearer_token.is_some() && others.is_empty() {
+    if bearer_token.is_some() && protocols.is_empty() {
         return Err(HandshakeError::new(Kind::Bearer));
     }
-    let protocol = if others.is_empty() {
-        supported
-            .iter()
-            .copied()
-            .find(|p| *p == WsProtocol::Unnamed)
-    } else {
-        others.iter().find_map(|name| {
-            supported
-                .iter()
-                .copied()
-                .find(|p| *p != WsProtocol::Unnamed && p.name() == *name)
-        })
-    }
-    .ok_or(HandshakeError::new(Kind::NoCommonProtocol))?;
-
-    let mut response_headers = HeaderMap::new();
-    response_headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
-    response_headers.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
-    let accept_key = derive_accept_key(key.as_bytes());
-    response_headers.insert(SEC_WEBSOCKET_ACCEPT, header_value(&accept_key));
-    if protocol != WsProtocol::Unnamed {
-        response_headers.insert(
-            SEC_WEBSOCKET_PROTOCOL,
-            HeaderValue::from_static(protocol.name()),
-        );
-    }
-    Ok(ServerHandshake {
-        protocol,
+    Ok(Offer {
+        key: key.to_owned(),
+        protocols,
         bearer_token,
-        response_headers,
     })
+}
+
+/// The 101's headers: upgrade, the accept key for `key`, and the chosen sub-protocol.
+fn response_headers(key: &str, protocol: Option<&'static str>) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert(UPGRADE, HeaderValue::from_static("websocket"));
+    h.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
+    h.insert(
+        SEC_WEBSOCKET_ACCEPT,
+        header_value(&derive_accept_key(key.as_bytes())),
+    );
+    if let Some(p) = protocol {
+        h.insert(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(p));
+    }
+    h
 }
 
 /// Writes the upgrade request headers offering `offer` (in order; [`WsProtocol::Unnamed`]

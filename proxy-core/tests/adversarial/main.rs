@@ -12,6 +12,7 @@
 mod support;
 
 mod backpressure;
+mod portforward;
 mod query;
 mod spdy;
 mod stdin;

@@ -354,13 +354,12 @@ pub(crate) struct Spdy {
 impl Spdy {
     /// Upgrades an exec of `query` to SPDY/3.1 (v4) and asserts the 101.
     pub(crate) async fn exec(bed: &Testbed, query: &str) -> Spdy {
-        let (res, io, rest) = request(
-            bed,
-            "POST",
-            &format!("{EXEC_PATH}?{query}"),
-            &spdy_headers(),
-        )
-        .await;
+        Spdy::upgrade(bed, &format!("{EXEC_PATH}?{query}"), &spdy_headers()).await
+    }
+
+    /// POSTs an upgrade of `target` with `headers` and asserts the 101.
+    pub(crate) async fn upgrade(bed: &Testbed, target: &str, headers: &[(&str, String)]) -> Spdy {
+        let (res, io, rest) = request(bed, "POST", target, headers).await;
         assert_eq!(res.status, 101, "{res:?}");
         Spdy {
             io,
@@ -386,15 +385,7 @@ impl Spdy {
         let block = self
             .deflate
             .compress(&raw_block(&[(b"streamtype", streamtype.as_bytes())]));
-        Frame::SynStream(proxy_core::spdy::frame::SynStream {
-            stream_id: id,
-            associated_to: 0,
-            priority: 0,
-            slot: 0,
-            fin: false,
-            unidirectional: false,
-            header_block: block,
-        })
+        Frame::SynStream(proxy_core::spdy::frame::SynStream::new(id, block))
     }
 
     /// Opens streams 1, 3, 5… of `types` like kubectl: each waits for its SYN_REPLY.

@@ -10,6 +10,7 @@ mod exec;
 mod kube_rs;
 mod logs;
 mod policy;
+mod portforward;
 mod python;
 mod recording;
 mod redaction;

@@ -33,6 +33,21 @@ pub struct SynStream {
 }
 
 impl SynStream {
+    /// A SYN_STREAM as Kubernetes clients send it: priority 0 (spdystream orders frames by
+    /// priority, so anything else can reorder a stream against its RST), no association,
+    /// not finished, bidirectional.
+    pub fn new(stream_id: StreamId, header_block: Bytes) -> SynStream {
+        SynStream {
+            stream_id,
+            associated_to: 0,
+            priority: 0,
+            slot: 0,
+            fin: false,
+            unidirectional: false,
+            header_block,
+        }
+    }
+
     /// Builds the frame from its head and payload.
     pub fn load(head: Head, mut payload: Bytes) -> Result<SynStream, Error> {
         check_flags(

@@ -54,37 +54,42 @@ pub(super) fn error_msg(s: &Status) -> Msg {
 }
 
 /// A peer that speaks raw frames.
-pub(super) struct Raw {
-    pub(super) io: DuplexStream,
+pub(crate) struct Raw {
+    pub(crate) io: DuplexStream,
     buf: BytesMut,
     dec: FrameDecoder,
     z_out: HeaderCompressor,
     z_in: HeaderDecompressor,
+    /// The headers of the last SYN_STREAM received.
+    pub(crate) last_syn_headers: Option<HeaderBlock>,
 }
 
 impl Raw {
-    pub(super) fn new(io: DuplexStream) -> Raw {
+    pub(crate) fn new(io: DuplexStream) -> Raw {
         Raw {
             io,
             buf: BytesMut::new(),
             dec: FrameDecoder::new(),
             z_out: HeaderCompressor::new(),
             z_in: HeaderDecompressor::new(),
+            last_syn_headers: None,
         }
     }
 
-    pub(super) async fn send(&mut self, f: Frame) {
+    pub(crate) async fn send(&mut self, f: Frame) {
         let mut out = Vec::new();
         f.encode(&mut out);
         self.io.write_all(&out).await.unwrap();
     }
 
-    pub(super) async fn recv(&mut self) -> Option<Frame> {
+    pub(crate) async fn recv(&mut self) -> Option<Frame> {
         loop {
             if let Some(f) = self.dec.decode(&mut self.buf).unwrap() {
                 // Keep the inbound zlib stream in step.
                 match &f {
-                    Frame::SynStream(s) => drop(self.z_in.decompress(&s.header_block).unwrap()),
+                    Frame::SynStream(s) => {
+                        self.last_syn_headers = Some(self.z_in.decompress(&s.header_block).unwrap())
+                    }
                     Frame::SynReply(s) => {
                         assert!(self.z_in.decompress(&s.header_block).unwrap().is_empty())
                     }
@@ -99,21 +104,19 @@ impl Raw {
     }
 
     pub(super) fn syn_stream(&mut self, id: u32, ty: &str) -> Frame {
-        let mut h = HeaderBlock::new();
-        h.insert("streamtype", Bytes::copy_from_slice(ty.as_bytes()))
-            .unwrap();
-        Frame::SynStream(SynStream {
-            stream_id: id,
-            associated_to: 0,
-            priority: 0,
-            slot: 0,
-            fin: false,
-            unidirectional: false,
-            header_block: self.z_out.compress(&h).unwrap(),
-        })
+        self.syn_stream_with(id, &[("streamtype", ty)])
     }
 
-    pub(super) fn syn_reply(&mut self, id: u32) -> Frame {
+    /// A SYN_STREAM carrying `headers`.
+    pub(crate) fn syn_stream_with(&mut self, id: u32, headers: &[(&str, &str)]) -> Frame {
+        let mut h = HeaderBlock::new();
+        for (k, v) in headers {
+            h.insert(k, Bytes::copy_from_slice(v.as_bytes())).unwrap();
+        }
+        Frame::SynStream(SynStream::new(id, self.z_out.compress(&h).unwrap()))
+    }
+
+    pub(crate) fn syn_reply(&mut self, id: u32) -> Frame {
         Frame::SynReply(SynReply {
             stream_id: id,
             fin: false,
