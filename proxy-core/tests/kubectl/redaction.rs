@@ -64,6 +64,8 @@ async fn exec_output_with_an_aws_key_and_a_pem_block_is_redacted() {
 async fn findings_are_recorded_without_the_secret() {
     let bed = testbed().await;
     let key = aws_key();
+    let store = record_store(&bed);
+    let before = store.sessions().await.unwrap();
     kubectl(
         &bed,
         Client::Spdy,
@@ -71,27 +73,27 @@ async fn findings_are_recorded_without_the_secret() {
     )
     .await
     .ok();
+    // kubectl exits on the status; the seal comes after the last chunk is stored.
+    let (id, report) = new_sealed_session(&store, &seal_key(&bed), &before).await;
+    assert!(report.intact, "{:?}", report.problems);
     // Decode the recording: it holds what the client saw and a finding, never the secret.
-    let url = format!("file://{}", bed.dir().join("recordings").display());
-    let store = proxy_core::record::RecordStore::open(&url, &[], None).unwrap();
-    let sessions = store.sessions().await.unwrap();
-    assert_eq!(sessions.len(), 1);
     let mut events = Vec::new();
-    proxy_core::record::export::jsonl(&store, &sessions[0], &mut events)
+    proxy_core::record::export::jsonl(&store, &id, &mut events)
         .await
         .unwrap();
     let events = String::from_utf8(events).unwrap();
     assert!(!events.contains(&key), "the recording holds the secret");
     assert!(
-        events.contains("aws-access-key-id"),
+        events.contains(r#""event":"finding""#) && events.contains("aws-access-key-id"),
         "no finding recorded: {events}"
     );
     let (mut text, mut errors) = (Vec::new(), Vec::new());
-    proxy_core::record::export::text(&store, &sessions[0], &mut text, &mut errors)
+    proxy_core::record::export::text(&store, &id, &mut text, &mut errors)
         .await
         .unwrap();
     assert_eq!(
         String::from_utf8(text).unwrap(),
-        "id=[REDACTED:aws-access-key-id]\n"
+        "id=[REDACTED:aws-access-key-id]\n",
+        "{events}"
     );
 }
