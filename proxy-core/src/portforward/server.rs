@@ -32,10 +32,10 @@ use super::pairs::{Assembler, Pair, StreamHeaders, StreamKind};
 use super::streams::{DataCheck, Stream, Streams, protocol_error, reset};
 use crate::channel::{Channel, Msg, Protocol};
 use crate::peer::{Peer, PeerError, PeerErrorKind};
-use crate::spdy::MAX_DEFERRED_PINGS;
 use crate::spdy::conn::{Conn, Event};
-use crate::spdy::frame::{Frame, GoAwayStatus, Ping, RstStatus, StreamId, SynReply, SynStream};
+use crate::spdy::frame::{Frame, GoAwayStatus, RstStatus, StreamId, SynReply, SynStream};
 use crate::spdy::header_block::HeaderBlock;
+use crate::spdy::pings::EarlyPings;
 use crate::status::Status;
 
 /// How often pair timeouts and the shutdown signal are checked.
@@ -100,7 +100,7 @@ where
         streams: Streams::default(),
         pairs: HashMap::new(),
         last_client_id: 0,
-        deferred_pings: Some(Vec::new()),
+        pings: EarlyPings::new(),
     };
     let mut tick = tokio::time::interval_at(Instant::now() + HOUSEKEEPING, HOUSEKEEPING);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -183,7 +183,7 @@ struct Server {
     streams: Streams,
     pairs: HashMap<PairKey, Live>,
     last_client_id: StreamId,
-    deferred_pings: Option<Vec<u32>>,
+    pings: EarlyPings,
 }
 
 impl Server {
@@ -258,17 +258,7 @@ impl Server {
                     Some((StreamKind::Error, Some(_), _)) | None => {}
                 }
             }
-            Frame::Ping(ping) if !ping.id.is_multiple_of(2) => match &mut self.deferred_pings {
-                Some(deferred) if deferred.len() >= MAX_DEFERRED_PINGS => {
-                    return Err(PeerError::new(
-                        PeerErrorKind::Limit,
-                        "too many pings before any stream",
-                    ));
-                }
-                Some(deferred) => deferred.push(ping.id),
-                None => conn.send(&Frame::Ping(ping)),
-            },
-            Frame::Ping(_) => {}
+            Frame::Ping(ping) => self.pings.on_ping(conn, ping)?,
             Frame::GoAway(g) => {
                 debug!(last_good = g.last_good_stream_id, "client sent goaway");
                 conn.stop_reading();
@@ -313,9 +303,7 @@ impl Server {
             fin: false,
             header_block: block,
         }));
-        for ping in self.deferred_pings.take().unwrap_or_default() {
-            conn.send(&Frame::Ping(Ping { id: ping }));
-        }
+        self.pings.stream_opened(conn);
         let mut stream = Stream::new(kind, None, true);
         stream.remote_fin = syn.fin;
         self.streams.insert(id, stream);

@@ -6,14 +6,14 @@
 
 use std::sync::Arc;
 
-use http::{Request, Response, StatusCode};
+use http::{Request, Response};
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
-use tracing::{Instrument, debug, info, info_span};
+use tracing::{info, info_span};
 
 use super::respond::{self, ResponseBody};
 use super::session::{self, SessionInfo, SessionKind};
-use super::{Conn, Proxy, SessionGuard};
+use super::upgrade::upgrade;
+use super::{Conn, Proxy};
 use crate::access::Grant;
 use crate::auth::Identity;
 use crate::downstream;
@@ -69,21 +69,14 @@ pub(super) async fn handle(
         port: None,
     };
     let pipeline = session::pipeline(&proxy, &session);
-    let on_upgrade = hyper::upgrade::on(&mut req);
-    let guard = SessionGuard::new(&proxy);
     let transport = accepted.transport;
-    tokio::spawn(
-        async move {
-            let _guard = guard;
-            let _permit = grant.permit;
-            let io = match on_upgrade.await {
-                Ok(io) => TokioIo::new(io),
-                Err(e) => {
-                    // Dropping the upstream peer cancels its stream.
-                    debug!(error = %e, "client upgrade failed");
-                    return;
-                }
-            };
+    upgrade(
+        &mut req,
+        &proxy,
+        grant.permit,
+        accepted.headers,
+        span,
+        move |io| async move {
             info!(
                 argc = stream.command.len(),
                 tty = stream.options.tty,
@@ -97,12 +90,6 @@ pub(super) async fn handle(
                 exit_code = end.status.exit_code_value(),
                 "session ended"
             );
-        }
-        .instrument(span),
-    );
-
-    let mut res = Response::new(respond::empty());
-    *res.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    res.headers_mut().extend(accepted.headers);
-    res
+        },
+    )
 }

@@ -14,6 +14,7 @@ mod portforward;
 mod respond;
 mod route;
 mod session;
+mod upgrade;
 
 pub use respond::{BoxError, ResponseBody};
 pub use session::{SessionInfo, SessionKind};

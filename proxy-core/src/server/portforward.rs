@@ -14,13 +14,13 @@
 
 use std::sync::Arc;
 
-use http::{Request, Response, StatusCode};
+use http::{Request, Response};
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
 use tracing::{Instrument, debug, info, info_span};
 
 use super::respond::{self, ResponseBody};
 use super::session::{self, SessionInfo, SessionKind};
+use super::upgrade::upgrade;
 use super::{Conn, Proxy, SessionGuard};
 use crate::access::Grant;
 use crate::auth::Identity;
@@ -92,32 +92,22 @@ pub(super) async fn handle(
         limits: grant.limits.clone(),
         port: None,
     };
-    let on_upgrade = hyper::upgrade::on(&mut req);
-    let guard = SessionGuard::new(&proxy);
     let transport = accepted.transport;
-    tokio::spawn(
-        async move {
-            let _guard = guard;
-            let _permit = grant.permit;
-            let io = match on_upgrade.await {
-                Ok(io) => TokioIo::new(io),
-                Err(e) => {
-                    // Dropping the tunnel closes the upstream connection.
-                    debug!(error = %e, "client upgrade failed");
-                    return;
-                }
-            };
+    // The session task owns `proxy`; the guard takes its own reference.
+    let guarded = Arc::clone(&proxy);
+    upgrade(
+        &mut req,
+        &guarded,
+        grant.permit,
+        accepted.headers,
+        span,
+        move |io| async move {
             info!("port-forward started");
             let client = transport.serve(io).await;
             run(proxy, base, tunnel, client).await;
             info!("port-forward ended");
-        }
-        .instrument(span),
-    );
-    let mut res = Response::new(respond::empty());
-    *res.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    res.headers_mut().extend(accepted.headers);
-    res
+        },
+    )
 }
 
 /// Runs every pair of the client connection until either side's connection ends.

@@ -18,12 +18,14 @@ mod error;
 pub mod frame;
 pub mod handshake;
 pub mod header_block;
+pub(crate) mod pings;
 mod server;
 pub mod zlib;
 
 pub use client::{MAX_ERROR_STREAM, PING_PERIOD, STREAM_REPLY_TIMEOUT, connect};
 pub use error::Error;
-pub use server::{MAX_DEFERRED_PINGS, MAX_STREAMS, STREAM_OPEN_TIMEOUT, serve};
+pub use pings::MAX_DEFERRED_PINGS;
+pub use server::{MAX_STREAMS, STREAM_OPEN_TIMEOUT, serve};
 
 #[cfg(test)]
 pub(crate) mod tests;

@@ -27,18 +27,15 @@ use tokio::time::Instant;
 use tracing::{Instrument, debug, info_span};
 
 use super::conn::{Conn, Event};
-use super::frame::{
-    Frame, GoAwayStatus, Ping, RstStatus, RstStream, StreamId, SynReply, SynStream,
-};
+use super::frame::{Frame, GoAwayStatus, RstStatus, RstStream, StreamId, SynReply, SynStream};
 use super::header_block::HeaderBlock;
+use super::pings::EarlyPings;
 use crate::channel::{Channel, Msg, Protocol, StreamOptions};
 use crate::peer::{DriverQueues, Peer, PeerError, PeerErrorKind};
 use crate::status::Status;
 
 /// Most SYN_STREAMs accepted on one connection (a session needs at most five).
 pub const MAX_STREAMS: usize = 16;
-/// Most PINGs whose echo may wait for the first SYN_STREAM.
-pub const MAX_DEFERRED_PINGS: usize = 16;
 /// How long an outgoing frame waits for kubectl to open its stream.
 pub const STREAM_OPEN_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -73,7 +70,7 @@ where
         streams: HashMap::new(),
         last_client_id: 0,
         syn_count: 0,
-        deferred_pings: Some(Vec::new()),
+        pings: EarlyPings::new(),
         held: None,
         finishing: None,
     };
@@ -107,8 +104,8 @@ struct Server {
     streams: HashMap<StreamId, Stream>,
     last_client_id: StreamId,
     syn_count: usize,
-    /// Ping ids to echo once the first SYN_STREAM arrived; `None` after it.
-    deferred_pings: Option<Vec<u32>>,
+    /// Echoes that wait for the first SYN_STREAM.
+    pings: EarlyPings,
     /// An outgoing message waiting for its stream, with its deadline.
     held: Option<(Msg, Instant)>,
     /// The pipeline is done; waiting until this deadline for the client's streams.
@@ -224,17 +221,7 @@ impl Server {
                     stream.remote_fin = true;
                 }
             }
-            Frame::Ping(ping) if !ping.id.is_multiple_of(2) => match &mut self.deferred_pings {
-                Some(deferred) if deferred.len() >= MAX_DEFERRED_PINGS => {
-                    return Err(PeerError::new(
-                        PeerErrorKind::Limit,
-                        "too many pings before any stream",
-                    ));
-                }
-                Some(deferred) => deferred.push(ping.id),
-                None => conn.send(&Frame::Ping(ping)),
-            },
-            Frame::Ping(_) => {}
+            Frame::Ping(ping) => self.pings.on_ping(conn, ping)?,
             Frame::GoAway(g) => {
                 debug!(
                     last_good = g.last_good_stream_id,
@@ -307,9 +294,7 @@ impl Server {
         if syn.fin && channel.is_client_to_server() {
             conn.deliver(Msg::Close(channel));
         }
-        for ping in self.deferred_pings.take().unwrap_or_default() {
-            conn.send(&Frame::Ping(Ping { id: ping }));
-        }
+        self.pings.stream_opened(conn);
         if let Some((msg, deadline)) = self.held.take() {
             if matches!(self.target(msg_channel(&msg)), Target::Wait) {
                 self.held = Some((msg, deadline));
