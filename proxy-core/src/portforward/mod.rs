@@ -29,7 +29,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 pub use client::{Tunnel, connect};
 pub use pairs::{MAX_PAIRS, PAIR_TIMEOUT};
-pub use server::{Connection, Forwarded, serve};
+pub use server::{Connection, Forwarded, MAX_INVALID_STREAM_RESETS, serve};
 pub use tunnel::WsTunnel;
 
 /// The `X-Stream-Protocol-Version` of port-forward.

@@ -13,7 +13,9 @@
 //! the connection ending (the pipeline then cancels upstream).
 //!
 //! Like the exec driver, nothing is sent before the first SYN_STREAM (early PING echoes
-//! wait), PINGs are echoed, windows are never enforced. Dropping [`Connection::shutdown`]
+//! wait), PINGs are echoed, windows are never enforced. DATA on a stream never opened gets
+//! RST_STREAM INVALID_STREAM, at most [`MAX_INVALID_STREAM_RESETS`] times per connection
+//! (the reset is twice the frame: no amplification). Dropping [`Connection::shutdown`]
 //! (the upstream side is gone) resets every stream, sends GOAWAY and closes within a
 //! second.
 
@@ -42,6 +44,10 @@ use crate::status::Status;
 const HOUSEKEEPING: Duration = Duration::from_secs(1);
 /// Forwarded connections announced but not yet taken by the handler.
 const ANNOUNCE_DEPTH: usize = 4;
+/// DATA frames on streams never opened answered with RST_STREAM INVALID_STREAM per
+/// connection; the next one is a connection error (GOAWAY PROTOCOL_ERROR). kubectl never
+/// sends them; without a bound each 8-byte frame would draw a 16-byte reset.
+pub const MAX_INVALID_STREAM_RESETS: usize = 16;
 
 /// One forwarded TCP connection: a pair of streams, as a [`Peer`].
 #[derive(Debug)]
@@ -101,6 +107,7 @@ where
         pairs: HashMap::new(),
         last_client_id: 0,
         deferred_pings: Some(Vec::new()),
+        invalid_resets: 0,
     };
     let mut tick = tokio::time::interval_at(Instant::now() + HOUSEKEEPING, HOUSEKEEPING);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -184,6 +191,8 @@ struct Server {
     pairs: HashMap<PairKey, Live>,
     last_client_id: StreamId,
     deferred_pings: Option<Vec<u32>>,
+    /// RST_STREAM INVALID_STREAM sent (see [`MAX_INVALID_STREAM_RESETS`]).
+    invalid_resets: usize,
 }
 
 impl Server {
@@ -198,6 +207,15 @@ impl Server {
             Frame::Data(d) => match self.streams.on_data(d.stream_id, d.fin)? {
                 DataCheck::Unknown => {
                     if d.stream_id > self.last_client_id {
+                        // A 16-byte reset for an 8-byte frame: answered a bounded number
+                        // of times, or a client could make us write twice what it sends.
+                        if self.invalid_resets >= MAX_INVALID_STREAM_RESETS {
+                            return Err(PeerError::new(
+                                PeerErrorKind::Limit,
+                                "too much data for streams never opened",
+                            ));
+                        }
+                        self.invalid_resets += 1;
                         debug!(stream = d.stream_id, "data for a stream never opened");
                         reset(conn, d.stream_id, RstStatus::INVALID_STREAM);
                     }
