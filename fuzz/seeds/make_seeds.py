@@ -76,6 +76,8 @@ out("portforward_serve", "bad-headers", b"\x04" + bytes([0, 0, 2, 0, 0, 0, 3, 0,
 out("portforward_serve", "pair-flood", b"\x10" + b"".join(syn(0, r) + syn(1, r) for r in range(100)))
 out("portforward_serve", "timeouts-resets", b"\x05" + syn(0, 1) + b"\x06\x28\x03\x00\x01" + syn(0, 2)
     + syn(1, 2) + pf_data(b"abc", 0) + bytes([2, 0, 5, 8, 0x10]) + b"ping" + bytes([8, 3, 9]))
+# Found a bug: DATA on a stream never opened (id 99), each answered with a larger reset.
+out("portforward_serve", "invalid-stream-flood", b"\x00" + bytes([1, 0xc0, 0x00, 0x63, 0]) * 40)
 
 # request_classifier: [choice][path?query]
 for name, choice, req in [
