@@ -58,6 +58,27 @@ out("websocket_serve", "v4base64-tty",
 out("websocket_serve", "raw-masked", bytes([0x08 | 0x10]) + b"\x82\x84\x01\x02\x03\x04\x01\x6e\x70\x0e")
 out("websocket_serve", "ping", bytes([0x80 | 0x18]) + frame(9, b"hi") + frame(2, b"\x00x"))
 
+# portforward_serve: [mode][ops] (proxy-core/src/fuzz_bridge/portforward_wire.rs). Mode bits:
+# 0x01 tunnel, 0x02 one message per op, 0x04 echo, 0x10 hold, 0x20 close stdout,
+# 0x40 fail, 0x80 drop pairs. Ops: 0 SYN_STREAM [id][headers][args], 1 DATA [id][len<<1|fin]
+# [payload], 2 RST [id][status], 3 PING, 4 GOAWAY, 5 raw, 6 pause [s], 7 other frame,
+# 8 WebSocket control, 9 drop shutdown.
+def syn(kind, rid):
+    return bytes([0, 0, kind, rid])
+def pf_data(payload, fin):
+    return bytes([1, 0, len(payload) << 1 | fin]) + payload
+pair = syn(0, 7) + syn(1, 7) + pf_data(b"GET / HTTP/1.1\r\n\r\n", 0) + pf_data(b"", 1) + b"\x06\x01"
+out("portforward_serve", "pair-echo", b"\x04" + pair)
+out("portforward_serve", "pair-tunnel", b"\x07" + pair + b"\x08\x03")
+out("portforward_serve", "pair-hold-fail", b"\x70" + pair)
+out("portforward_serve", "bad-headers", b"\x04" + bytes([0, 0, 2, 0, 0, 0, 3, 0, 0, 8, 0, 0, 0, 12, 0,
+    0, 0, 9, 2, 0, 0, 0, 0x20, 0, 0, 0x31, 3]) + b"a b" + bytes([0, 0, 0, 9, 0, 0, 5, 9, 9]) + pf_data(b"lost", 1))
+out("portforward_serve", "pair-flood", b"\x10" + b"".join(syn(0, r) + syn(1, r) for r in range(100)))
+out("portforward_serve", "timeouts-resets", b"\x05" + syn(0, 1) + b"\x06\x28\x03\x00\x01" + syn(0, 2)
+    + syn(1, 2) + pf_data(b"abc", 0) + bytes([2, 0, 5, 8, 0x10]) + b"ping" + bytes([8, 3, 9]))
+# Found a bug: DATA on a stream never opened (id 99), each answered with a larger reset.
+out("portforward_serve", "invalid-stream-flood", b"\x00" + bytes([1, 0xc0, 0x00, 0x63, 0]) * 40)
+
 # request_classifier: [choice][path?query]
 for name, choice, req in [
     ("exec", 1, b"/api/v1/namespaces/default/pods/web-0/exec?command=sh&command=-c&command=echo%20hi&stdin=true&stdout=true&tty=true&container=app"),

@@ -16,6 +16,11 @@
 //!   `decode(encode(frame)) == frame`.
 //! * [`websocket_serve`]: raw bytes into the server driver: it ends after EOF, delivers at
 //!   most as many payload bytes as it read, and writes a bounded amount back.
+//! * [`portforward_serve`]: a kubectl-like client (structured SYN_STREAMs, DATA, resets,
+//!   raw SPDY or the WebSocket tunnel) into the port-forward server driver, the harness
+//!   playing the proxy for each pair: the driver ends after EOF, announces no more pairs
+//!   than valid streams were sent (and never more than `MAX_PAIRS` at once), delivers no
+//!   more than the data sent and writes a bounded amount back.
 //! * [`request_classifier`]: the upstream path and query rebuilt from a parsed exec/attach
 //!   request classify and parse back to the same request.
 //! * [`recording_chunk`] / [`recording_verify`]: chunk decoding never panics; one mutation of
@@ -24,12 +29,14 @@
 
 mod codec;
 mod input;
+mod portforward;
 mod record;
 mod request;
 mod serve;
 mod yaml;
 
 pub use codec::{spdy_decoder, spdy_header_block, websocket_codec};
+pub use portforward::portforward_serve;
 pub use record::{Recording, recording_chunk, recording_verify};
 pub use request::request_classifier;
 pub use serve::websocket_serve;

@@ -2,14 +2,15 @@
 
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::task::JoinHandle;
 
 use super::input::Input;
 use crate::channel::{Msg, StreamOptions};
 use crate::websocket::{WsProtocol, serve};
 
 /// Socket buffer between the fuzzer's client and the driver.
-const PIPE: usize = 16 * 1024;
+pub(super) const PIPE: usize = 16 * 1024;
 /// How long (in runtime time) the driver may take to end after the client's EOF. Run on a
 /// paused-clock runtime, this only fires when the driver is stuck.
 const DEADLINE: Duration = Duration::from_secs(600);
@@ -40,24 +41,14 @@ pub async fn websocket_serve(data: &[u8]) {
     let sent = wire.len();
     let (client, server) = tokio::io::duplex(PIPE);
     let mut peer = serve(server, protocol, opts);
-    let (mut rd, mut wr) = tokio::io::split(client);
+    let (rd, mut wr) = tokio::io::split(client);
     let writer = tokio::spawn(async move {
         // The driver may stop reading (error, close); a failed write is then expected.
         let _ = wr.write_all(&wire).await;
         let _ = wr.shutdown().await;
         wr
     });
-    let reader = tokio::spawn(async move {
-        let mut back = 0usize;
-        let mut buf = vec![0; PIPE];
-        while let Ok(n) = rd.read(&mut buf).await {
-            if n == 0 {
-                break;
-            }
-            back += n;
-        }
-        back
-    });
+    let reader = count_read(rd);
     let run = async {
         let mut delivered = 0usize;
         while let Some(msg) = peer.incoming.recv().await {
@@ -84,6 +75,24 @@ pub async fn websocket_serve(data: &[u8]) {
         back <= 1024 + sent,
         "{protocol:?}: wrote {back} bytes back for {sent} sent"
     );
+}
+
+/// Reads `rd` to its end (or first error) on a task; resolves to the number of bytes read.
+pub(super) fn count_read<R>(mut rd: R) -> JoinHandle<usize>
+where
+    R: AsyncRead + Unpin + Send + 'static,
+{
+    tokio::spawn(async move {
+        let mut back = 0usize;
+        let mut buf = vec![0; PIPE];
+        while let Ok(n) = rd.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+            back += n;
+        }
+        back
+    })
 }
 
 /// Masked client frames: per frame a control byte (FIN, RSV bits, opcode), a length byte

@@ -27,6 +27,7 @@ use http::header::{CONNECTION, HeaderValue, UPGRADE};
 use http::{HeaderMap, StatusCode};
 use tokio::io::{AsyncRead, AsyncWrite};
 
+pub use crate::spdy::MAX_INVALID_STREAM_RESETS;
 pub use client::{Tunnel, connect};
 pub use pairs::{MAX_PAIRS, PAIR_TIMEOUT};
 pub use server::{Connection, Forwarded, serve};

@@ -13,7 +13,9 @@
 //! the connection ending (the pipeline then cancels upstream).
 //!
 //! Like the exec driver, nothing is sent before the first SYN_STREAM (early PING echoes
-//! wait), PINGs are echoed, windows are never enforced. Dropping [`Connection::shutdown`]
+//! wait), PINGs are echoed, windows are never enforced. DATA on a stream never opened gets
+//! RST_STREAM INVALID_STREAM, at most [`MAX_INVALID_STREAM_RESETS`](crate::spdy::MAX_INVALID_STREAM_RESETS) times per connection
+//! (the reset is twice the frame: no amplification). Dropping [`Connection::shutdown`]
 //! (the upstream side is gone) resets every stream, sends GOAWAY and closes within a
 //! second.
 
@@ -32,6 +34,7 @@ use super::pairs::{Assembler, Pair, StreamHeaders, StreamKind};
 use super::streams::{DataCheck, Stream, Streams, protocol_error, reset};
 use crate::channel::{Channel, Msg, Protocol};
 use crate::peer::{Peer, PeerError, PeerErrorKind};
+use crate::spdy::budget::InvalidStreamResets;
 use crate::spdy::conn::{Conn, Event};
 use crate::spdy::frame::{Frame, GoAwayStatus, RstStatus, StreamId, SynReply, SynStream};
 use crate::spdy::header_block::HeaderBlock;
@@ -101,6 +104,7 @@ where
         pairs: HashMap::new(),
         last_client_id: 0,
         pings: EarlyPings::new(),
+        invalid_resets: InvalidStreamResets::default(),
     };
     let mut tick = tokio::time::interval_at(Instant::now() + HOUSEKEEPING, HOUSEKEEPING);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -184,6 +188,8 @@ struct Server {
     pairs: HashMap<PairKey, Live>,
     last_client_id: StreamId,
     pings: EarlyPings,
+    /// RST_STREAM INVALID_STREAM sent (see [`MAX_INVALID_STREAM_RESETS`](crate::spdy::MAX_INVALID_STREAM_RESETS)).
+    invalid_resets: InvalidStreamResets,
 }
 
 impl Server {
@@ -198,6 +204,9 @@ impl Server {
             Frame::Data(d) => match self.streams.on_data(d.stream_id, d.fin)? {
                 DataCheck::Unknown => {
                     if d.stream_id > self.last_client_id {
+                        // A 16-byte reset for an 8-byte frame: answered a bounded number
+                        // of times, or a client could make us write twice what it sends.
+                        self.invalid_resets.spend()?;
                         debug!(stream = d.stream_id, "data for a stream never opened");
                         reset(conn, d.stream_id, RstStatus::INVALID_STREAM);
                     }

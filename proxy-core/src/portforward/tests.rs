@@ -2,11 +2,11 @@
 //! hand, and the two roles joined.
 
 use bytes::Bytes;
-use tokio::io::duplex;
+use tokio::io::{AsyncWriteExt, duplex};
 
 use super::*;
 use crate::channel::{Channel, Frame as ChannelFrame, Msg};
-use crate::spdy::frame::{Data, Frame, RstStatus, RstStream};
+use crate::spdy::frame::{Data, Frame, GoAwayStatus, RstStatus, RstStream};
 use crate::spdy::tests::Raw;
 use crate::status::Status;
 
@@ -474,4 +474,26 @@ async fn data_before_the_pair_is_complete_resets_it() {
     // The request id is free again: a proper pair with it works.
     open_pair(&mut raw, 3, "80", "0").await;
     assert_eq!(conn.pairs.recv().await.expect("announced").request_id, "0");
+}
+
+#[tokio::test]
+async fn data_on_streams_never_opened_is_reset_a_bounded_number_of_times() {
+    // Found by the port-forward fuzz harness: each 8-byte DATA drew a 16-byte reset.
+    let (a, b) = duplex(PIPE);
+    let conn = serve(a);
+    let mut raw = Raw::new(b);
+    for _ in 0..=MAX_INVALID_STREAM_RESETS {
+        raw.send(data(99, b"", false)).await;
+    }
+    raw.io.shutdown().await.unwrap();
+    let mut answers = Vec::new();
+    while let Some(frame) = raw.recv().await {
+        answers.push(frame);
+    }
+    let status = GoAwayStatus::PROTOCOL_ERROR;
+    assert!(matches!(answers.pop(), Some(Frame::GoAway(g)) if g.status == status));
+    let (stream_id, status) = (99, RstStatus::INVALID_STREAM);
+    let reset = Frame::RstStream(RstStream { stream_id, status });
+    assert_eq!(answers, vec![reset; MAX_INVALID_STREAM_RESETS]);
+    assert!(conn.done.await.unwrap().unwrap_err().is_limit());
 }

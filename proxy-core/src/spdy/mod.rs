@@ -11,6 +11,7 @@
 //! * [`serve`] / [`connect`]: the connection drivers (server role toward kubectl, client
 //!   role toward an API server or kubelet), each exposed as a [`crate::peer::Peer`].
 
+pub(crate) mod budget;
 mod client;
 pub(crate) mod conn;
 pub mod decoder;
@@ -22,6 +23,7 @@ pub(crate) mod pings;
 mod server;
 pub mod zlib;
 
+pub use budget::MAX_INVALID_STREAM_RESETS;
 pub use client::{MAX_ERROR_STREAM, PING_PERIOD, STREAM_REPLY_TIMEOUT, connect};
 pub use error::Error;
 pub use pings::MAX_DEFERRED_PINGS;

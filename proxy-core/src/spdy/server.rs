@@ -4,7 +4,8 @@
 //! for its SYN_REPLY before opening the next, so each accepted stream is replied to at
 //! once with an empty header block. Streams the session does not expect, duplicates, ids
 //! out of order and more than [`MAX_STREAMS`] SYN_STREAMs are refused; DATA on a stream
-//! never opened gets RST_STREAM INVALID_STREAM (on a refused one it is dropped). Nothing is sent
+//! never opened gets RST_STREAM INVALID_STREAM, at most `MAX_INVALID_STREAM_RESETS` times
+//! (`budget.rs`; on a refused stream it is dropped). Nothing is sent
 //! before the first SYN_STREAM (client-go reads the 101 through a `bufio.Reader` and would
 //! lose early bytes), so early PING echoes wait for it. Windows are never enforced.
 //!
@@ -26,6 +27,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{Instrument, debug, info_span};
 
+use super::budget::InvalidStreamResets;
 use super::conn::{Conn, Event};
 use super::frame::{Frame, GoAwayStatus, RstStatus, RstStream, StreamId, SynReply, SynStream};
 use super::header_block::HeaderBlock;
@@ -71,6 +73,7 @@ where
         last_client_id: 0,
         syn_count: 0,
         pings: EarlyPings::new(),
+        invalid_resets: InvalidStreamResets::default(),
         held: None,
         finishing: None,
     };
@@ -106,6 +109,8 @@ struct Server {
     syn_count: usize,
     /// Echoes that wait for the first SYN_STREAM.
     pings: EarlyPings,
+    /// INVALID_STREAM resets drawn so far (bounded).
+    invalid_resets: InvalidStreamResets,
     /// An outgoing message waiting for its stream, with its deadline.
     held: Option<(Msg, Instant)>,
     /// The pipeline is done; waiting until this deadline for the client's streams.
@@ -181,6 +186,7 @@ impl Server {
                 let Some(stream) = self.streams.get_mut(&d.stream_id) else {
                     if d.stream_id > self.last_client_id {
                         // Never opened: a stream error (SPDY/3.1 §2.2.2); the bytes go nowhere.
+                        self.invalid_resets.spend()?;
                         debug!(
                             stream = d.stream_id,
                             "data for a stream never opened refused"

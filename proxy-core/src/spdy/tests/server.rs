@@ -5,6 +5,7 @@ use std::time::Duration;
 use tokio::io::{AsyncWriteExt, duplex};
 
 use super::*;
+use crate::peer::PeerErrorKind;
 
 // Paused time: finishing waits (up to STREAM_OPEN_TIMEOUT) for streams this client never opens.
 #[tokio::test(start_paused = true)]
@@ -218,4 +219,35 @@ async fn a_slow_pipeline_stops_the_socket_being_read() {
     drop(server.outgoing);
     server.done.await.unwrap().unwrap();
     sink.await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn data_on_streams_never_opened_is_reset_a_bounded_number_of_times() {
+    // Found by the port-forward fuzz harness in its driver; the exec driver answered the same
+    // way: each 8-byte DATA drew a 16-byte reset, without a bound.
+    let (a, b) = duplex(PIPE);
+    let server = serve(a, opts(false, true, false, false), Protocol::V4);
+    let mut raw = Raw::new(b);
+    let syn = raw.syn_stream(1, "error");
+    raw.send(syn).await;
+    for _ in 0..=crate::spdy::MAX_INVALID_STREAM_RESETS {
+        raw.send(data_frame(99, false, b"")).await;
+    }
+    raw.io.shutdown().await.unwrap();
+    let invalid = Frame::RstStream(RstStream {
+        stream_id: 99,
+        status: RstStatus::INVALID_STREAM,
+    });
+    let mut resets = 0;
+    while let Some(frame) = raw.recv().await {
+        resets += usize::from(frame == invalid);
+    }
+    assert_eq!(resets, crate::spdy::MAX_INVALID_STREAM_RESETS);
+    let ended = server.done.await.unwrap();
+    assert!(
+        ended
+            .as_ref()
+            .is_err_and(|e| e.kind() == PeerErrorKind::Limit),
+        "{ended:?}"
+    );
 }
