@@ -12,6 +12,7 @@ use http_body_util::Empty;
 use hyper_util::rt::TokioIo;
 use proxy_core::channel::{Protocol, StreamOptions};
 use proxy_core::peer::Peer;
+use proxy_core::portforward;
 use proxy_core::websocket::{self, WsProtocol};
 use proxy_core::{spdy, spdy::handshake as spdy_handshake};
 use rustls_pki_types::pem::PemObject;
@@ -107,42 +108,60 @@ fn percent_encode(s: &str) -> String {
         .collect()
 }
 
+/// A connection to a target: TLS or plain TCP.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Io for T {}
+
+/// Connects to `target` (TLS when it has a TLS configuration).
+async fn dial(target: &Target) -> Result<Box<dyn Io>, BenchError> {
+    let tcp = TcpStream::connect(target.addr).await?;
+    tcp.set_nodelay(true)?;
+    Ok(match &target.tls {
+        Some(tls) => {
+            let name = ServerName::IpAddress(target.addr.ip().into());
+            Box::new(TlsConnector::from(tls.clone()).connect(name, tcp).await?)
+        }
+        None => Box::new(tcp),
+    })
+}
+
+/// Sends an upgrade request (`headers` plus host and token) on a new connection to
+/// `target`; returns the 101 response.
+async fn request_upgrade(
+    target: &Target,
+    method: Method,
+    path_and_query: &str,
+    mut headers: HeaderMap,
+) -> Result<hyper::Response<hyper::body::Incoming>, BenchError> {
+    let io = dial(target).await?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io)).await?;
+    tokio::spawn(conn.with_upgrades());
+    headers.insert("host", HeaderValue::from_str(&target.addr.to_string())?);
+    if let Some(token) = &target.token {
+        headers.insert("authorization", format!("Bearer {token}").parse()?);
+    }
+    let mut req = Request::builder().method(method).uri(path_and_query);
+    if let Some(h) = req.headers_mut() {
+        *h = headers;
+    }
+    let resp = sender
+        .send_request(req.body(Empty::<Bytes>::new())?)
+        .await?;
+    if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
+        return Err(format!("{}: upgrade refused with {}", target.name, resp.status()).into());
+    }
+    Ok(resp)
+}
+
 /// Opens an exec session at `path_and_query` on `target` over `transport`.
 pub async fn open(
     target: &Target,
     transport: Transport,
     path_and_query: &str,
 ) -> Result<Peer, BenchError> {
-    let tcp = TcpStream::connect(target.addr).await?;
-    tcp.set_nodelay(true)?;
-    match &target.tls {
-        Some(tls) => {
-            let name = ServerName::IpAddress(target.addr.ip().into());
-            let stream = TlsConnector::from(tls.clone()).connect(name, tcp).await?;
-            upgrade(stream, target, transport, path_and_query).await
-        }
-        None => upgrade(tcp, target, transport, path_and_query).await,
-    }
-}
-
-async fn upgrade<I>(
-    io: I,
-    target: &Target,
-    transport: Transport,
-    path_and_query: &str,
-) -> Result<Peer, BenchError>
-where
-    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
     let query = path_and_query.split_once('?').map_or("", |(_, q)| q);
     let opts = StreamOptions::from_query(query);
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io)).await?;
-    tokio::spawn(conn.with_upgrades());
     let mut headers = HeaderMap::new();
-    headers.insert("host", HeaderValue::from_str(&target.addr.to_string())?);
-    if let Some(token) = &target.token {
-        headers.insert("authorization", format!("Bearer {token}").parse()?);
-    }
     let (method, key) = match transport {
         Transport::WebSocket => (
             Method::GET,
@@ -156,16 +175,7 @@ where
             (Method::POST, None)
         }
     };
-    let mut req = Request::builder().method(method).uri(path_and_query);
-    if let Some(h) = req.headers_mut() {
-        *h = headers;
-    }
-    let resp = sender
-        .send_request(req.body(Empty::<Bytes>::new())?)
-        .await?;
-    if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
-        return Err(format!("{}: upgrade refused with {}", target.name, resp.status()).into());
-    }
+    let resp = request_upgrade(target, method, path_and_query, headers).await?;
     let negotiated = match (transport, key) {
         (Transport::WebSocket, Some(key)) => {
             websocket::handshake::verify_response(
@@ -185,6 +195,30 @@ where
         None => websocket::connect(io, WsProtocol::V5, opts),
         Some(protocol) => spdy::connect(io, opts, protocol).await?,
     })
+}
+
+/// Opens a port-forward connection (SPDY, `portforward.k8s.io`) to `namespace/pod` on
+/// `target`; each `Tunnel::open` is then one forwarded connection.
+pub async fn open_portforward(
+    target: &Target,
+    namespace: &str,
+    pod: &str,
+) -> Result<portforward::Tunnel, BenchError> {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        http::header::CONNECTION,
+        HeaderValue::from_static("Upgrade"),
+    );
+    headers.insert(http::header::UPGRADE, HeaderValue::from_static("SPDY/3.1"));
+    headers.insert(
+        "x-stream-protocol-version",
+        HeaderValue::from_static(portforward::PROTOCOL),
+    );
+    let path = format!("/api/v1/namespaces/{namespace}/pods/{pod}/portforward");
+    let resp = request_upgrade(target, Method::POST, &path, headers).await?;
+    Ok(portforward::connect(TokioIo::new(
+        hyper::upgrade::on(resp).await?,
+    )))
 }
 
 #[cfg(test)]

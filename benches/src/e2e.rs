@@ -51,6 +51,12 @@ rules:
     maxDuration: 1h
     idleTimeout: 15m
   rateLimit: {requestsPerSecond: 100000, burst: 100000, maxConcurrentStreams: 100000}
+- name: bench-portforward
+  subjects: {users: [alice]}
+  namespaces: [default]
+  pods: [web-0]
+  portForward: true
+  redact: false
 "#;
 
 /// The running setup. Dropping it stops everything (and kills `kubectl proxy`).
@@ -75,9 +81,12 @@ pub struct Env {
 impl Env {
     /// Starts the simulated server and the proxies; `kubectl` adds a `kubectl proxy` leg.
     pub async fn start(kubectl: bool) -> Result<Env, BenchError> {
+        let (namespace, pod, port) = crate::portforward::POD;
+        let echo = crate::portforward::echo_server().await?;
         let testbed = Testbed::start(TestbedOptions {
             sim: SimConfig {
                 tls: true,
+                port_forwards: [((format!("{namespace}/{pod}"), port), echo)].into(),
                 ..SimConfig::default()
             },
             policy: Some(POLICY.to_owned()),

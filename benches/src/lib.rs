@@ -10,6 +10,7 @@
 pub mod client;
 pub mod corpus;
 pub mod e2e;
+pub mod portforward;
 pub mod stats;
 
 /// Errors of the bench harness: reported and the run stops.

@@ -7,6 +7,8 @@
 //!   on all of them alike. Prints medians and ratios against `direct`.
 //! * `kw-bench concurrency`: N sessions to one target in this process, idle memory, then all
 //!   streaming at once; run once per process so peak memory belongs to that run alone.
+//! * `kw-bench portforward`: bytes echoed through one forwarded connection, directly and
+//!   through kubewitness (recorded), interleaved; medians and the ratio.
 
 use std::time::Duration;
 
@@ -14,6 +16,7 @@ use clap::{Parser, Subcommand};
 use kubewitness_benches::BenchError;
 use kubewitness_benches::client::{Target, Transport};
 use kubewitness_benches::e2e::{self, Env};
+use kubewitness_benches::portforward;
 use kubewitness_benches::stats::{self, median, mib_per_s, percentile};
 
 #[derive(Debug, Parser)]
@@ -58,6 +61,15 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         repeat: usize,
     },
+    /// Port-forward: bytes echoed through one forwarded connection, direct vs kubewitness.
+    Portforward {
+        /// Bytes sent (and echoed back) per run.
+        #[arg(long, default_value_t = 64 << 20)]
+        bytes: u64,
+        /// Runs per target.
+        #[arg(long, default_value_t = 5)]
+        repeat: usize,
+    },
     /// N concurrent streaming sessions to one target.
     Concurrency {
         /// `direct`, `kubewitness`, `kubewitness-bare` or `kubectl-proxy`.
@@ -95,6 +107,7 @@ fn main() -> Result<(), BenchError> {
                 bytes,
                 repeat,
             } => stream(&target, &transport, bytes, repeat).await,
+            Command::Portforward { bytes, repeat } => portforward(bytes, repeat).await,
             Command::Concurrency {
                 target,
                 transport,
@@ -137,6 +150,44 @@ fn print_ratio_table(title: &str, unit: &str, rows: &[(String, Transport, f64)])
         let ratio = base.map_or(String::from("-"), |b| format!("{:.3}", v / b));
         println!("{name:<18} {:>5} {v:>12.3} {ratio:>10}", t.name());
     }
+}
+
+async fn portforward(bytes: u64, repeat: usize) -> Result<(), BenchError> {
+    let env = Env::start(false).await?;
+    let targets = [env.direct.clone(), env.full.clone()];
+    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); targets.len()];
+    for r in 0..repeat {
+        for target in rotated(&targets, r) {
+            let idx = targets
+                .iter()
+                .position(|t| t.name == target.name)
+                .unwrap_or(0);
+            let elapsed = portforward::echo_throughput(&target, bytes).await?;
+            let rate = mib_per_s(bytes, elapsed);
+            eprintln!("  run {r} {}: {rate:.1} MiB/s", target.name);
+            rates[idx].push(rate);
+        }
+    }
+    let rows: Vec<_> = targets
+        .iter()
+        .zip(&rates)
+        .map(|(t, r)| {
+            (
+                t.name.clone(),
+                Transport::Spdy,
+                median(r).unwrap_or(f64::NAN),
+            )
+        })
+        .collect();
+    print_ratio_table(
+        &format!(
+            "port-forward echo, {} MiB each way through one connection, median of {repeat} (MiB/s)",
+            bytes >> 20
+        ),
+        "MiB/s",
+        &rows,
+    );
+    Ok(())
 }
 
 async fn compare(
