@@ -82,7 +82,7 @@ impl Env {
     /// Starts the simulated server and the proxies; `kubectl` adds a `kubectl proxy` leg.
     pub async fn start(kubectl: bool) -> Result<Env, BenchError> {
         let (namespace, pod, port) = crate::portforward::POD;
-        let echo = crate::portforward::echo_server().await?;
+        let echo = proxy_core::sim::echo_server().await?;
         let testbed = Testbed::start(TestbedOptions {
             sim: SimConfig {
                 tls: true,

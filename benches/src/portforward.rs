@@ -6,13 +6,10 @@
 //! the "nothing on" kubewitness has no policy file, and the built-in policy allows no
 //! port-forward. kubewitness records each forwarded connection and never redacts it.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use proxy_core::channel::{Channel, Frame, Msg};
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpListener;
 
 use crate::BenchError;
 use crate::client::{Target, open_portforward};
@@ -23,22 +20,6 @@ pub const POD: (&str, &str, u16) = ("default", "web-0", 80);
 
 /// Bytes per stdin frame sent through the forwarded connection.
 const SEND_CHUNK: usize = 32 * 1024;
-
-/// Starts a TCP echo server on loopback; returns its address.
-pub async fn echo_server() -> Result<SocketAddr, BenchError> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(async move {
-        while let Ok((mut sock, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let (mut rd, mut wr) = sock.split();
-                let _ = tokio::io::copy(&mut rd, &mut wr).await;
-                let _ = wr.shutdown().await;
-            });
-        }
-    });
-    Ok(addr)
-}
 
 /// Sends `bytes` through one forwarded connection to the echo server and reads them back;
 /// returns the time from opening the port-forward connection to the last echoed byte.

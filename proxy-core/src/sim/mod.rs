@@ -43,4 +43,5 @@ mod tests;
 
 pub use config::{SimConfig, SimContainer, SimNamespace, SimPod};
 pub use fault::{Severable, SimFault};
+pub use portforward::echo_server;
 pub use server::{RecordedRequest, SimServer};

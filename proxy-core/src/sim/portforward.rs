@@ -193,3 +193,21 @@ fn tcp_peer(stream: TcpStream) -> Peer {
     });
     queues.with_driver(done)
 }
+
+/// Starts a TCP echo server on loopback, a port-forward target for tests and benches (map it
+/// with [`super::SimConfig::port_forwards`]); returns its address. Each connection echoes
+/// until the client closes its side.
+pub async fn echo_server() -> std::io::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (mut rd, mut wr) = sock.split();
+                let _ = tokio::io::copy(&mut rd, &mut wr).await;
+                let _ = wr.shutdown().await;
+            });
+        }
+    });
+    Ok(addr)
+}

@@ -2,15 +2,11 @@
 //! the cap, data before a pair is complete. Each is refused stream by stream (RST_STREAM),
 //! the connection keeps working for well-formed pairs, and kubewitness keeps serving others.
 
-use std::net::SocketAddr;
-
 use bytes::Bytes;
 use proxy_core::portforward::MAX_PAIRS;
-use proxy_core::sim::SimConfig;
+use proxy_core::sim::{SimConfig, echo_server};
 use proxy_core::spdy::frame::{Data, Frame, RstStatus, RstStream, SynStream};
 use proxy_core::testbed::{Testbed, TestbedOptions};
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpListener;
 
 use crate::support::*;
 
@@ -22,26 +18,12 @@ fn policy() -> String {
     )
 }
 
-/// A TCP echo server.
-async fn echo() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
-    let addr = listener.local_addr().expect("address");
-    tokio::spawn(async move {
-        while let Ok((mut sock, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let (mut rd, mut wr) = sock.split();
-                let _ = tokio::io::copy(&mut rd, &mut wr).await;
-                let _ = wr.shutdown().await;
-            });
-        }
-    });
-    addr
-}
-
 async fn bed() -> Testbed {
     let mut sim = SimConfig::default();
-    sim.port_forwards
-        .insert(("default/web-0".into(), 80), echo().await);
+    sim.port_forwards.insert(
+        ("default/web-0".into(), 80),
+        echo_server().await.expect("echo"),
+    );
     testbed_with(TestbedOptions {
         sim,
         policy: Some(policy()),
