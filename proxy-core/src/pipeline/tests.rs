@@ -1,6 +1,7 @@
 use bytes::Bytes;
 
 use super::*;
+use crate::channel::Protocol;
 use crate::peer::DriverQueues;
 
 fn data(channel: Channel, s: &'static str) -> Msg {
