@@ -26,7 +26,7 @@ use tracing::{Instrument, debug, info_span};
 
 use super::mux::{self, CMD_QUEUE_DEPTH, Cmd, PairKey, Routed};
 use super::pairs::StreamKind;
-use super::streams::{DataCheck, Stream, Streams, protocol_error, reset};
+use super::streams::{DataCheck, Stream, Streams, protocol_error};
 use crate::channel::{Channel, Frame as ChannelFrame, Msg, Protocol};
 use crate::peer::{Peer, PeerError, PeerErrorKind};
 use crate::spdy::conn::{Conn, Event};
@@ -375,7 +375,7 @@ impl Client {
             }
             Frame::SynStream(syn) => {
                 conn.inflate(&syn.header_block)?;
-                reset(conn, syn.stream_id, RstStatus::REFUSED_STREAM);
+                conn.reset(syn.stream_id, RstStatus::REFUSED_STREAM);
             }
             Frame::Headers(h) => {
                 conn.inflate(&h.header_block)?;

@@ -31,7 +31,7 @@ use tracing::{Instrument, debug, info_span};
 
 use super::mux::{self, CMD_QUEUE_DEPTH, Cmd, PairKey, Routed};
 use super::pairs::{Assembler, Pair, StreamHeaders, StreamKind};
-use super::streams::{DataCheck, Stream, Streams, protocol_error, reset};
+use super::streams::{DataCheck, Stream, Streams, protocol_error};
 use crate::channel::{Channel, Msg, Protocol};
 use crate::peer::{Peer, PeerError, PeerErrorKind};
 use crate::spdy::budget::InvalidStreamResets;
@@ -135,7 +135,7 @@ where
                 for id in server.assembler.expired(Instant::now()) {
                     debug!(stream = id, "incomplete pair timed out");
                     server.streams.remove(id);
-                    reset(&mut conn, id, RstStatus::CANCEL);
+                    conn.reset(id, RstStatus::CANCEL);
                 }
                 Ok(true)
             }
@@ -208,7 +208,7 @@ impl Server {
                         // of times, or a client could make us write twice what it sends.
                         self.invalid_resets.spend()?;
                         debug!(stream = d.stream_id, "data for a stream never opened");
-                        reset(conn, d.stream_id, RstStatus::INVALID_STREAM);
+                        conn.reset(d.stream_id, RstStatus::INVALID_STREAM);
                     }
                 }
                 DataCheck::Dropped => {}
@@ -229,7 +229,7 @@ impl Server {
                     );
                     for id in self.assembler.abandon(d.stream_id) {
                         self.streams.remove(id);
-                        reset(conn, id, RstStatus::PROTOCOL_ERROR);
+                        conn.reset(id, RstStatus::PROTOCOL_ERROR);
                     }
                 }
                 DataCheck::Take(StreamKind::Error, _) => {
@@ -260,7 +260,7 @@ impl Server {
                     Some((_, None, _)) => {
                         for id in self.assembler.abandon(rst.stream_id) {
                             if self.streams.remove(id).is_some() && id != rst.stream_id {
-                                reset(conn, id, RstStatus::CANCEL);
+                                conn.reset(id, RstStatus::CANCEL);
                             }
                         }
                     }
@@ -290,19 +290,16 @@ impl Server {
         // Inflate first, always: the zlib stream spans every header block.
         let headers = conn.inflate(&syn.header_block)?;
         let id = syn.stream_id;
-        if id.is_multiple_of(2) || id <= self.last_client_id {
-            debug!(stream = id, "stream id out of order");
-            reset(conn, id, RstStatus::PROTOCOL_ERROR);
+        if !conn.accept_client_stream(id, &mut self.last_client_id) {
             return Ok(());
         }
-        self.last_client_id = id;
         let added = StreamHeaders::parse(id, &headers)
             .and_then(|h| Ok((h.kind, self.assembler.add(id, h, Instant::now())?)));
         let (kind, pair) = match added {
             Ok(added) => added,
             Err(why) => {
                 debug!(stream = id, %why, "stream refused");
-                reset(conn, id, RstStatus::REFUSED_STREAM);
+                conn.reset(id, RstStatus::REFUSED_STREAM);
                 return Ok(());
             }
         };

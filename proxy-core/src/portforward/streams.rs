@@ -12,7 +12,7 @@ use super::mux::PairKey;
 use super::pairs::StreamKind;
 use crate::peer::{PeerError, PeerErrorKind};
 use crate::spdy::conn::Conn;
-use crate::spdy::frame::{Frame, RstStatus, RstStream, StreamId};
+use crate::spdy::frame::{RstStatus, StreamId};
 
 /// One stream of a pair.
 #[derive(Debug)]
@@ -137,7 +137,7 @@ impl Streams {
                 && !s.local_fin
                 && !s.reset
             {
-                reset(conn, id, status);
+                conn.reset(id, status);
             }
         }
     }
@@ -149,14 +149,6 @@ impl Streams {
 }
 
 /// Sends RST_STREAM `status` on `stream_id`.
-pub(crate) fn reset<T: AsyncRead + AsyncWrite, M>(
-    conn: &mut Conn<T, M>,
-    stream_id: StreamId,
-    status: RstStatus,
-) {
-    conn.send(&Frame::RstStream(RstStream { stream_id, status }));
-}
-
 pub(crate) fn protocol_error(message: &'static str) -> PeerError {
     PeerError::new(PeerErrorKind::Protocol, message)
 }

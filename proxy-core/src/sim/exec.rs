@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use http::{HeaderMap, Method, Request, Response, StatusCode};
+use http::{HeaderMap, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 
@@ -83,12 +83,8 @@ pub(crate) async fn serve(
     if !(header_ok || token_ok) {
         return unauthorized();
     }
-    if *req.method() != Method::GET && *req.method() != Method::POST {
-        return respond::status(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "MethodNotAllowed",
-            "the server does not allow this method on the requested resource",
-        );
+    if let Some(refused) = respond::unless_upgradeable(req.method()) {
+        return refused;
     }
     let session = match validate(
         state,

@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::BytesMut;
-use http::{Method, Request, Response, StatusCode};
+use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -38,12 +38,8 @@ pub(crate) async fn serve(
     if !header_ok {
         return unauthorized();
     }
-    if *req.method() != Method::GET && *req.method() != Method::POST {
-        return respond::status(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "MethodNotAllowed",
-            "the server does not allow this method on the requested resource",
-        );
+    if let Some(refused) = respond::unless_upgradeable(req.method()) {
+        return refused;
     }
     if !state
         .cfg

@@ -5,7 +5,7 @@ use std::io;
 
 use bytes::Bytes;
 use futures_util::stream;
-use http::{HeaderValue, Response, StatusCode, header};
+use http::{HeaderValue, Method, Response, StatusCode, header};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Frame;
@@ -101,4 +101,16 @@ pub(crate) fn int(query: &str, key: &str) -> Result<Option<i64>, String> {
             .map(Some)
             .map_err(|_| format!("{key}: Invalid value: \"{v}\": must be an integer")),
     }
+}
+
+/// The refusal for a streaming subresource (exec, attach, port-forward) asked with a method
+/// other than the upgradeable GET and POST, as the API server answers it.
+pub(crate) fn unless_upgradeable(method: &Method) -> Option<Response<Body>> {
+    (*method != Method::GET && *method != Method::POST).then(|| {
+        status(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+        )
+    })
 }

@@ -17,10 +17,11 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter, R
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, Interval};
+use tracing::debug;
 
 use super::Error;
 use super::decoder::FrameDecoder;
-use super::frame::{Data, Frame, GoAway, GoAwayStatus, StreamId};
+use super::frame::{Data, Frame, GoAway, GoAwayStatus, RstStatus, RstStream, StreamId};
 use super::header_block::HeaderBlock;
 use super::zlib::{HeaderCompressor, HeaderDecompressor};
 use crate::channel::{Channel, Frame as ChannelFrame, Msg};
@@ -241,6 +242,24 @@ impl<T: AsyncRead + AsyncWrite, M> Conn<T, M> {
         let mut out = BytesMut::with_capacity(64);
         frame.encode(&mut out);
         self.write(out.freeze());
+    }
+
+    /// Answers `stream_id` with RST_STREAM `status`.
+    pub(crate) fn reset(&mut self, stream_id: StreamId, status: RstStatus) {
+        self.send(&Frame::RstStream(RstStream { stream_id, status }));
+    }
+
+    /// Takes `id` as the client's newest stream when it is odd and above `last` (client
+    /// stream ids only increase, SPDY/3.1 §2.3.2); otherwise resets it with PROTOCOL_ERROR
+    /// and returns false.
+    pub(crate) fn accept_client_stream(&mut self, id: StreamId, last: &mut StreamId) -> bool {
+        if id.is_multiple_of(2) || id <= *last {
+            debug!(stream = id, "stream id out of order");
+            self.reset(id, RstStatus::PROTOCOL_ERROR);
+            return false;
+        }
+        *last = id;
+        true
     }
 
     /// Queues DATA frames carrying `payload` (split at [`MAX_FRAME_LEN`], FIN on the last);

@@ -29,7 +29,7 @@ use tracing::{Instrument, debug, info_span};
 
 use super::budget::InvalidStreamResets;
 use super::conn::{Conn, Event};
-use super::frame::{Frame, GoAwayStatus, RstStatus, RstStream, StreamId, SynReply, SynStream};
+use super::frame::{Frame, GoAwayStatus, RstStatus, StreamId, SynReply, SynStream};
 use super::header_block::HeaderBlock;
 use super::pings::EarlyPings;
 use crate::channel::{Channel, Msg, Protocol, StreamOptions};
@@ -191,7 +191,7 @@ impl Server {
                             stream = d.stream_id,
                             "data for a stream never opened refused"
                         );
-                        reset(conn, d.stream_id, RstStatus::INVALID_STREAM);
+                        conn.reset(d.stream_id, RstStatus::INVALID_STREAM);
                     } else {
                         debug!(stream = d.stream_id, "data for a refused stream dropped");
                     }
@@ -258,12 +258,9 @@ impl Server {
             return Err(PeerError::new(PeerErrorKind::Limit, "too many streams"));
         }
         let id = syn.stream_id;
-        if id.is_multiple_of(2) || id <= self.last_client_id {
-            debug!(stream = id, "stream id out of order");
-            reset(conn, id, RstStatus::PROTOCOL_ERROR);
+        if !conn.accept_client_stream(id, &mut self.last_client_id) {
             return Ok(());
         }
-        self.last_client_id = id;
         let channel = headers
             .get("streamtype")
             .and_then(|v| std::str::from_utf8(v).ok())
@@ -273,7 +270,7 @@ impl Server {
         });
         let Some(channel) = accepted else {
             debug!(stream = id, "unexpected or duplicate stream refused");
-            reset(conn, id, RstStatus::REFUSED_STREAM);
+            conn.reset(id, RstStatus::REFUSED_STREAM);
             return Ok(());
         };
         debug!(
@@ -423,8 +420,4 @@ fn msg_channel(msg: &Msg) -> Channel {
 
 fn protocol_error(message: &'static str) -> PeerError {
     PeerError::new(PeerErrorKind::Protocol, message)
-}
-
-fn reset<T: AsyncRead + AsyncWrite>(conn: &mut Conn<T>, stream_id: StreamId, status: RstStatus) {
-    conn.send(&Frame::RstStream(RstStream { stream_id, status }));
 }
