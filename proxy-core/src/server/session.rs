@@ -89,9 +89,7 @@ pub(super) fn pipeline(proxy: &Proxy, info: &SessionInfo) -> Pipeline {
             Box::new(RedactFilter::new(redactor.clone(), recording.clone())),
         );
     }
-    if info.kind != SessionKind::Logs {
-        crate::policy::filters::install(&mut pipeline, &info.limits.session);
-    }
+    crate::policy::filters::install(&mut pipeline, &info.limits.session);
     if let Some(handle) = recording {
         pipeline.filter(
             Direction::ToServer,
