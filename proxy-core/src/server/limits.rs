@@ -28,8 +28,9 @@ use tokio::sync::Notify;
 
 use crate::config::ListenerConfig;
 
-/// How long an HTTP/1.1 request head may take to arrive.
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long an HTTP/1.1 request head may take to arrive (hyper counts from the end of the
+/// previous response, so this also closes an idle keep-alive connection).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a connection may stay open with no request in flight.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// How long reading a request body may take.
@@ -108,7 +109,13 @@ pub(super) fn builder(limits: &ListenerLimits) -> auto::Builder<TokioExecutor> {
 /// Open connections, overall and per client address.
 #[derive(Debug, Default)]
 pub(super) struct Connections {
-    by_address: Mutex<HashMap<IpAddr, usize>>,
+    counts: Mutex<Counts>,
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    total: usize,
+    by_address: HashMap<IpAddr, usize>,
 }
 
 /// One counted connection; dropping it frees its place.
@@ -125,13 +132,13 @@ impl Connections {
         address: IpAddr,
         limits: &ListenerLimits,
     ) -> Option<ConnectionSlot> {
-        let mut by = self.by_address.lock().unwrap_or_else(|e| e.into_inner());
-        let total: usize = by.values().sum();
-        let mine = by.get(&address).copied().unwrap_or(0);
-        if total >= limits.max_connections || mine >= limits.max_connections_per_address {
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        let mine = counts.by_address.get(&address).copied().unwrap_or(0);
+        if counts.total >= limits.max_connections || mine >= limits.max_connections_per_address {
             return None;
         }
-        by.insert(address, mine + 1);
+        counts.by_address.insert(address, mine + 1);
+        counts.total += 1;
         Some(ConnectionSlot {
             connections: self.clone(),
             address,
@@ -140,22 +147,22 @@ impl Connections {
 
     /// Connections open now.
     pub(super) fn open(&self) -> usize {
-        let by = self.by_address.lock().unwrap_or_else(|e| e.into_inner());
-        by.values().sum()
+        self.counts.lock().unwrap_or_else(|e| e.into_inner()).total
     }
 }
 
 impl Drop for ConnectionSlot {
     fn drop(&mut self) {
-        let mut by = self
+        let mut counts = self
             .connections
-            .by_address
+            .counts
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        if let Some(n) = by.get_mut(&self.address) {
+        counts.total = counts.total.saturating_sub(1);
+        if let Some(n) = counts.by_address.get_mut(&self.address) {
             *n -= 1;
             if *n == 0 {
-                by.remove(&self.address);
+                counts.by_address.remove(&self.address);
             }
         }
     }
