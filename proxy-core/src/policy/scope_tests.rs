@@ -1,5 +1,5 @@
-//! The pod scope in every API group, and denials that reveal nothing about objects the
-//! caller may not read.
+//! The pod scope in every API group, denials that reveal nothing about objects the caller
+//! may not read, and the stream limits that apply when a policy sets none.
 
 use http::Method;
 
@@ -144,4 +144,38 @@ fn selector_denials_read_the_same_whatever_the_lookup_found() {
         .map(|f| decide(&policy, Method::GET, &format!("{url}/log"), f).message)
         .collect();
     assert!(logs.iter().all(|t| *t == logs[0]), "{logs:#?}");
+}
+
+#[test]
+fn log_streams_and_identities_get_finite_limits_by_default() {
+    let policy = Policy::from_yaml(SCOPED).unwrap();
+    let logs = policy.rules()[0].limits().logs;
+    assert_eq!(logs.max_duration, Some(DEFAULT_LOG_MAX_DURATION));
+    assert_eq!(logs.idle_timeout, Some(DEFAULT_LOG_IDLE_TIMEOUT));
+    assert_eq!(logs.session().max_duration, Some(DEFAULT_LOG_MAX_DURATION));
+    let global = policy.global();
+    assert_eq!(
+        global.max_concurrent_streams_per_identity,
+        DEFAULT_MAX_CONCURRENT_STREAMS / DEFAULT_STREAM_SHARE
+    );
+    let set = SCOPED
+        .replace("  logs: {}", "  logs: {maxDuration: 10m, idleTimeout: 1m}")
+        .replace(
+            "rules:",
+            "global: {maxConcurrentStreams: 10, maxConcurrentStreamsPerIdentity: 3}\nrules:",
+        );
+    let policy = Policy::from_yaml(&set).unwrap();
+    let logs = policy.rules()[0].limits().logs;
+    assert_eq!(logs.max_duration, Some(std::time::Duration::from_secs(600)));
+    assert_eq!(logs.idle_timeout, Some(std::time::Duration::from_secs(60)));
+    assert_eq!(policy.global().max_concurrent_streams_per_identity, 3);
+    let zero = SCOPED.replace(
+        "rules:",
+        "global: {maxConcurrentStreamsPerIdentity: 0}\nrules:",
+    );
+    let err = Policy::from_yaml(&zero).unwrap_err();
+    assert_eq!(
+        err.problems()[0].0,
+        "global.maxConcurrentStreamsPerIdentity"
+    );
 }

@@ -30,6 +30,24 @@ rules:
   logs: {}
 "#;
 
+/// A testbed with `(user, group)` callers, `policy`, and followed logs that emit a line a
+/// minute (so a follow stream stays open for the test).
+async fn slow_follow_testbed(users: &[(&str, &str)], policy: &str) -> Testbed {
+    testbed_with(TestbedOptions {
+        users: users
+            .iter()
+            .map(|(u, g)| (u.to_string(), vec![g.to_string()]))
+            .collect(),
+        policy: Some(policy.into()),
+        sim: SimConfig {
+            follow_interval: Duration::from_secs(60),
+            ..SimConfig::default()
+        },
+        ..TestbedOptions::default()
+    })
+    .await
+}
+
 fn agent(bed: &Testbed) -> String {
     bed.callers
         .iter()
@@ -66,19 +84,8 @@ async fn hold(bed: &Testbed, target: &str) -> (u16, Option<crate::support::Tls>)
 #[tokio::test]
 async fn an_agent_at_its_stream_cap_cannot_starve_oncall_exec() {
     let _g = shared().await;
-    let bed = testbed_with(TestbedOptions {
-        users: vec![
-            ("alice".into(), vec!["oncall".into()]),
-            ("agent".into(), vec!["ai-agents".into()]),
-        ],
-        policy: Some(STREAMS_POLICY.into()),
-        sim: SimConfig {
-            follow_interval: Duration::from_secs(60),
-            ..SimConfig::default()
-        },
-        ..TestbedOptions::default()
-    })
-    .await;
+    let users = [("alice", "oncall"), ("agent", "ai-agents")];
+    let bed = slow_follow_testbed(&users, STREAMS_POLICY).await;
     let mut held = Vec::new();
     let mut limited = 0;
     // A watch holds a slot like a followed log does.
@@ -220,4 +227,52 @@ async fn fifty_random_tokens_cost_a_handful_of_token_reviews() {
     )
     .await;
     assert_eq!(res.status, 200, "{res:?}");
+}
+
+/// `agent` may follow logs for 2 s.
+const FOLLOW_POLICY: &str = r#"
+apiVersion: kubewitness/v1
+kind: Policy
+rules:
+- name: agent
+  subjects: {users: [agent]}
+  namespaces: [default]
+  logs: {maxDuration: 2s}
+"#;
+
+#[tokio::test]
+async fn a_followed_log_ends_at_the_rules_max_duration() {
+    let _g = shared().await;
+    let bed = slow_follow_testbed(&[("agent", "ai-agents")], FOLLOW_POLICY).await;
+    let started = std::time::Instant::now();
+    let (status, io) = hold(
+        &bed,
+        "/api/v1/namespaces/default/pods/web-0/log?follow=true",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let mut io = io.expect("held");
+    // Until the last chunk or the end of the connection, whichever comes first.
+    let mut seen = Vec::new();
+    let ended = tokio::time::timeout(Duration::from_secs(15), async {
+        let mut buf = [0u8; 4096];
+        while !seen.ends_with(b"0\r\n\r\n") {
+            match tokio::io::AsyncReadExt::read(&mut io, &mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => seen.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(
+        ended.is_ok(),
+        "the followed log was not ended at maxDuration"
+    );
+    let took = started.elapsed();
+    eprintln!("followed log ended after {took:?}");
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(10),
+        "{took:?}"
+    );
+    sessions_end(&bed).await;
 }
