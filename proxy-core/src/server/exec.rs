@@ -74,6 +74,7 @@ pub(super) async fn handle(
         remote: conn.remote,
         limits: grant.limits.clone(),
         port: None,
+        audit_id: origin.audit_id.clone(),
     };
     let pipeline = session::pipeline(&proxy, &session);
     let transport = accepted.transport;

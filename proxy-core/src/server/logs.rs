@@ -84,6 +84,7 @@ pub(super) async fn handle(
             ..(*grant.limits).clone()
         }),
         port: None,
+        audit_id: origin.audit_id.clone(),
     };
     let pipeline = session::pipeline(&proxy, &session);
     let server = logstream::source(body);

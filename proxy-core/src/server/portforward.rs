@@ -94,6 +94,7 @@ pub(super) async fn handle(
         remote: conn.remote,
         limits: grant.limits.clone(),
         port: None,
+        audit_id: origin.audit_id.clone(),
     };
     let transport = accepted.transport;
     // The session task owns `proxy`; the guard takes its own reference.
