@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use proxy_core::config::{Config, TlsConfig};
-use proxy_core::server::{Proxy, Server};
+use proxy_core::server::{ListenerLimits, Proxy, Server};
 use tracing::{info, warn};
 
 use crate::Failure;
@@ -62,7 +62,8 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
     reload_on_sighup(&proxy);
     let server = Server::bind(cfg.listen_addr(), tls, proxy)
         .await
-        .with_context(|| format!("binding {}", cfg.listen_addr()))?;
+        .with_context(|| format!("binding {}", cfg.listen_addr()))?
+        .with_limits(ListenerLimits::from_config(&cfg.listener));
     info!(addr = %server.local_addr().context("local address")?, "kubewitness serving");
     server.serve(shutdown_signal()).await.context("serving")?;
     info!("kubewitness stopped");

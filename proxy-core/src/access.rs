@@ -5,9 +5,11 @@
 //! applies: deny by default, with pod reads, `exec`, `attach` and `logs` allowed to every
 //! authenticated caller. With a file, the file decides (and is reloaded on change).
 //!
-//! Order for one request: decide (with the labels the policy needs, looked up as
-//! kubewitness), then the rule's token bucket, then (for streams) the per-user and global
-//! stream counts. Every outcome, including a rate-limit refusal, writes one audit line.
+//! Order for one request: when the policy needs labels, the token bucket of the first rule
+//! that asked for them, then the lookups (cached, failures too); then the decision and the
+//! token bucket of the rule that decided (allowed, or came closest: denied requests pay
+//! too); then (for streams) the per-identity and global stream counts. Every outcome,
+//! including a rate-limit refusal, writes one audit line.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,7 +19,7 @@ use crate::policy::audit::{AuditRecord, AuditSink};
 use crate::policy::labels::LabelCache;
 use crate::policy::limiter::{Limited, Limiter, StreamPermit};
 use crate::policy::store::PolicyStore;
-use crate::policy::{self, Action, Limits, Policy, Request, clamp_log_query};
+use crate::policy::{self, Action, Limits, Policy, RateLimit, Request, clamp_log_query};
 use crate::request::{RequestInfo, StreamRequest};
 
 /// Everything the server needs to decide requests.
@@ -40,6 +42,8 @@ pub enum Verdict {
     Deny(String),
     /// 429: over a rate or stream limit.
     Limited(Limited),
+    /// 400: the request's parameters are malformed (log parameters).
+    Invalid(String),
 }
 
 /// An allowed request's limits and, for streams, its slot.
@@ -118,13 +122,6 @@ impl Access {
     ) -> Verdict {
         let policy = self.store.current();
         let req = Request::new(&identity.user, &identity.groups, info, stream);
-        let needs = policy.needs(&req);
-        let facts = if needs == policy::Needs::default() {
-            policy::Facts::default()
-        } else {
-            self.labels.facts(client, &needs).await
-        };
-        let decision = policy.decide(&req, &facts);
         let mut rec = AuditRecord::new(&identity.user, &identity.groups, info);
         rec.argv = stream
             .filter(|s| s.subresource == "exec")
@@ -139,65 +136,115 @@ impl Access {
                 .map(|(_, v)| v),
             None => None,
         };
-        let verdict = self.limit(&policy, &req, &decision, query);
-        let (allowed, reason) = match &verdict {
-            Verdict::Allow(_) => (true, decision.reason.clone()),
-            Verdict::Deny(message) => (false, denial_reason(&decision, message)),
-            Verdict::Limited(l) => (false, l.reason.clone()),
-        };
-        self.audit
-            .record(&rec.decided(allowed, decision.rule.clone(), reason));
+        let (verdict, rule, reason) = self.judge(client, &policy, &req, query).await;
+        let allowed = matches!(verdict, Verdict::Allow(_));
+        self.audit.record(&rec.decided(allowed, rule, reason));
         verdict
     }
 
-    fn limit(
+    /// The verdict, the rule behind it and the audit reason. Every request pays one token
+    /// of the bucket of the rule that decided it (the one that allowed it, or the one that
+    /// came closest), allowed or not; a request that needs label lookups pays before they
+    /// run, so a denied or limited caller cannot make kubewitness ask upstream for more.
+    async fn judge(
+        &self,
+        client: &kube_client::Client,
+        policy: &Policy,
+        req: &Request<'_>,
+        query: &str,
+    ) -> (Verdict, Option<String>, String) {
+        let limited = |l: Limited, rule: Option<String>| {
+            let reason = l.reason.clone();
+            (Verdict::Limited(l), rule, reason)
+        };
+        let needs = policy.needs(req);
+        let mut paid = None;
+        let facts = if needs == policy::Needs::default() {
+            policy::Facts::default()
+        } else {
+            if let Some((rule, rate)) = policy.lookup_payer(req) {
+                if let Err(l) = self.pay(req.user, rule, Some(rate)) {
+                    return limited(l, Some(rule.to_string()));
+                }
+                paid = Some(rule.to_string());
+            }
+            self.labels.facts(client, &needs).await
+        };
+        let decision = policy.decide(req, &facts);
+        if let Some(name) = &decision.rule
+            && paid.as_ref() != Some(name)
+            && let Err(l) = self.pay(
+                req.user,
+                name,
+                policy.rule(name).and_then(|r| r.limits().rate),
+            )
+        {
+            return limited(l, decision.rule.clone());
+        }
+        if !decision.allowed {
+            return (
+                Verdict::Deny(decision.message.clone()),
+                decision.rule,
+                decision.reason,
+            );
+        }
+        match self.admit(policy, req, &decision, query) {
+            Ok(grant) => (Verdict::Allow(grant), decision.rule, decision.reason),
+            Err(verdict) => {
+                let reason = match &verdict {
+                    Verdict::Limited(l) => l.reason.clone(),
+                    Verdict::Invalid(why) => why.clone(),
+                    _ => decision.reason.clone(),
+                };
+                (verdict, decision.rule, reason)
+            }
+        }
+    }
+
+    /// Takes one token from `user`'s bucket for `rule`, when the rule has a rate.
+    fn pay(&self, user: &str, rule: &str, rate: Option<RateLimit>) -> Result<(), Limited> {
+        match rate {
+            Some(rate) => self
+                .limiter
+                .check_request(user, rule, &rate, Instant::now()),
+            None => Ok(()),
+        }
+    }
+
+    /// An allowed request's grant: its clamped log query and, for a stream, its slot.
+    fn admit(
         &self,
         policy: &Policy,
         req: &Request<'_>,
         decision: &policy::Decision,
         query: &str,
-    ) -> Verdict {
-        if !decision.allowed {
-            return Verdict::Deny(decision.message.clone());
-        }
+    ) -> Result<Grant, Verdict> {
         let limits = decision.limits.clone().unwrap_or_default();
-        let rule = decision.rule.clone();
-        if let (Some(rate), Some(name)) = (&limits.rate, &rule)
-            && let Err(l) = self
-                .limiter
-                .check_request(req.user, name, rate, Instant::now())
-        {
-            return Verdict::Limited(l);
-        }
         let log_query = if req.action == Action::Logs {
-            match clamp_log_query(query, &limits.logs) {
-                Ok(q) => Some(q),
-                Err(e) => {
-                    return Verdict::Deny(format!("kubewitness: {} denied: {e}", req.describe()));
-                }
-            }
+            let q = clamp_log_query(query, &limits.logs)
+                .map_err(|e| Verdict::Invalid(format!("invalid log parameters: {e}")))?;
+            Some(q)
         } else {
             None
         };
-        let streaming = matches!(
-            req.action,
-            Action::Exec { .. } | Action::Attach { .. } | Action::Logs
-        );
-        let permit = if streaming {
-            let per_user = limits.rate.and_then(|r| r.max_concurrent_streams);
-            match self.limiter.start_stream(
-                req.user,
-                per_user,
-                policy.global().max_concurrent_streams,
-            ) {
-                Ok(p) => Some(p),
-                Err(l) => return Verdict::Limited(l),
-            }
+        let permit = if is_stream(req) {
+            let global = policy.global();
+            let per_user = limits
+                .rate
+                .and_then(|r| r.max_concurrent_streams)
+                .map_or(global.max_concurrent_streams_per_identity, |n| {
+                    n.min(global.max_concurrent_streams_per_identity)
+                });
+            let permit = self
+                .limiter
+                .start_stream(req.user, Some(per_user), global.max_concurrent_streams)
+                .map_err(Verdict::Limited)?;
+            Some(permit)
         } else {
             None
         };
-        Verdict::Allow(Grant {
-            rule,
+        Ok(Grant {
+            rule: decision.rule.clone(),
             limits,
             log_query,
             permit,
@@ -205,15 +252,13 @@ impl Access {
     }
 }
 
-/// The reason for the audit line: the policy's, or the log-parameter refusal's.
-fn denial_reason(decision: &policy::Decision, message: &str) -> String {
-    if decision.allowed {
-        message
-            .rsplit_once(" denied: ")
-            .map(|(_, r)| r.to_string())
-            .unwrap_or_else(|| message.to_string())
-    } else {
-        decision.reason.clone()
+/// Whether a request holds a stream slot while it runs: every long-running request (exec,
+/// attach, logs, port-forward, watch), as kube-apiserver counts them.
+fn is_stream(req: &Request<'_>) -> bool {
+    match req.action {
+        Action::Exec { .. } | Action::Attach { .. } | Action::Logs | Action::PortForward => true,
+        Action::Read => req.info.verb == "watch",
+        _ => false,
     }
 }
 

@@ -7,6 +7,7 @@
 //! upstream: {kubeconfig: ~/.kube/config, context: prod}        # default: inferred
 //! policy: /etc/kubewitness/policy.yaml      # default: the built-in policy
 //! audit: {path: /var/log/kubewitness/audit.jsonl}              # default: stdout
+//! listener: {idleTimeoutSeconds: 90, maxConnectionsPerAddress: 128} # limits, all optional
 //! ```
 //!
 //! Keys are camelCase; an unknown key is an error naming its path (`tls.clientCa`), because a
@@ -41,6 +42,29 @@ pub struct Config {
     /// Secret redaction of session output (`enabled`, `rules`, `fingerprintKey`); on by
     /// default with the built-in detectors.
     pub redaction: crate::redaction::RedactionConfig,
+    /// Connection and request limits of the listener (defaults in `server::limits`).
+    pub listener: ListenerConfig,
+}
+
+/// Listener limits; every key is optional and defaults to the `const` named beside it in
+/// `server::limits`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct ListenerConfig {
+    /// `HEADER_READ_TIMEOUT`: seconds an HTTP/1.1 request head may take.
+    pub header_read_timeout_seconds: Option<u64>,
+    /// `IDLE_TIMEOUT`: seconds a connection may stay open with no request in flight.
+    pub idle_timeout_seconds: Option<u64>,
+    /// `BODY_READ_TIMEOUT`: seconds reading a request body may take.
+    pub body_read_timeout_seconds: Option<u64>,
+    /// `MAX_BODY_BYTES`: the largest request body read.
+    pub max_body_bytes: Option<usize>,
+    /// `MAX_CONNECTIONS`: client connections open at once.
+    pub max_connections: Option<usize>,
+    /// `MAX_CONNECTIONS_PER_ADDRESS`: connections open at once from one address.
+    pub max_connections_per_address: Option<usize>,
+    /// `H2_MAX_CONCURRENT_STREAMS`: concurrent HTTP/2 streams per connection.
+    pub http2_max_concurrent_streams: Option<u32>,
 }
 
 /// The audit sink.
@@ -77,6 +101,13 @@ pub struct AuthConfig {
     pub token_file: Option<PathBuf>,
     /// Ask the upstream API server (`TokenReview`) about bearer tokens not in the file.
     pub token_review: bool,
+    /// TokenReview audiences: when set, a token is accepted only if its review names one.
+    pub audiences: Vec<String>,
+    /// Unauthenticated requests (and uncached TokenReviews) per second per client address;
+    /// default `auth::DEFAULT_UNAUTHENTICATED_PER_SECOND`.
+    pub unauthenticated_per_second: Option<u32>,
+    /// The burst of `unauthenticatedPerSecond`; default `auth::DEFAULT_UNAUTHENTICATED_BURST`.
+    pub unauthenticated_burst: Option<u64>,
 }
 
 /// The upstream API server.
@@ -160,6 +191,44 @@ impl Config {
             .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default"))
     }
 
+    /// Limits set to zero, which would refuse everything: each a problem with its path.
+    fn zero_limits(&self) -> Vec<(String, String)> {
+        let l = &self.listener;
+        let a = &self.auth;
+        [
+            (
+                "listener.headerReadTimeoutSeconds",
+                l.header_read_timeout_seconds,
+            ),
+            ("listener.idleTimeoutSeconds", l.idle_timeout_seconds),
+            (
+                "listener.bodyReadTimeoutSeconds",
+                l.body_read_timeout_seconds,
+            ),
+            (
+                "listener.maxConnections",
+                l.max_connections.map(|n| n as u64),
+            ),
+            (
+                "listener.maxConnectionsPerAddress",
+                l.max_connections_per_address.map(|n| n as u64),
+            ),
+            (
+                "listener.http2MaxConcurrentStreams",
+                l.http2_max_concurrent_streams.map(u64::from),
+            ),
+            (
+                "auth.unauthenticatedPerSecond",
+                a.unauthenticated_per_second.map(u64::from),
+            ),
+            ("auth.unauthenticatedBurst", a.unauthenticated_burst),
+        ]
+        .into_iter()
+        .filter(|(_, v)| *v == Some(0))
+        .map(|(path, _)| (path.to_string(), "must be at least 1".to_string()))
+        .collect()
+    }
+
     /// Checks what parsing cannot: reports every problem with its path.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut problems = Vec::new();
@@ -227,6 +296,7 @@ impl Config {
                     .into(),
             ));
         }
+        problems.extend(self.zero_limits());
         if problems.is_empty() {
             Ok(())
         } else {

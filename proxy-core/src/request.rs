@@ -3,8 +3,9 @@
 //! kubewitness decides on this reading and forwards the request unchanged, so the reading
 //! must never differ from the API server's. Anything the API server might route differently
 //! is refused instead of guessed: empty, `.` or `..` segments, any percent-encoding in the
-//! path (no Kubernetes name needs it), a trailing slash, upper case, and query keys that
-//! change meaning when repeated.
+//! path (no Kubernetes name needs it), a trailing slash, upper case, characters outside the
+//! Kubernetes name alphabet ([`is_name_byte`]), methods that are not the API's own (spelt in
+//! upper case), and query keys that change meaning when repeated.
 //!
 //! `GET` on `pods/exec`, `pods/attach` and `pods/portforward` (the WebSocket upgrade) is
 //! classified as `create`, like the POST it is equivalent to (PROTOCOLS.md §2.8).
@@ -22,6 +23,24 @@ pub const MAX_SEGMENTS: usize = 8;
 pub const MAX_PATH_LEN: usize = 4096;
 /// The longest query string considered (an exec argv travels in it).
 pub const MAX_QUERY_LEN: usize = 64 * 1024;
+
+/// The methods the Kubernetes API serves, exactly as spelt (`GeT` is another method).
+const API_METHODS: &[Method] = &[
+    Method::GET,
+    Method::HEAD,
+    Method::POST,
+    Method::PUT,
+    Method::PATCH,
+    Method::DELETE,
+];
+
+/// Whether `b` may appear in a path segment: the characters of Kubernetes object names
+/// (DNS subdomains: `a-z`, `0-9`, `-`, `.`), plus `:` and `_` that some names (RBAC roles,
+/// API versions) and non-resource paths use. Anything else (`;`, `,`, `=`, `@`, quotes…)
+/// can only be a trick: a path-normalising hop might read it differently.
+pub fn is_name_byte(b: u8) -> bool {
+    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'.' | b':' | b'_')
+}
 
 /// A request, classified.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,6 +101,9 @@ impl RequestInfo {
         path: &str,
         query: &str,
     ) -> Result<RequestInfo, Unclassifiable> {
+        if !API_METHODS.contains(method) {
+            return refuse(format!("method {method} is not part of the Kubernetes API"));
+        }
         if query.contains(';') {
             // Go's URL parser drops `;`-separated pairs; kubewitness would read them.
             return refuse("`;` in the query string is not accepted");
@@ -221,6 +243,12 @@ fn segments(path: &str) -> Result<Vec<String>, Unclassifiable> {
         .any(|b| b.is_ascii_control() || b == b' ' || b >= 0x80)
     {
         return refuse("control, space or non-ASCII characters in the path");
+    }
+    if let Some(b) = rest.bytes().find(|b| *b != b'/' && !is_name_byte(*b)) {
+        return refuse(format!(
+            "`{}` cannot appear in a Kubernetes name or path",
+            b as char
+        ));
     }
     let parts: Vec<&str> = rest.split('/').collect();
     if parts.iter().any(|p| p.is_empty()) {

@@ -46,6 +46,8 @@ pub struct TestbedOptions {
     /// A policy file's YAML, written to `policy.yaml` in the testbed directory; `None` for
     /// the built-in policy. Audit lines go to `audit.jsonl` there.
     pub policy: Option<String>,
+    /// Listener limits (defaults when empty).
+    pub listener: crate::config::ListenerConfig,
 }
 
 impl Default for TestbedOptions {
@@ -58,6 +60,7 @@ impl Default for TestbedOptions {
             token_review: false,
             client_certs: false,
             policy: None,
+            listener: Default::default(),
         }
     }
 }
@@ -147,6 +150,7 @@ impl Testbed {
             auth: AuthConfig {
                 token_file: Some(dir.join("tokens.csv")),
                 token_review: opts.token_review,
+                ..Default::default()
             },
             upstream: UpstreamConfig {
                 kubeconfig: Some(dir.join("upstream.kubeconfig")),
@@ -161,11 +165,14 @@ impl Testbed {
                 fingerprint_key: Some(fingerprint_key(&dir)?),
                 ..Default::default()
             },
+            listener: opts.listener.clone(),
         };
         config.validate()?;
         let proxy = Proxy::from_config(&config).await?;
         let tls = crate::tls::server_config(config.tls.as_ref().expect("set above"))?;
-        let server = Server::bind(config.listen_addr(), Some(tls), proxy.clone()).await?;
+        let server = Server::bind(config.listen_addr(), Some(tls), proxy.clone())
+            .await?
+            .with_limits(crate::server::ListenerLimits::from_config(&config.listener));
         let addr = server.local_addr()?;
         let (stop, mut stopped) = watch::channel(false);
         let served = tokio::spawn(server.serve(async move {

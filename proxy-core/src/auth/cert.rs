@@ -28,6 +28,7 @@ pub fn identity_from_cert(der: &[u8]) -> Option<Identity> {
         user,
         uid: None,
         groups,
+        extra: Default::default(),
     })
 }
 

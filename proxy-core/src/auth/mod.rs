@@ -10,6 +10,11 @@
 //!
 //! Tokens are never logged and never stored in clear: the token file and the review cache
 //! are keyed by the token's SHA-256.
+//!
+//! Unauthenticated traffic is rate limited per client address ([`AddressLimit`]): every
+//! failed authentication and every TokenReview not answered from the cache spends a token
+//! of the address's bucket, and an address with none left gets 429 before anything is asked
+//! upstream, so random tokens cannot turn into a flood of TokenReviews.
 
 mod cert;
 mod review;
@@ -19,16 +24,58 @@ pub use cert::identity_from_cert;
 pub use review::TokenReviewer;
 pub use tokens::{MAX_TOKEN_FILE, TokenFile, TokenFileError};
 
+use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use base64::Engine;
 use http::HeaderMap;
 use sha2::{Digest, Sha256};
 
+use crate::policy::RateLimit;
+use crate::policy::limiter::{Limited, Limiter};
 use crate::watched::Watched;
 
+/// Unauthenticated requests and uncached TokenReviews per second, per client address.
+pub const DEFAULT_UNAUTHENTICATED_PER_SECOND: f64 = 1.0;
+/// The burst of [`DEFAULT_UNAUTHENTICATED_PER_SECOND`].
+pub const DEFAULT_UNAUTHENTICATED_BURST: u64 = 5;
+
+/// The per-address budget for unauthenticated traffic (`auth.unauthenticatedPerSecond`,
+/// `auth.unauthenticatedBurst`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AddressLimit {
+    /// Sustained rate.
+    pub per_second: f64,
+    /// Bucket size.
+    pub burst: u64,
+}
+
+impl AddressLimit {
+    /// The budget `auth:` sets, defaults for what it leaves out.
+    pub fn from_config(cfg: &crate::config::AuthConfig) -> AddressLimit {
+        let default = AddressLimit::default();
+        AddressLimit {
+            per_second: cfg
+                .unauthenticated_per_second
+                .map_or(default.per_second, f64::from),
+            burst: cfg.unauthenticated_burst.unwrap_or(default.burst),
+        }
+    }
+}
+
+impl Default for AddressLimit {
+    fn default() -> Self {
+        AddressLimit {
+            per_second: DEFAULT_UNAUTHENTICATED_PER_SECOND,
+            burst: DEFAULT_UNAUTHENTICATED_BURST,
+        }
+    }
+}
+
 /// An authenticated caller.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Identity {
     /// The user name (`Impersonate-User` upstream).
     pub user: String,
@@ -36,6 +83,9 @@ pub struct Identity {
     pub uid: Option<String>,
     /// Groups (`Impersonate-Group`), without `system:authenticated` (the API server adds it).
     pub groups: Vec<String>,
+    /// Extra attributes (`Impersonate-Extra-<key>`), from a TokenReview's `user.extra`:
+    /// scopes and the like, which narrow what the identity may do upstream.
+    pub extra: BTreeMap<String, Vec<String>>,
 }
 
 /// The WebSocket sub-protocol prefix that carries a bearer token.
@@ -53,6 +103,9 @@ pub enum AuthError {
     /// The credential could not be checked (TokenReview failed).
     #[error("could not verify the bearer token: {0}")]
     Unavailable(String),
+    /// Too many unauthenticated requests from this client address.
+    #[error("{0}")]
+    Throttled(Limited),
 }
 
 /// The token file in force, reloaded when it changes.
@@ -63,18 +116,31 @@ pub type TokenStore = Watched<TokenFile>;
 pub struct Authenticator {
     tokens: Option<Arc<TokenStore>>,
     review: Option<TokenReviewer>,
+    addresses: Arc<Limiter>,
+    address_limit: AddressLimit,
 }
 
 impl Authenticator {
     /// An authenticator with fixed tokens (no file behind them) and optional TokenReview.
     pub fn new(tokens: Option<TokenFile>, review: Option<TokenReviewer>) -> Authenticator {
         let tokens = tokens.map(|t| Arc::new(TokenStore::fixed(t)));
-        Authenticator { tokens, review }
+        Authenticator::with_store(tokens, review)
     }
 
     /// An authenticator whose tokens come from a watched file.
     pub fn with_store(tokens: Option<Arc<TokenStore>>, review: Option<TokenReviewer>) -> Self {
-        Authenticator { tokens, review }
+        Authenticator {
+            tokens,
+            review,
+            addresses: Limiter::new(),
+            address_limit: AddressLimit::default(),
+        }
+    }
+
+    /// Sets the per-address budget for unauthenticated traffic.
+    pub fn with_address_limit(mut self, limit: AddressLimit) -> Self {
+        self.address_limit = limit;
+        self
     }
 
     /// The token file in force, if any (reloads and logging).
@@ -82,26 +148,59 @@ impl Authenticator {
         self.tokens.as_ref()
     }
 
-    /// Authenticates a request from its headers and its connection's verified client
-    /// certificate identity, if any.
+    /// Authenticates a request from its headers, its connection's verified client
+    /// certificate identity, if any, and the client's address.
     pub async fn authenticate(
         &self,
         headers: &HeaderMap,
         cert: Option<&Identity>,
+        client: IpAddr,
     ) -> Result<Identity, AuthError> {
         if let Some(identity) = cert {
             return Ok(identity.clone());
         }
-        let token = bearer_token(headers).ok_or(AuthError::Missing)?;
+        let Some(token) = bearer_token(headers) else {
+            return Err(self.refuse(client, AuthError::Missing));
+        };
         let digest = token_digest(&token);
         let tokens = self.tokens.as_ref().map(|t| t.current());
         if let Some(id) = tokens.as_ref().and_then(|t| t.lookup(&digest)) {
             return Ok(id.clone());
         }
-        match &self.review {
-            Some(review) => review.review(&token, digest).await,
-            None => Err(AuthError::Invalid),
+        let Some(review) = &self.review else {
+            return Err(self.refuse(client, AuthError::Invalid));
+        };
+        if let Some(answer) = review.cached(&digest) {
+            return answer.ok_or_else(|| self.refuse(client, AuthError::Invalid));
         }
+        // An answer not in the cache costs an upstream request: the address pays first.
+        self.spend(client).map_err(AuthError::Throttled)?;
+        review.review(&token, digest).await
+    }
+
+    /// `err`, or [`AuthError::Throttled`] once `client` has spent its budget.
+    fn refuse(&self, client: IpAddr, err: AuthError) -> AuthError {
+        match self.spend(client) {
+            Ok(()) => err,
+            Err(limited) => AuthError::Throttled(limited),
+        }
+    }
+
+    fn spend(&self, client: IpAddr) -> Result<(), Limited> {
+        let rate = RateLimit {
+            requests_per_second: Some(self.address_limit.per_second),
+            burst: self.address_limit.burst,
+            max_concurrent_streams: None,
+        };
+        self.addresses
+            .check_request(&client.to_string(), "", &rate, Instant::now())
+            .map_err(|l| Limited {
+                reason: format!(
+                    "too many unauthenticated requests from {client}: {}",
+                    l.reason
+                ),
+                ..l
+            })
     }
 }
 
@@ -110,9 +209,12 @@ impl Authenticator {
 pub fn bearer_token(headers: &HeaderMap) -> Option<String> {
     for value in headers.get_all(http::header::AUTHORIZATION) {
         let Ok(value) = value.to_str() else { continue };
-        let mut parts = value.trim().splitn(2, ' ');
-        let scheme = parts.next().unwrap_or("");
-        let token = parts.next().unwrap_or("").trim();
+        // RFC 9110: the scheme and the credential are separated by whitespace (a space or a
+        // tab), the scheme is case-insensitive.
+        let value = value.trim();
+        let (scheme, token) = value
+            .split_once([' ', '\t'])
+            .map_or((value, ""), |(s, t)| (s, t.trim()));
         if scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() {
             return Some(token.to_string());
         }
@@ -142,6 +244,8 @@ pub fn token_digest(token: &str) -> [u8; 32] {
 mod tests {
     use super::*;
 
+    const CLIENT: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1));
+
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
@@ -167,6 +271,11 @@ mod tests {
             bearer_token(&headers(&[("authorization", "Basic abc")])),
             None
         );
+        // A tab separates the scheme from the token as well as a space does.
+        assert_eq!(
+            bearer_token(&headers(&[("authorization", "bearer\tabc")])).as_deref(),
+            Some("abc")
+        );
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("tok-1");
         let proto = format!("v5.channel.k8s.io, {WS_BEARER_PREFIX}{b64}");
         assert_eq!(
@@ -180,18 +289,18 @@ mod tests {
         let file = TokenFile::parse("tok-a,alice,uid-1,\"sre,oncall\"\n").unwrap();
         let auth = Authenticator::new(Some(file), None);
         let id = auth
-            .authenticate(&headers(&[("authorization", "Bearer tok-a")]), None)
+            .authenticate(&headers(&[("authorization", "Bearer tok-a")]), None, CLIENT)
             .await
             .unwrap();
         assert_eq!(id.user, "alice");
         assert_eq!(id.groups, ["sre", "oncall"]);
         let err = auth
-            .authenticate(&headers(&[("authorization", "Bearer tok-b")]), None)
+            .authenticate(&headers(&[("authorization", "Bearer tok-b")]), None, CLIENT)
             .await
             .unwrap_err();
         assert!(matches!(err, AuthError::Invalid));
         let err = auth
-            .authenticate(&HeaderMap::new(), None)
+            .authenticate(&HeaderMap::new(), None, CLIENT)
             .await
             .unwrap_err();
         assert!(matches!(err, AuthError::Missing));
@@ -204,9 +313,10 @@ mod tests {
             user: "bob".into(),
             uid: None,
             groups: vec!["dev".into()],
+            ..Identity::default()
         };
         assert_eq!(
-            auth.authenticate(&HeaderMap::new(), Some(&id))
+            auth.authenticate(&HeaderMap::new(), Some(&id), CLIENT)
                 .await
                 .unwrap(),
             id

@@ -2,9 +2,15 @@
 //! (`POST /apis/authentication.k8s.io/v1/tokenreviews`, needs `system:auth-delegator`).
 //!
 //! Answers are cached by token digest for a short time so a burst of kubectl requests costs
-//! one review. The cache is bounded; when full, expired entries go first, then everything.
+//! one review; rejections are cached too. The cache is bounded; when full, expired entries
+//! go first, then everything.
+//!
+//! The reviewed user's `extra` attributes (scopes, credential ids) are kept and sent upstream
+//! as `Impersonate-Extra-*`, so a scoped token stays scoped. With configured audiences
+//! (`auth.audiences`) the review asks for them and a token whose answer names none of them
+//! is not authenticated.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -27,6 +33,7 @@ type ReviewCache = HashMap<[u8; 32], (Instant, Option<Identity>)>;
 /// Asks the upstream API server who a token belongs to.
 pub struct TokenReviewer {
     client: kube_client::Client,
+    audiences: Vec<String>,
     cache: Mutex<ReviewCache>,
 }
 
@@ -48,6 +55,8 @@ struct ReviewStatus {
     authenticated: bool,
     #[serde(default)]
     user: ReviewUser,
+    #[serde(default)]
+    audiences: Vec<String>,
 }
 
 #[derive(Default, Deserialize)]
@@ -58,6 +67,8 @@ struct ReviewUser {
     uid: String,
     #[serde(default)]
     groups: Vec<String>,
+    #[serde(default)]
+    extra: BTreeMap<String, Vec<String>>,
 }
 
 impl TokenReviewer {
@@ -65,24 +76,30 @@ impl TokenReviewer {
     pub fn new(client: kube_client::Client) -> TokenReviewer {
         TokenReviewer {
             client,
+            audiences: Vec::new(),
             cache: Mutex::new(HashMap::new()),
         }
     }
 
+    /// Asks for these audiences and accepts only tokens valid for one of them.
+    pub fn with_audiences(mut self, audiences: Vec<String>) -> TokenReviewer {
+        self.audiences = audiences;
+        self
+    }
+
+    /// Asks upstream about `token` (whose digest is `digest`) and caches the answer.
     pub(super) async fn review(
         &self,
         token: &str,
         digest: [u8; 32],
     ) -> Result<Identity, AuthError> {
-        if let Some(answer) = self.cached(&digest) {
-            return answer.ok_or(AuthError::Invalid);
-        }
         let answer = self.ask(token).await?;
         self.remember(digest, answer.clone());
         answer.ok_or(AuthError::Invalid)
     }
 
-    fn cached(&self, digest: &[u8; 32]) -> Option<Option<Identity>> {
+    /// The cached answer for `digest`, if still fresh: `Some(None)` for a rejected token.
+    pub(super) fn cached(&self, digest: &[u8; 32]) -> Option<Option<Identity>> {
         let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         let (at, answer) = cache.get(digest)?;
         let ttl = if answer.is_some() {
@@ -108,7 +125,7 @@ impl TokenReviewer {
         let body = serde_json::json!({
             "apiVersion": "authentication.k8s.io/v1",
             "kind": "TokenReview",
-            "spec": {"token": token},
+            "spec": {"token": token, "audiences": self.audiences},
         });
         let req = http::Request::post("/apis/authentication.k8s.io/v1/tokenreviews")
             .header(http::header::CONTENT_TYPE, "application/json")
@@ -130,6 +147,12 @@ impl TokenReviewer {
         if !status.authenticated || status.user.username.is_empty() {
             return Ok(None);
         }
+        if !self.audiences.is_empty()
+            && !status.audiences.iter().any(|a| self.audiences.contains(a))
+        {
+            tracing::info!("a reviewed token is not valid for the configured audiences");
+            return Ok(None);
+        }
         let groups = status
             .user
             .groups
@@ -140,6 +163,10 @@ impl TokenReviewer {
             user: status.user.username,
             uid: (!status.user.uid.is_empty()).then_some(status.user.uid),
             groups,
+            extra: status.user.extra,
         }))
     }
 }
+
+#[cfg(all(test, feature = "sim"))]
+mod tests;

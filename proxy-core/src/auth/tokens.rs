@@ -77,6 +77,7 @@ impl TokenFile {
                 user: user.to_string(),
                 uid: (!uid.is_empty()).then(|| uid.to_string()),
                 groups,
+                extra: Default::default(),
             };
             if by_digest.insert(token_digest(token), identity).is_some() {
                 return Err(bad("duplicate token"));

@@ -76,12 +76,18 @@ impl<'a> Request<'a> {
         self.info.resource().and_then(|r| r.namespace.as_deref())
     }
 
-    /// The pod named by the request (pods and their subresources).
+    /// The pod named by the request (pods and their subresources, in any group).
     pub fn pod(&self) -> Option<&str> {
         let r = self.info.resource()?;
-        (r.group.is_empty() && r.resource == "pods")
-            .then_some(r.name.as_deref())
-            .flatten()
+        self.is_pods().then_some(r.name.as_deref()).flatten()
+    }
+
+    /// Whether the request is about a resource named `pods`, in any API group: a rule's
+    /// pod scope (`pods`, `podSelector`) applies to every such resource (core pods,
+    /// `metrics.k8s.io` pod metrics, an aggregated API's pods), because each one names
+    /// pods and reveals something about them.
+    pub fn is_pods(&self) -> bool {
+        self.info.resource().is_some_and(|r| r.resource == "pods")
     }
 
     /// How the request reads in a message: `exec of ["ls"] in shop/api-7`.

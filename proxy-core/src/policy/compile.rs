@@ -2,6 +2,7 @@
 //! its path (`rules[2].exec.commands[0][1]`), so one `policy check` run lists them all.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::glob::Glob;
 use super::model::{ExecSpec, PolicyFile, RuleSpec};
@@ -18,8 +19,15 @@ pub const API_VERSION: &str = "kubewitness/v1";
 pub const KIND: &str = "Policy";
 /// The most rules a policy may have.
 pub const MAX_RULES: usize = 1024;
-/// The default global limit on concurrent exec/attach/logs streams.
+/// The default global limit on concurrent streams (exec, attach, logs, port-forward, watch).
 pub const DEFAULT_MAX_CONCURRENT_STREAMS: u64 = 256;
+/// Without `global.maxConcurrentStreamsPerIdentity`, one identity may hold at most
+/// `maxConcurrentStreams / DEFAULT_STREAM_SHARE` streams (at least 1).
+pub const DEFAULT_STREAM_SHARE: u64 = 4;
+/// How long a log stream may run when the rule's `logs.maxDuration` is not set.
+pub const DEFAULT_LOG_MAX_DURATION: Duration = Duration::from_secs(4 * 3600);
+/// How long a log stream may stay silent when the rule's `logs.idleTimeout` is not set.
+pub const DEFAULT_LOG_IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 type Problems = Vec<(String, String)>;
 
@@ -51,6 +59,17 @@ pub(crate) fn compile(file: &PolicyFile) -> Result<Policy, Problems> {
         Some(n) => n,
         None => DEFAULT_MAX_CONCURRENT_STREAMS,
     };
+    let per_identity = match file.global.max_concurrent_streams_per_identity {
+        Some(0) => {
+            p.push((
+                "global.maxConcurrentStreamsPerIdentity".into(),
+                "must be at least 1".into(),
+            ));
+            0
+        }
+        Some(n) => n.min(max_streams),
+        None => (max_streams / DEFAULT_STREAM_SHARE).max(1),
+    };
     let mut warnings = Problems::new();
     let mut rules = Vec::with_capacity(file.rules.len());
     for (i, spec) in file.rules.iter().enumerate() {
@@ -68,6 +87,7 @@ pub(crate) fn compile(file: &PolicyFile) -> Result<Policy, Problems> {
             rules,
             global: GlobalLimits {
                 max_concurrent_streams: max_streams,
+                max_concurrent_streams_per_identity: per_identity,
             },
             warnings,
         })
@@ -159,6 +179,10 @@ fn rule(spec: &RuleSpec, at: &str, p: &mut Problems, warnings: &mut Problems) ->
             .max_bytes
             .as_ref()
             .and_then(|q| units::bytes(q).map_err(|e| push("logs.maxBytes", e)).ok()),
+        max_duration: duration_at(&l.max_duration, "logs.maxDuration", &mut push)
+            .or(Some(DEFAULT_LOG_MAX_DURATION)),
+        idle_timeout: duration_at(&l.idle_timeout, "logs.idleTimeout", &mut push)
+            .or(Some(DEFAULT_LOG_IDLE_TIMEOUT)),
     });
     let exec = spec.exec.as_ref().map(|e| exec(e, &mut push));
     let rate = spec.rate_limit.as_ref().map(|r| {
@@ -249,6 +273,16 @@ fn globs(list: &[String], key: &str, push: &mut impl FnMut(&str, String)) -> Vec
     out
 }
 
+/// A duration setting at `key`, its problem pushed when it does not parse.
+fn duration_at(
+    v: &Option<String>,
+    key: &str,
+    push: &mut impl FnMut(&str, String),
+) -> Option<Duration> {
+    let s = v.as_ref()?;
+    units::duration(s).map_err(|m| push(key, m)).ok()
+}
+
 fn exec(e: &ExecSpec, push: &mut impl FnMut(&str, String)) -> ExecRule {
     if e.commands.is_empty() {
         push(
@@ -280,15 +314,8 @@ fn exec(e: &ExecSpec, push: &mut impl FnMut(&str, String)) -> ExecRule {
         }
         commands.push(pattern);
     }
-    let mut dur = |v: &Option<String>, key: &str| {
-        v.as_ref().and_then(|s| {
-            units::duration(s)
-                .map_err(|m| push(&format!("exec.{key}"), m))
-                .ok()
-        })
-    };
-    let max_duration = dur(&e.max_duration, "maxDuration");
-    let idle_timeout = dur(&e.idle_timeout, "idleTimeout");
+    let max_duration = duration_at(&e.max_duration, "exec.maxDuration", push);
+    let idle_timeout = duration_at(&e.idle_timeout, "exec.idleTimeout", push);
     let max_output_bytes = e.max_output_bytes.as_ref().and_then(|q| {
         units::bytes(q)
             .map_err(|m| push("exec.maxOutputBytes", m))

@@ -61,9 +61,8 @@ pub struct Decision {
 enum Stage {
     Subject,
     Namespace,
-    NamespaceLabels,
     Pod,
-    PodLabels,
+    Selector,
     Action,
     Command,
     Flags,
@@ -91,6 +90,23 @@ impl Policy {
             }
         }
         needs
+    }
+
+    /// The rule whose token bucket pays for the label lookups `req` needs: the first rule
+    /// with a rate limit that applies to the caller and asks for labels in the request's
+    /// namespace. `None` when no such rule has a rate limit.
+    pub fn lookup_payer(&self, req: &Request<'_>) -> Option<(&str, super::RateLimit)> {
+        let ns = req.namespace()?;
+        self.rules
+            .iter()
+            .filter(|r| applies_to(r, req) && r.namespaces.iter().any(|g| g.matches(ns)))
+            .filter(|r| r.namespace_selector.is_some() || r.pod_selector.is_some())
+            .find_map(|r| Some((r.name.as_str(), r.limits.rate?)))
+    }
+
+    /// The rule named `name`.
+    pub fn rule(&self, name: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.name == name)
     }
 
     /// Decides `req` given the looked-up `facts`.
@@ -171,39 +187,13 @@ fn check(rule: &Rule, req: &Request<'_>, facts: &Facts) -> Result<(), (Stage, St
         return Err((Stage::Subject, String::new()));
     }
     match req.namespace() {
-        Some(ns) => {
-            if !rule.namespaces.iter().any(|g| g.matches(ns)) {
-                return Err((
-                    Stage::Namespace,
-                    format!("no rule for you covers namespace {ns}"),
-                ));
-            }
-            if let Some(sel) = &rule.namespace_selector {
-                match &facts.namespace {
-                    Lookup::Found(labels) if sel.matches(labels) => {}
-                    Lookup::Found(_) => {
-                        return Err((
-                            Stage::NamespaceLabels,
-                            format!(
-                                "namespace {ns} does not match the namespaceSelector of rule {name}"
-                            ),
-                        ));
-                    }
-                    Lookup::Failed(why) => {
-                        return Err((
-                            Stage::NamespaceLabels,
-                            format!("the labels of namespace {ns} could not be read ({why})"),
-                        ));
-                    }
-                    Lookup::NotNeeded => {
-                        return Err((
-                            Stage::NamespaceLabels,
-                            format!("the labels of namespace {ns} were not looked up"),
-                        ));
-                    }
-                }
-            }
+        Some(ns) if !rule.namespaces.iter().any(|g| g.matches(ns)) => {
+            return Err((
+                Stage::Namespace,
+                format!("no rule for you covers namespace {ns}"),
+            ));
         }
+        Some(_) => {}
         None => {
             let anywhere =
                 rule.namespaces.iter().any(|g| g.is_any()) && rule.namespace_selector.is_none();
@@ -218,48 +208,46 @@ fn check(rule: &Rule, req: &Request<'_>, facts: &Facts) -> Result<(), (Stage, St
         }
     }
     let pods_restricted = !rule.pods.iter().any(|g| g.is_any()) || rule.pod_selector.is_some();
-    let is_pods = req
-        .info
-        .resource()
-        .is_some_and(|r| r.group.is_empty() && r.resource == "pods");
     match req.pod() {
-        Some(pod) => {
-            if !rule.pods.iter().any(|g| g.matches(pod)) {
-                return Err((Stage::Pod, format!("rule {name} does not cover pod {pod}")));
-            }
-            if let Some(sel) = &rule.pod_selector {
-                match &facts.pod {
-                    Lookup::Found(labels) if sel.matches(labels) => {}
-                    Lookup::Found(_) => {
-                        return Err((
-                            Stage::PodLabels,
-                            format!("pod {pod} does not match the podSelector of rule {name}"),
-                        ));
-                    }
-                    Lookup::Failed(why) => {
-                        return Err((
-                            Stage::PodLabels,
-                            format!("the labels of pod {pod} could not be read ({why})"),
-                        ));
-                    }
-                    Lookup::NotNeeded => {
-                        return Err((
-                            Stage::PodLabels,
-                            format!("the labels of pod {pod} were not looked up"),
-                        ));
-                    }
-                }
-            }
+        Some(pod) if !rule.pods.iter().any(|g| g.matches(pod)) => {
+            return Err((Stage::Pod, format!("rule {name} does not cover pod {pod}")));
         }
-        None if is_pods && pods_restricted => {
+        None if req.is_pods() && pods_restricted => {
             return Err((
                 Stage::Pod,
                 format!("rule {name} is limited to some pods, so it cannot allow listing pods"),
             ));
         }
-        None => {}
+        _ => {}
     }
+    check_selectors(rule, req, facts)?;
     check_action(rule, req)
+}
+
+/// The label selectors. Whatever the lookups found (labels that do not match, no such pod
+/// or namespace, a failed read), the caller gets one text naming only what it asked for,
+/// so denials are no oracle for objects it may not read.
+fn check_selectors(rule: &Rule, req: &Request<'_>, facts: &Facts) -> Result<(), (Stage, String)> {
+    let selected = |sel: Option<&super::Selector>, lookup: &Lookup| match sel {
+        None => true,
+        Some(sel) => matches!(lookup, Lookup::Found(labels) if sel.matches(labels)),
+    };
+    let namespaced = req.namespace().is_some();
+    let with_pod = req.pod().is_some();
+    if (namespaced && !selected(rule.namespace_selector.as_ref(), &facts.namespace))
+        || (with_pod && !selected(rule.pod_selector.as_ref(), &facts.pod))
+    {
+        let what = match (req.namespace(), req.pod()) {
+            (Some(ns), Some(pod)) => format!("pod {pod} in namespace {ns}"),
+            (Some(ns), None) => format!("namespace {ns}"),
+            (None, _) => "this request".to_string(),
+        };
+        return Err((
+            Stage::Selector,
+            format!("the selectors of rule {} do not select {what}", rule.name),
+        ));
+    }
+    Ok(())
 }
 
 fn check_action(rule: &Rule, req: &Request<'_>) -> Result<(), (Stage, String)> {

@@ -3,9 +3,11 @@
 //!
 //! Lookups use kubewitness's own credentials, not the caller's: a caller allowed to exec
 //! into a pod often has no RBAC to read its namespace object, and the policy (not the
-//! caller's RBAC) is what asks. Only `metadata.labels` is kept. Successful answers are
-//! cached for [`LABEL_CACHE_TTL`]; failures are not cached, and a failed lookup makes the
-//! rules that need it not apply (fail closed).
+//! caller's RBAC) is what asks. Only `metadata.labels` is kept. Answers are cached for
+//! [`LABEL_CACHE_TTL`], failures (no such object, upstream errors) too, so asking again
+//! about a missing pod costs nothing upstream; a failed lookup makes the rules that need it
+//! not apply (fail closed). Lookups run only after the caller has paid its rate limit
+//! (`access.rs`).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -28,7 +30,7 @@ pub const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
 /// A cache of labels by object path.
 #[derive(Debug, Default)]
 pub struct LabelCache {
-    entries: Mutex<HashMap<String, (Instant, Labels)>>,
+    entries: Mutex<HashMap<String, (Instant, Lookup)>>,
 }
 
 #[derive(Deserialize)]
@@ -65,29 +67,28 @@ impl LabelCache {
     async fn lookup(&self, client: &kube_client::Client, path: String) -> Lookup {
         {
             let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some((at, labels)) = entries.get(&path)
+            if let Some((at, found)) = entries.get(&path)
                 && at.elapsed() < LABEL_CACHE_TTL
             {
-                return Lookup::Found(labels.clone());
+                return found.clone();
             }
         }
-        match fetch(client, &path).await {
-            Ok(labels) => {
-                let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-                if entries.len() >= LABEL_CACHE_MAX {
-                    entries.retain(|_, (at, _)| at.elapsed() < LABEL_CACHE_TTL);
-                    if entries.len() >= LABEL_CACHE_MAX {
-                        entries.clear();
-                    }
-                }
-                entries.insert(path, (Instant::now(), labels.clone()));
-                Lookup::Found(labels)
-            }
+        let found = match fetch(client, &path).await {
+            Ok(labels) => Lookup::Found(labels),
             Err(why) => {
                 tracing::warn!(%path, %why, "label lookup failed");
                 Lookup::Failed(why)
             }
+        };
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= LABEL_CACHE_MAX {
+            entries.retain(|_, (at, _)| at.elapsed() < LABEL_CACHE_TTL);
+            if entries.len() >= LABEL_CACHE_MAX {
+                entries.clear();
+            }
         }
+        entries.insert(path, (Instant::now(), found.clone()));
+        found
     }
 }
 

@@ -105,6 +105,8 @@ mod tests {
         max_tail_lines: Some(2000),
         max_since_seconds: Some(3600),
         max_bytes: Some(10 << 20),
+        max_duration: None,
+        idle_timeout: None,
     };
 
     #[test]

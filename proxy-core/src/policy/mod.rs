@@ -32,6 +32,8 @@ pub mod store;
 mod units;
 
 #[cfg(test)]
+mod scope_tests;
+#[cfg(test)]
 mod tests;
 
 use std::fmt;
@@ -39,7 +41,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use compile::{API_VERSION, DEFAULT_MAX_CONCURRENT_STREAMS, KIND, MAX_RULES};
+pub use compile::{
+    API_VERSION, DEFAULT_LOG_IDLE_TIMEOUT, DEFAULT_LOG_MAX_DURATION,
+    DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_STREAM_SHARE, KIND, MAX_RULES,
+};
 pub use decide::{Action, Decision, Facts, Lookup, Needs, Request};
 pub use glob::{Glob, MAX_GLOB_LEN};
 pub use logs::{LogQueryError, clamp_log_query};
@@ -76,8 +81,12 @@ pub struct Policy {
 /// Limits that apply to all callers together.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GlobalLimits {
-    /// The most exec/attach/logs streams running at once, for everyone.
+    /// The most streams (exec, attach, logs, port-forward, watch) running at once, for
+    /// everyone.
     pub max_concurrent_streams: u64,
+    /// The most streams one identity may hold at once, whatever its rule says: a share of
+    /// `max_concurrent_streams`, so no single caller can take every slot.
+    pub max_concurrent_streams_per_identity: u64,
 }
 
 /// One checked rule.
@@ -225,6 +234,21 @@ pub struct LogLimits {
     pub max_since_seconds: Option<u64>,
     /// `limitBytes` at most this; a request without it gets this.
     pub max_bytes: Option<u64>,
+    /// How long a log stream (above all `follow=true`) may run.
+    pub max_duration: Option<Duration>,
+    /// How long a log stream may go without a byte.
+    pub idle_timeout: Option<Duration>,
+}
+
+impl LogLimits {
+    /// The session limits a log stream runs under.
+    pub fn session(&self) -> SessionLimits {
+        SessionLimits {
+            max_output_bytes: None,
+            max_duration: self.max_duration,
+            idle_timeout: self.idle_timeout,
+        }
+    }
 }
 
 /// Limits enforced while an exec or attach session runs.

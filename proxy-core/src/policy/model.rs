@@ -23,6 +23,7 @@ pub(crate) struct PolicyFile {
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct GlobalSpec {
     pub(crate) max_concurrent_streams: Option<u64>,
+    pub(crate) max_concurrent_streams_per_identity: Option<u64>,
 }
 
 /// One rule.
@@ -79,6 +80,8 @@ pub(crate) struct LogsSpec {
     pub(crate) max_tail_lines: Option<u64>,
     pub(crate) max_since_seconds: Option<u64>,
     pub(crate) max_bytes: Option<Quantity>,
+    pub(crate) max_duration: Option<String>,
+    pub(crate) idle_timeout: Option<String>,
 }
 
 /// `exec:` — present means `pods/exec` is allowed for the listed commands.

@@ -177,3 +177,45 @@ fn exec_confusions_are_refused() {
     .unwrap();
     assert!(attach.command.is_empty() && attach.options.tty);
 }
+
+#[test]
+fn name_segments_outside_the_kubernetes_alphabet_are_refused() {
+    for url in [
+        "/api/v1/namespaces/shop/pods/app-1;x",
+        "/api/v1/namespaces/shop/pods/app-1,x",
+        "/api/v1/namespaces/shop/pods/app=1",
+        "/api/v1/namespaces/sh@p/pods",
+        "/api/v1/namespaces/shop/pods/app-1'/log",
+        "/api/v1/namespaces/shop/pods/app~1",
+        "/apis/app$/v1/deployments",
+        "/version;x",
+    ] {
+        let err = RequestInfo::classify(&Method::GET, url, "").unwrap_err();
+        assert!(
+            err.0.contains("cannot appear in a Kubernetes name"),
+            "{url}: {err}"
+        );
+    }
+    // What real names use still passes.
+    ok!(GET, "/apis/rbac.authorization.k8s.io/v1/clusterroles/system:controller:job_x" => "get", "rbac.authorization.k8s.io", None, "clusterroles", Some("system:controller:job_x"), None);
+    ok!(GET, "/apis/metrics.k8s.io/v1beta1/namespaces/shop/pods/app-1.2" => "get", "metrics.k8s.io", Some("shop"), "pods", Some("app-1.2"), None);
+}
+
+#[test]
+fn methods_are_the_apis_own_spelt_exactly() {
+    for (method, path) in [
+        ("GeT", "/apis/apps"),
+        ("get", "/api/v1/namespaces/shop/pods"),
+        ("OPTIONS", "/api"),
+        ("TRACE", "/version"),
+        ("CONNECT", "/api/v1/namespaces/shop/pods/a/exec"),
+    ] {
+        let m = Method::from_bytes(method.as_bytes()).unwrap();
+        let err = RequestInfo::classify(&m, path, "").unwrap_err();
+        assert!(
+            err.0.contains("not part of the Kubernetes API"),
+            "{method} {path}: {err}"
+        );
+    }
+    assert!(RequestInfo::classify(&Method::GET, "/apis/apps", "").is_ok());
+}

@@ -18,6 +18,7 @@ use crate::access::Grant;
 use crate::auth::Identity;
 use crate::downstream;
 use crate::request::StreamRequest;
+use crate::upstream::Origin;
 
 pub(super) async fn handle(
     mut req: Request<Incoming>,
@@ -35,7 +36,12 @@ pub(super) async fn handle(
             return res;
         }
     };
-    let opened = match proxy.upstream.open_stream(&stream, &identity).await {
+    let origin = Origin::new(conn.remote.ip());
+    let opened = match proxy
+        .upstream
+        .open_stream(&stream, &identity, &origin)
+        .await
+    {
         Ok(o) => o,
         Err(e) => return respond::open_failed(e, &format!("{} stream", stream.subresource)),
     };
@@ -49,6 +55,7 @@ pub(super) async fn handle(
         client = accepted.transport.name(),
         upstream = opened.transport,
         remote = %conn.remote,
+        audit_id = %origin.audit_id,
     );
     let session = SessionInfo {
         kind: if stream.subresource == "attach" {
@@ -67,6 +74,7 @@ pub(super) async fn handle(
         remote: conn.remote,
         limits: grant.limits.clone(),
         port: None,
+        audit_id: origin.audit_id.clone(),
     };
     let pipeline = session::pipeline(&proxy, &session);
     let transport = accepted.transport;

@@ -17,6 +17,7 @@ use crate::access::Grant;
 use crate::auth::Identity;
 use crate::logstream;
 use crate::request::RequestInfo;
+use crate::upstream::Origin;
 
 pub(super) async fn handle(
     req: Request<Incoming>,
@@ -38,13 +39,14 @@ pub(super) async fn handle(
         Ok(uri) => uri,
         Err(e) => return respond::bad_request(format!("kubewitness: {e}")),
     };
+    let origin = Origin::new(conn.remote.ip());
     let res = match proxy
         .upstream
-        .forward(&parts, Bytes::new(), &identity)
+        .forward(&parts, Bytes::new(), &identity, &origin)
         .await
     {
         Ok(res) => res,
-        Err(e) => return respond::bad_gateway(format!("kubewitness: {e}")),
+        Err(e) => return respond::upstream_failed(&e),
     };
     if !res.status().is_success() {
         return res.map(|b| b.map_err(|e| Box::new(e) as BoxError).boxed_unsync());
@@ -52,7 +54,12 @@ pub(super) async fn handle(
     let (mut head, body) = res.into_parts();
     // Filters may change the length.
     head.headers.remove(http::header::CONTENT_LENGTH);
-    let span = info_span!("logs", user = %identity.user, path = parts.uri.path());
+    let span = info_span!(
+        "logs",
+        user = %identity.user,
+        path = parts.uri.path(),
+        audit_id = %origin.audit_id
+    );
     let r = info.resource();
     let container = crate::channel::url_pairs(parts.uri.query().unwrap_or(""))
         .find(|(k, _)| k == "container")
@@ -71,8 +78,13 @@ pub(super) async fn handle(
         client_transport: "http",
         upstream_transport: "http",
         remote: conn.remote,
-        limits: grant.limits.clone(),
+        // A log stream runs under the rule's `logs` duration and idle limits.
+        limits: Arc::new(crate::policy::Limits {
+            session: grant.limits.logs.session(),
+            ..(*grant.limits).clone()
+        }),
         port: None,
+        audit_id: origin.audit_id.clone(),
     };
     let pipeline = session::pipeline(&proxy, &session);
     let server = logstream::source(body);

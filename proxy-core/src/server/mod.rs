@@ -8,7 +8,9 @@
 //! Shutdown stops accepting, asks every connection to finish its in-flight requests, then
 //! waits (up to a drain deadline) for running exec/attach/log sessions to end.
 
+mod body;
 mod exec;
+pub mod limits;
 mod logs;
 mod portforward;
 mod respond;
@@ -16,6 +18,7 @@ mod route;
 mod session;
 mod upgrade;
 
+pub use limits::ListenerLimits;
 pub use respond::{BoxError, ResponseBody};
 pub use session::{SessionInfo, SessionKind};
 
@@ -26,8 +29,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
+use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
 use tokio_rustls::TlsAcceptor;
@@ -136,10 +138,9 @@ impl Proxy {
             }
             None => None,
         };
-        let review = cfg
-            .auth
-            .token_review
-            .then(|| TokenReviewer::new(upstream.client().clone()));
+        let review = cfg.auth.token_review.then(|| {
+            TokenReviewer::new(upstream.client().clone()).with_audiences(cfg.auth.audiences.clone())
+        });
         let store = match &cfg.policy {
             Some(path) => {
                 let store = Arc::new(
@@ -170,7 +171,8 @@ impl Proxy {
         };
         let redactor = cfg.redaction.build()?;
         Ok(Proxy::from_parts(ProxyParts {
-            auth: Authenticator::with_store(tokens, review),
+            auth: Authenticator::with_store(tokens, review)
+                .with_address_limit(crate::auth::AddressLimit::from_config(&cfg.auth)),
             upstream,
             access: Access::new(store, audit).with_argv_redactor(redactor.clone()),
             recorder,
@@ -214,6 +216,7 @@ impl Drop for SessionGuard {
 struct Conn {
     remote: SocketAddr,
     cert: Option<Identity>,
+    limits: ListenerLimits,
 }
 
 /// A bound server.
@@ -221,6 +224,8 @@ pub struct Server {
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     proxy: Arc<Proxy>,
+    limits: ListenerLimits,
+    connections: Arc<limits::Connections>,
 }
 
 impl std::fmt::Debug for Server {
@@ -244,7 +249,15 @@ impl Server {
             listener,
             tls: tls.map(|c| TlsAcceptor::from(Arc::new(c))),
             proxy,
+            limits: ListenerLimits::default(),
+            connections: Arc::default(),
         })
+    }
+
+    /// Serves under `limits` instead of the defaults.
+    pub fn with_limits(mut self, limits: ListenerLimits) -> Server {
+        self.limits = limits;
+        self
     }
 
     /// The bound address.
@@ -269,10 +282,25 @@ impl Server {
                     }
                 },
             };
+            let Some(slot) = self.connections.admit(remote.ip(), &self.limits) else {
+                debug!(%remote, open = self.connections.open(), "connection limit reached; closed");
+                continue;
+            };
             let _ = tcp.set_nodelay(true);
             let span = info_span!("conn", %remote);
             let (proxy, tls, stop) = (self.proxy.clone(), self.tls.clone(), stop_rx.clone());
-            tokio::spawn(serve_conn(tcp, remote, tls, proxy, stop).instrument(span));
+            let conn = Conn {
+                remote,
+                cert: None,
+                limits: self.limits,
+            };
+            tokio::spawn(
+                async move {
+                    let _slot = slot;
+                    serve_conn(tcp, conn, tls, proxy, stop).await
+                }
+                .instrument(span),
+            );
         }
         info!("shutting down: no new connections; draining sessions");
         drop(self.listener);
@@ -299,16 +327,13 @@ impl Server {
 
 async fn serve_conn(
     tcp: TcpStream,
-    remote: SocketAddr,
+    mut conn: Conn,
     tls: Option<TlsAcceptor>,
     proxy: Arc<Proxy>,
     stop: watch::Receiver<bool>,
 ) {
     match tls {
-        None => {
-            let conn = Conn { remote, cert: None };
-            serve_http(TokioIo::new(tcp), conn, proxy, stop).await
-        }
+        None => serve_http(TokioIo::new(tcp), conn, proxy, stop).await,
         Some(acceptor) => {
             let stream =
                 match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
@@ -316,13 +341,12 @@ async fn serve_conn(
                     Ok(Err(e)) => return debug!(error = %e, "tls handshake failed"),
                     Err(_) => return debug!("tls handshake timed out"),
                 };
-            let cert = stream
+            conn.cert = stream
                 .get_ref()
                 .1
                 .peer_certificates()
                 .and_then(|certs| certs.first())
                 .and_then(|leaf| identity_from_cert(leaf));
-            let conn = Conn { remote, cert };
             serve_http(TokioIo::new(stream), conn, proxy, stop).await
         }
     }
@@ -332,8 +356,12 @@ async fn serve_http<I>(io: I, conn: Conn, proxy: Arc<Proxy>, mut stop: watch::Re
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let service = service_fn(move |req| route::handle(req, proxy.clone(), conn.clone()));
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let activity = Arc::new(limits::Activity::default());
+    let builder = limits::builder(&conn.limits);
+    let idle = conn.limits.idle_timeout;
+    let watched = activity.clone();
+    let service =
+        service_fn(move |req| route::handle(req, proxy.clone(), conn.clone(), watched.start()));
     let conn = builder.serve_connection_with_upgrades(io, service);
     let mut conn = std::pin::pin!(conn);
     tokio::select! {
@@ -343,6 +371,7 @@ where
             }
             return;
         }
+        _ = activity.idle_for(idle) => return debug!("idle connection closed"),
         _ = stop.wait_for(|s| *s) => conn.as_mut().graceful_shutdown(),
     }
     if let Err(e) = conn.await {

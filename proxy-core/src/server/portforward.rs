@@ -28,6 +28,7 @@ use crate::channel::{Channel, Frame, Msg, StreamOptions};
 use crate::portforward::{self, Forwarded, Tunnel};
 use crate::request::RequestInfo;
 use crate::status::Status;
+use crate::upstream::Origin;
 
 pub(super) async fn handle(
     mut req: Request<Incoming>,
@@ -57,9 +58,10 @@ pub(super) async fn handle(
         Ok(a) => a,
         Err(refused) => return respond::status(refused.status, refused.reason, refused.message),
     };
+    let origin = Origin::new(conn.remote.ip());
     let tunnel = match proxy
         .upstream
-        .open_portforward(&namespace, &pod, &identity)
+        .open_portforward(&namespace, &pod, &identity, &origin)
         .await
     {
         Ok(t) => t,
@@ -72,6 +74,7 @@ pub(super) async fn handle(
         pod = %pod,
         remote = %conn.remote,
         client = accepted.transport.name(),
+        audit_id = %origin.audit_id,
     );
     let base = SessionInfo {
         kind: SessionKind::PortForward,
@@ -91,6 +94,7 @@ pub(super) async fn handle(
         remote: conn.remote,
         limits: grant.limits.clone(),
         port: None,
+        audit_id: origin.audit_id.clone(),
     };
     let transport = accepted.transport;
     // The session task owns `proxy`; the guard takes its own reference.

@@ -13,6 +13,41 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The body of every response kubewitness sends.
 pub type ResponseBody = UnsyncBoxBody<Bytes, BoxError>;
 
+/// `body`, holding `guard` until the body is dropped (a stream slot, the connection's
+/// in-flight mark); its size and end are the body's own, so a `Content-Length` stays.
+pub(crate) fn holding<G: Send + Unpin + 'static>(body: ResponseBody, guard: G) -> ResponseBody {
+    Holding {
+        body,
+        _guard: guard,
+    }
+    .boxed_unsync()
+}
+
+struct Holding<G> {
+    body: ResponseBody,
+    _guard: G,
+}
+
+impl<G: Unpin> hyper::body::Body for Holding<G> {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, BoxError>>> {
+        std::pin::Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
 /// A body with `bytes` in it.
 pub(crate) fn full(bytes: impl Into<Bytes>) -> ResponseBody {
     Full::new(bytes.into())
@@ -60,9 +95,26 @@ pub(crate) fn bad_request(message: impl Into<String>) -> Response<ResponseBody> 
     status(StatusCode::BAD_REQUEST, "BadRequest", message)
 }
 
-/// 502 when upstream cannot be reached.
+/// 502 when upstream answered in a way kubewitness cannot relay.
 pub(crate) fn bad_gateway(message: impl Into<String>) -> Response<ResponseBody> {
     status(StatusCode::BAD_GATEWAY, "InternalError", message)
+}
+
+/// 503 when the API server cannot be reached at all.
+pub(crate) fn unreachable(why: &str) -> Response<ResponseBody> {
+    status(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "ServiceUnavailable",
+        format!("kubewitness: the API server is unreachable: {why}"),
+    )
+}
+
+/// The answer to a forwarded request that got no response.
+pub(crate) fn upstream_failed(err: &crate::upstream::ForwardError) -> Response<ResponseBody> {
+    match err {
+        crate::upstream::ForwardError::Unreachable(why) => unreachable(why),
+        crate::upstream::ForwardError::Request(e) => bad_gateway(format!("kubewitness: {e}")),
+    }
 }
 
 /// The answer to a stream upstream would not open: its own refusal (a `Status`, usually)
@@ -81,6 +133,7 @@ pub(crate) fn open_failed(err: crate::upstream::OpenError, what: &str) -> Respon
             }
             res
         }
+        crate::upstream::OpenError::Unreachable(why) => unreachable(&why),
         crate::upstream::OpenError::Failed(why) => bad_gateway(format!(
             "kubewitness: could not open the {what} upstream: {why}"
         )),

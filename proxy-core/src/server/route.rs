@@ -7,99 +7,159 @@
 //! limit is a 429 with `Retry-After`. exec and attach go to [`super::exec`], logs to
 //! [`super::logs`] (with the clamped query), port-forward (any method) to
 //! [`super::portforward`], the rest is forwarded with its body streamed back.
+//!
+//! Every early answer (401, 400, 403, 429) first drains a small request body
+//! ([`super::body::drain`]); a GET or HEAD with a body is refused.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use http::{Request, Response};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use tracing::{debug, info, warn};
 
+use super::limits::InFlight;
 use super::respond::{self, ResponseBody};
-use super::{Conn, Proxy, exec, logs, portforward};
-use crate::access::{Verdict, retry_after_secs};
+use super::{Conn, Proxy, body, exec, logs, portforward};
+use crate::access::{Grant, Verdict, retry_after_secs};
 use crate::auth::{AuthError, Identity};
+use crate::policy::limiter::{Limited, StreamPermit};
 use crate::request::{RequestInfo, StreamRequest};
+use crate::upstream::Origin;
 
-/// The largest request body forwarded (kube-apiserver's own limit is 3 MiB).
-pub(crate) const MAX_REQUEST_BODY: usize = 3 * 1024 * 1024;
+/// An allowed request, ready to dispatch.
+struct Allowed {
+    identity: Identity,
+    info: RequestInfo,
+    stream: Option<StreamRequest>,
+    grant: Grant,
+}
 
 pub(super) async fn handle(
     req: Request<Incoming>,
     proxy: Arc<Proxy>,
     conn: Conn,
+    in_flight: InFlight,
 ) -> Result<Response<ResponseBody>, Infallible> {
+    let res = match admit(&req, &proxy, &conn).await {
+        Ok(allowed) => dispatch(req, allowed, proxy, conn).await,
+        Err(res) => {
+            // Read (a little of) what the client is still sending, so it sees the answer.
+            body::drain(req.into_body()).await;
+            res
+        }
+    };
+    // The connection counts as busy until the response body is done.
+    Ok(res.map(|b| respond::holding(b, in_flight)))
+}
+
+/// Authenticates, classifies and decides; an early answer when the request goes no further.
+async fn admit(
+    req: &Request<Incoming>,
+    proxy: &Proxy,
+    conn: &Conn,
+) -> Result<Allowed, Response<ResponseBody>> {
     let identity = match proxy
         .auth
-        .authenticate(req.headers(), conn.cert.as_ref())
+        .authenticate(req.headers(), conn.cert.as_ref(), conn.remote.ip())
         .await
     {
         Ok(id) => id,
+        Err(AuthError::Throttled(limited)) => {
+            debug!(method = %req.method(), "unauthenticated and over the address budget");
+            return Err(too_many(&limited));
+        }
         Err(err) => {
             if let AuthError::Unavailable(why) = &err {
                 warn!(%why, "token review failed");
             }
             debug!(method = %req.method(), path = req.uri().path(), "unauthenticated");
-            return Ok(respond::unauthorized(&err.to_string()));
+            return Err(respond::unauthorized(&err.to_string()));
         }
     };
-    let path = req.uri().path().to_string();
-    let query = req.uri().query().unwrap_or("").to_string();
-    let info = match RequestInfo::classify(req.method(), &path, &query) {
-        Ok(info) => info,
-        Err(why) => {
-            info!(user = %identity.user, method = %req.method(), %path, %why, "refused");
-            let why = why.to_string();
-            proxy.access.refused(&identity, req.method(), &path, &why);
-            return Ok(respond::bad_request(format!(
-                "kubewitness: request refused: {why}"
-            )));
-        }
+    let path = req.uri().path();
+    let query = req.uri().query().unwrap_or("");
+    let refuse = |why: String| {
+        info!(user = %identity.user, method = %req.method(), %path, %why, "refused");
+        proxy.access.refused(&identity, req.method(), path, &why);
+        respond::bad_request(format!("kubewitness: request refused: {why}"))
     };
+    let info =
+        RequestInfo::classify(req.method(), path, query).map_err(|w| refuse(w.to_string()))?;
+    if let Some(res) = body::refuse_unexpected(req.method(), req.body()) {
+        proxy.access.refused(
+            &identity,
+            req.method(),
+            path,
+            "a body on a GET or HEAD request",
+        );
+        return Err(res);
+    }
     let streaming = info
         .resource()
         .is_some_and(|r| r.is_core("pods", Some("exec")) || r.is_core("pods", Some("attach")));
-    let stream = if streaming {
-        match StreamRequest::parse(&info, &query) {
-            Ok(s) => Some(s),
-            Err(why) => {
-                let why = why.to_string();
-                proxy.access.refused(&identity, req.method(), &path, &why);
-                return Ok(respond::bad_request(format!("kubewitness: {why}")));
-            }
-        }
-    } else {
-        None
+    let stream = match streaming {
+        true => Some(StreamRequest::parse(&info, query).map_err(|w| refuse(w.to_string()))?),
+        false => None,
     };
     let client = proxy.upstream.client().clone();
-    let grant = match proxy
+    let verdict = proxy
         .access
-        .decide(&client, &identity, &info, stream.as_ref(), &query)
-        .await
-    {
-        Verdict::Allow(grant) => grant,
+        .decide(&client, &identity, &info, stream.as_ref(), query)
+        .await;
+    match verdict {
+        Verdict::Allow(grant) => {
+            debug!(user = %identity.user, verb = %info.verb, %path, rule = ?grant.rule, "allowed");
+            Ok(Allowed {
+                identity,
+                info,
+                stream,
+                grant,
+            })
+        }
         Verdict::Deny(message) => {
             info!(user = %identity.user, verb = %info.verb, %path, "denied");
-            return Ok(respond::forbidden(message));
+            Err(respond::forbidden(message))
+        }
+        Verdict::Invalid(why) => {
+            info!(user = %identity.user, verb = %info.verb, %path, %why, "invalid");
+            Err(respond::bad_request(format!("kubewitness: {why}")))
         }
         Verdict::Limited(limited) => {
             info!(user = %identity.user, verb = %info.verb, %path, reason = %limited, "rate limited");
-            let mut res = respond::status(
-                http::StatusCode::TOO_MANY_REQUESTS,
-                "TooManyRequests",
-                format!("kubewitness: {limited}"),
-            );
-            res.headers_mut().insert(
-                http::header::RETRY_AFTER,
-                http::HeaderValue::from(retry_after_secs(limited.retry_after)),
-            );
-            return Ok(res);
+            Err(too_many(&limited))
         }
-    };
-    debug!(user = %identity.user, verb = %info.verb, %path, rule = ?grant.rule, "allowed");
-    let res = match (stream, info.resource()) {
+    }
+}
+
+/// 429 with `Retry-After`.
+fn too_many(limited: &Limited) -> Response<ResponseBody> {
+    let mut res = respond::status(
+        http::StatusCode::TOO_MANY_REQUESTS,
+        "TooManyRequests",
+        format!("kubewitness: {limited}"),
+    );
+    res.headers_mut().insert(
+        http::header::RETRY_AFTER,
+        http::HeaderValue::from(retry_after_secs(limited.retry_after)),
+    );
+    res
+}
+
+async fn dispatch(
+    req: Request<Incoming>,
+    allowed: Allowed,
+    proxy: Arc<Proxy>,
+    conn: Conn,
+) -> Response<ResponseBody> {
+    let Allowed {
+        identity,
+        info,
+        stream,
+        grant,
+    } = allowed;
+    match (stream, info.resource()) {
         (Some(stream), _) => exec::handle(req, stream, identity, proxy, conn, grant).await,
         (None, Some(r)) if r.is_core("pods", Some("log")) => {
             logs::handle(req, &info, identity, proxy, conn, grant).await
@@ -108,30 +168,34 @@ pub(super) async fn handle(
         (None, Some(r)) if r.is_core("pods", Some("portforward")) => {
             portforward::handle(req, &info, identity, proxy, conn, grant).await
         }
-        _ => forward(req, &identity, &proxy).await,
-    };
-    Ok(res)
+        _ => forward(req, &identity, &proxy, &conn, grant.permit).await,
+    }
 }
 
-/// Forwards an ordinary request and streams the response back.
+/// Forwards an ordinary request and streams the response back; a watch holds its stream
+/// `permit` until the response body is done.
 async fn forward(
     req: Request<Incoming>,
     identity: &Identity,
     proxy: &Proxy,
+    conn: &Conn,
+    permit: Option<StreamPermit>,
 ) -> Response<ResponseBody> {
-    let (parts, body) = req.into_parts();
-    let body: Bytes = match Limited::new(body, MAX_REQUEST_BODY).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e) => {
-            return respond::status(
-                http::StatusCode::PAYLOAD_TOO_LARGE,
-                "RequestEntityTooLarge",
-                format!("kubewitness: request body: {e}"),
-            );
-        }
+    let (parts, incoming) = req.into_parts();
+    let body = match body::read(incoming, &conn.limits).await {
+        Ok(b) => b,
+        Err(res) => return res,
     };
-    match proxy.upstream.forward(&parts, body, identity).await {
-        Ok(res) => res.map(|b| b.map_err(|e| Box::new(e) as super::BoxError).boxed_unsync()),
-        Err(e) => respond::bad_gateway(format!("kubewitness: {e}")),
+    let origin = Origin::new(conn.remote.ip());
+    match proxy
+        .upstream
+        .forward(&parts, body, identity, &origin)
+        .await
+    {
+        Ok(res) => res.map(|b| {
+            let body = b.map_err(|e| Box::new(e) as super::BoxError).boxed_unsync();
+            respond::holding(body, permit)
+        }),
+        Err(e) => respond::upstream_failed(&e),
     }
 }

@@ -66,6 +66,9 @@ pub struct SessionInfo {
     pub limits: Arc<crate::policy::Limits>,
     /// The pod port (port-forward only).
     pub port: Option<u16>,
+    /// The `Audit-ID` kubewitness sent upstream for the session's request, so the API
+    /// server's audit event and the recording can be joined (logged with the recording id).
+    pub audit_id: String,
 }
 
 /// Builds the pipeline for a session.
@@ -74,6 +77,14 @@ pub(super) fn pipeline(proxy: &Proxy, info: &SessionInfo) -> Pipeline {
     let recording = proxy
         .recorder()
         .map(|r| r.start(record_meta(proxy, info), pipeline.end_handle()));
+    if let Some(handle) = &recording {
+        tracing::info!(
+            recording = handle.session_id(),
+            audit_id = %info.audit_id,
+            kind = info.kind.name(),
+            "session recorded"
+        );
+    }
     // Toward the client, in order: redaction first (nothing after it sees a secret), then the
     // policy limits (the output cap counts what the client receives), then recording LAST in
     // both directions: it records what the client saw and what reached the server, and lets
@@ -89,9 +100,7 @@ pub(super) fn pipeline(proxy: &Proxy, info: &SessionInfo) -> Pipeline {
             Box::new(RedactFilter::new(redactor.clone(), recording.clone())),
         );
     }
-    if info.kind != SessionKind::Logs {
-        crate::policy::filters::install(&mut pipeline, &info.limits.session);
-    }
+    crate::policy::filters::install(&mut pipeline, &info.limits.session);
     if let Some(handle) = recording {
         pipeline.filter(
             Direction::ToServer,

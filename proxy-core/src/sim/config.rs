@@ -17,6 +17,10 @@ pub struct SimConfig {
     /// TokenReview answers served by `POST /apis/authentication.k8s.io/v1/tokenreviews`:
     /// `(token, username, uid, groups)`. Unknown tokens review as `authenticated: false`.
     pub token_reviews: Vec<(String, String, Option<String>, Vec<String>)>,
+    /// `user.extra` of reviewed tokens, by token.
+    pub token_review_extra: BTreeMap<String, BTreeMap<String, Vec<String>>>,
+    /// The `status.audiences` of every successful review; `None` echoes the request's.
+    pub token_review_audiences: Option<Vec<String>>,
     /// Accept SPDY/3.1 upgrades for exec/attach. When false they get a 400 `Status`.
     pub spdy: bool,
     /// Accept WebSocket upgrades for exec/attach. When false they get a 400 `Status`,
@@ -104,6 +108,8 @@ impl Default for SimConfig {
         SimConfig {
             token: "kubewitness-sim-token".into(),
             token_reviews: Vec::new(),
+            token_review_extra: BTreeMap::new(),
+            token_review_audiences: None,
             spdy: true,
             websocket: true,
             tls: false,

@@ -205,12 +205,20 @@ pub(crate) fn token_review(state: &State, body: &[u8]) -> Response<Body> {
         super::server::same_secret(token.as_bytes(), review.spec.token.as_bytes())
     });
     let status = match known {
-        Some((_, user, uid, groups)) => {
+        Some((token, user, uid, groups)) => {
             let mut u = json!({"username": user, "groups": groups});
             if let Some(uid) = uid {
                 u["uid"] = json!(uid);
             }
-            json!({"authenticated": true, "user": u, "audiences": review.spec.audiences})
+            if let Some(extra) = state.cfg.token_review_extra.get(token) {
+                u["extra"] = json!(extra);
+            }
+            let audiences = state
+                .cfg
+                .token_review_audiences
+                .as_ref()
+                .unwrap_or(&review.spec.audiences);
+            json!({"authenticated": true, "user": u, "audiences": audiences})
         }
         None => json!({"authenticated": false, "user": {}, "error": "invalid bearer token"}),
     };

@@ -7,9 +7,18 @@
 //! Kubernetes RBAC and the audit log still see the real person. Whatever `Authorization` or
 //! `Impersonate-*` headers the caller sent are dropped first: a caller can never act as
 //! someone else.
+//!
+//! The same holds for what the API server writes in its audit log about where a request came
+//! from: the caller's `X-Forwarded-*`, `X-Real-Ip`, `Forwarded` and `Audit-ID` are dropped,
+//! and kubewitness sets `X-Forwarded-For` to the address it accepted the connection from and
+//! `Audit-ID` to its own id for the request ([`Origin`]), so the audit's `sourceIPs` are true
+//! and its `auditID` joins kubewitness's logs.
+
+mod origin;
 
 mod stream;
 
+pub use origin::Origin;
 pub use stream::OpenError;
 
 use std::time::Duration;
@@ -48,10 +57,13 @@ const DROPPED_REQUEST_HEADERS: &[&str] = &[
     "sec-websocket-extensions",
     "x-remote-user",
     "x-remote-group",
+    "x-real-ip",
+    "forwarded",
+    "audit-id",
 ];
 
 /// Header name prefixes never forwarded upstream.
-const DROPPED_REQUEST_PREFIXES: &[&str] = &["impersonate-", "x-remote-extra-"];
+const DROPPED_REQUEST_PREFIXES: &[&str] = &["impersonate-", "x-remote-extra-", "x-forwarded-"];
 
 /// Response headers not passed back to the client.
 const DROPPED_RESPONSE_HEADERS: &[&str] = &[
@@ -68,6 +80,18 @@ const DROPPED_RESPONSE_HEADERS: &[&str] = &[
 #[derive(Debug, thiserror::Error)]
 #[error("upstream: {0}")]
 pub struct UpstreamError(String);
+
+/// Why a forwarded request got no answer from upstream.
+#[derive(Debug, thiserror::Error)]
+pub enum ForwardError {
+    /// The request could not be built (an identity that cannot be a header).
+    #[error(transparent)]
+    Request(#[from] UpstreamError),
+    /// No response came back: the API server could not be reached (connection refused,
+    /// TLS failure, reset before an answer).
+    #[error("the API server is unreachable: {0}")]
+    Unreachable(String),
+}
 
 /// The upstream API server.
 #[derive(Clone)]
@@ -143,7 +167,8 @@ impl Upstream {
         parts: &http::request::Parts,
         body: Bytes,
         identity: &Identity,
-    ) -> Result<Response<kube_client::client::Body>, UpstreamError> {
+        origin: &Origin,
+    ) -> Result<Response<kube_client::client::Body>, ForwardError> {
         let path = parts
             .uri
             .path_and_query()
@@ -153,6 +178,7 @@ impl Upstream {
         if let Some(headers) = builder.headers_mut() {
             copy_request_headers(&parts.headers, headers);
             impersonate(headers, identity)?;
+            origin.apply(headers);
         }
         let req = builder
             .body(kube_client::client::Body::from(body))
@@ -161,10 +187,19 @@ impl Upstream {
             .client
             .send(req)
             .await
-            .map_err(|e| UpstreamError(e.to_string()))?;
+            .map_err(|e| ForwardError::Unreachable(e.to_string()))?;
         strip_response_headers(res.headers_mut());
         Ok(res)
     }
+}
+
+/// An `extra` key as a header name suffix: upper case and everything outside the RFC 3986
+/// unreserved set percent-encoded (`scopes.example.com/x` → `scopes.example.com%2fx`).
+fn percent_encode_key(key: &str) -> String {
+    crate::request::percent_encode(key)
+        .chars()
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
 }
 
 /// Copies the caller's headers that may go upstream.
@@ -208,6 +243,16 @@ pub fn impersonate(headers: &mut HeaderMap, identity: &Identity) -> Result<(), U
     if let Some(uid) = &identity.uid {
         headers.insert("impersonate-uid", value(uid)?);
     }
+    for (key, values) in &identity.extra {
+        // Header names are case-insensitive and limited to token characters, so the key is
+        // percent-encoded, as kube-apiserver decodes it.
+        let name = format!("impersonate-extra-{}", percent_encode_key(key));
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| UpstreamError("an extra key cannot be a header name".into()))?;
+        for v in values {
+            headers.append(name.clone(), value(v)?);
+        }
+    }
     Ok(())
 }
 
@@ -242,6 +287,7 @@ mod tests {
             user: "alice".into(),
             uid: Some("u-1".into()),
             groups: vec!["sre".into(), "oncall".into()],
+            ..Identity::default()
         };
         impersonate(&mut to, &id).unwrap();
         let names: Vec<_> = to.keys().map(|k| k.as_str().to_string()).collect();
@@ -260,11 +306,43 @@ mod tests {
     }
 
     #[test]
+    fn forged_origin_headers_are_dropped_and_the_real_client_is_told() {
+        let mut from = HeaderMap::new();
+        for (k, v) in [
+            ("x-forwarded-for", "10.9.9.9"),
+            ("X-Forwarded-Host", "evil.example"),
+            ("x-real-ip", "10.8.8.8"),
+            ("forwarded", "for=10.7.7.7"),
+            ("audit-id", "forged-audit-id"),
+            ("accept", "application/json"),
+        ] {
+            from.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        let mut to = HeaderMap::new();
+        copy_request_headers(&from, &mut to);
+        let origin = Origin::new("192.0.2.7".parse().unwrap());
+        origin.apply(&mut to);
+        assert_eq!(
+            to.get_all("x-forwarded-for").iter().collect::<Vec<_>>(),
+            ["192.0.2.7"]
+        );
+        assert_eq!(to["audit-id"], origin.audit_id.as_str());
+        for gone in ["x-forwarded-host", "x-real-ip", "forwarded"] {
+            assert!(to.get(gone).is_none(), "{gone} went upstream");
+        }
+        assert_ne!(Origin::new(origin.client).audit_id, origin.audit_id);
+    }
+
+    #[test]
     fn identities_that_cannot_be_headers_are_refused() {
         let id = Identity {
             user: "bad\nname".into(),
             uid: None,
             groups: vec![],
+            ..Identity::default()
         };
         assert!(impersonate(&mut HeaderMap::new(), &id).is_err());
     }

@@ -5,6 +5,10 @@
 //! (and v4) first, as kubectl does, and falls back to SPDY/3.1 when the upgrade is refused,
 //! so a WebSocket client works against an SPDY-only cluster and the reverse. If both are
 //! refused, the SPDY attempt's answer (a `Status`, usually) goes back to the client as is.
+//!
+//! The fallback happens only after a refusal (an answer other than 101): once upstream has
+//! switched protocols, the command may already be running, so a failure after the 101 (a
+//! bad handshake answer) ends the attempt instead of starting the command a second time.
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, StatusCode};
@@ -12,7 +16,7 @@ use http_body_util::BodyExt;
 use hyper_util::rt::TokioIo;
 use tracing::debug;
 
-use super::{Upstream, impersonate};
+use super::{Origin, Upstream, impersonate};
 use crate::auth::Identity;
 use crate::channel::Protocol;
 use crate::peer::Peer;
@@ -56,7 +60,9 @@ pub enum OpenError {
         /// The body, at most 64 KiB.
         body: Bytes,
     },
-    /// Upstream could not be reached or broke the protocol.
+    /// Upstream could not be reached: no answer at all.
+    Unreachable(String),
+    /// Upstream broke the protocol after answering.
     Failed(String),
 }
 
@@ -66,23 +72,27 @@ impl Upstream {
         &self,
         req: &StreamRequest,
         identity: &Identity,
+        origin: &Origin,
     ) -> Result<Opened, OpenError> {
-        match self.open_websocket(req, identity).await {
-            Ok(opened) => return Ok(opened),
-            Err(err) => debug!(error = ?kind(&err), "upstream websocket refused; trying spdy"),
+        match self.open_websocket(req, identity, origin).await {
+            Err(err @ OpenError::Refused { .. }) => {
+                debug!(error = ?kind(&err), "upstream websocket refused; trying spdy");
+                self.open_spdy(req, identity, origin).await
+            }
+            other => other,
         }
-        self.open_spdy(req, identity).await
     }
 
     async fn open_websocket(
         &self,
         req: &StreamRequest,
         identity: &Identity,
+        origin: &Origin,
     ) -> Result<Opened, OpenError> {
         let mut headers = HeaderMap::new();
         let key = websocket::handshake::add_request_headers(&mut headers, WS_OFFER);
         let res = self
-            .upgrade(Method::GET, stream_uri(req), identity, headers)
+            .upgrade(Method::GET, stream_uri(req), identity, origin, headers)
             .await?;
         let protocol =
             websocket::handshake::verify_response(res.status(), res.headers(), &key, WS_OFFER)
@@ -101,11 +111,12 @@ impl Upstream {
         &self,
         req: &StreamRequest,
         identity: &Identity,
+        origin: &Origin,
     ) -> Result<Opened, OpenError> {
         let mut headers = HeaderMap::new();
         spdy::handshake::add_request_headers(&mut headers, SPDY_OFFER);
         let res = self
-            .upgrade(Method::POST, stream_uri(req), identity, headers)
+            .upgrade(Method::POST, stream_uri(req), identity, origin, headers)
             .await?;
         let protocol = spdy::handshake::verify_response(res.status(), res.headers())
             .map_err(|e| OpenError::Failed(format!("spdy handshake: {e}")))?
@@ -130,10 +141,13 @@ impl Upstream {
         namespace: &str,
         pod: &str,
         identity: &Identity,
+        origin: &Origin,
     ) -> Result<crate::portforward::Tunnel, OpenError> {
         let uri = format!("/api/v1/namespaces/{namespace}/pods/{pod}/portforward");
         let headers = crate::portforward::response_headers();
-        let res = self.upgrade(Method::POST, uri, identity, headers).await?;
+        let res = self
+            .upgrade(Method::POST, uri, identity, origin, headers)
+            .await?;
         let chosen = res
             .headers()
             .get(spdy::handshake::STREAM_PROTOCOL_VERSION)
@@ -157,12 +171,14 @@ impl Upstream {
         method: Method,
         uri: String,
         identity: &Identity,
+        origin: &Origin,
         upgrade_headers: HeaderMap,
     ) -> Result<http::Response<kube_client::client::Body>, OpenError> {
         let mut builder = Request::builder().method(method).uri(uri);
         if let Some(headers) = builder.headers_mut() {
             headers.extend(upgrade_headers);
             impersonate(headers, identity).map_err(|e| OpenError::Failed(e.to_string()))?;
+            origin.apply(headers);
         }
         let request = builder
             .body(kube_client::client::Body::empty())
@@ -171,7 +187,7 @@ impl Upstream {
             .client
             .send(request)
             .await
-            .map_err(|e| OpenError::Failed(e.to_string()))?;
+            .map_err(|e| OpenError::Unreachable(e.to_string()))?;
         if res.status() == StatusCode::SWITCHING_PROTOCOLS {
             return Ok(res);
         }
@@ -194,7 +210,7 @@ fn stream_uri(req: &StreamRequest) -> String {
 fn kind(err: &OpenError) -> String {
     match err {
         OpenError::Refused { status, .. } => format!("refused {status}"),
-        OpenError::Failed(why) => why.clone(),
+        OpenError::Failed(why) | OpenError::Unreachable(why) => why.clone(),
     }
 }
 
@@ -213,3 +229,6 @@ async fn read_bounded(mut body: kube_client::client::Body, limit: usize) -> Byte
     }
     Bytes::from(out)
 }
+
+#[cfg(test)]
+mod tests;

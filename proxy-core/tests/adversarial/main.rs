@@ -9,9 +9,14 @@
 //! anything were unbounded; those tests run alone); (c) the process keeps serving others: a
 //! real `kubectl exec` on a new connection succeeds afterwards.
 
+mod raw;
 mod support;
 
+mod answers;
 mod backpressure;
+mod fairness;
+mod forgery;
+mod listener;
 mod portforward;
 mod query;
 mod spdy;

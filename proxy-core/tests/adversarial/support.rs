@@ -119,6 +119,13 @@ pub(crate) async fn request(
     // A peer that refuses early may reset while we still write: that is an answer too.
     let _ = timed("write request", io.write_all(head.as_bytes())).await;
     let _ = io.flush().await;
+    let (response, buf) = read_response(&mut io).await;
+    (response, io, buf)
+}
+
+/// Reads a response head and, unless it switched protocols, as much body as
+/// `Content-Length` says (or up to EOF); returns any bytes read past a 101's head.
+pub(crate) async fn read_response(io: &mut Tls) -> (Response, BytesMut) {
     let mut buf = BytesMut::with_capacity(16 * 1024);
     let end = loop {
         if let Some(at) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -155,7 +162,7 @@ pub(crate) async fn request(
         response.body = String::from_utf8_lossy(&buf).into_owned();
         buf.clear();
     }
-    (response, io, buf)
+    (response, buf)
 }
 
 /// Exec requests the simulated API server has seen.
