@@ -47,8 +47,8 @@ pub use selector::{Labels, Selector};
 pub use units::{MAX_DURATION, MAX_QUANTITY};
 
 /// The built-in policy used when no file is configured: any authenticated caller may read
-/// pods, read logs, exec any command (with stdin and a terminal) and attach; everything
-/// else is denied.
+/// pods and events (`kubectl describe pod` lists them), read logs, exec any command (with
+/// stdin and a terminal) and attach; everything else is denied.
 pub const BUILTIN_POLICY: &str = "\
 apiVersion: kubewitness/v1
 kind: Policy
@@ -56,7 +56,7 @@ rules:
 - name: builtin
   subjects: {groups: [\"system:authenticated\"]}
   namespaces: [\"*\"]
-  read: [pods]
+  read: [pods, events]
   logs: {}
   exec: {commands: [[\"**\"]], stdin: true, tty: true}
   attach: true
