@@ -118,13 +118,7 @@ impl Access {
     ) -> Verdict {
         let policy = self.store.current();
         let req = Request::new(&identity.user, &identity.groups, info, stream);
-        let needs = policy.needs(&req);
-        let facts = if needs == policy::Needs::default() {
-            policy::Facts::default()
-        } else {
-            self.labels.facts(client, &needs).await
-        };
-        let decision = policy.decide(&req, &facts);
+        let decision = self.decision(client, &policy, &req).await;
         let mut rec = AuditRecord::new(&identity.user, &identity.groups, info);
         rec.argv = stream
             .filter(|s| s.subresource == "exec")
@@ -148,6 +142,35 @@ impl Access {
         self.audit
             .record(&rec.decided(allowed, decision.rule.clone(), reason));
         verdict
+    }
+
+    /// The policy's decision on `info` for `identity`, with the labels it needs, but no rate
+    /// limit, stream slot or audit line: what a self review (`kubectl auth can-i`) asks.
+    pub async fn review(
+        &self,
+        client: &kube_client::Client,
+        identity: &Identity,
+        info: &RequestInfo,
+        stream: Option<&StreamRequest>,
+    ) -> policy::Decision {
+        let policy = self.store.current();
+        let req = Request::new(&identity.user, &identity.groups, info, stream);
+        self.decision(client, &policy, &req).await
+    }
+
+    async fn decision(
+        &self,
+        client: &kube_client::Client,
+        policy: &Policy,
+        req: &Request<'_>,
+    ) -> policy::Decision {
+        let needs = policy.needs(req);
+        let facts = if needs == policy::Needs::default() {
+            policy::Facts::default()
+        } else {
+            self.labels.facts(client, &needs).await
+        };
+        policy.decide(req, &facts)
     }
 
     fn limit(

@@ -12,7 +12,10 @@ mod exec;
 mod logs;
 mod portforward;
 mod respond;
+mod reviewproto;
 mod route;
+mod rulesreview;
+mod selfreview;
 mod session;
 mod upgrade;
 

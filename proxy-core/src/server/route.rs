@@ -18,7 +18,7 @@ use hyper::body::Incoming;
 use tracing::{debug, info, warn};
 
 use super::respond::{self, ResponseBody};
-use super::{Conn, Proxy, exec, logs, portforward};
+use super::{Conn, Proxy, exec, logs, portforward, selfreview};
 use crate::access::{Verdict, retry_after_secs};
 use crate::auth::{AuthError, Identity};
 use crate::request::{RequestInfo, StreamRequest};
@@ -58,6 +58,11 @@ pub(super) async fn handle(
             )));
         }
     };
+    // `kubectl auth whoami` and `can-i`: answered here, with the policy's own decisions.
+    if let Some(review) = selfreview::Review::of(&info) {
+        info!(user = %identity.user, ?review, "self review");
+        return Ok(selfreview::handle(review, req, &info, &identity, &proxy).await);
+    }
     let streaming = info
         .resource()
         .is_some_and(|r| r.is_core("pods", Some("exec")) || r.is_core("pods", Some("attach")));

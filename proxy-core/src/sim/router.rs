@@ -56,16 +56,18 @@ pub(crate) async fn handle(state: Arc<State>, req: Request<Incoming>) -> Respons
     if *req.method() == Method::POST
         && segments[..] == ["apis", "authentication.k8s.io", "v1", "tokenreviews"]
     {
-        return match Limited::new(req.into_body(), MAX_TOKEN_REVIEW_BODY)
-            .collect()
-            .await
-        {
-            Ok(body) => rest::token_review(&state, &body.to_bytes()),
-            Err(_) => respond::status(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "RequestEntityTooLarge",
-                format!("request body larger than {MAX_TOKEN_REVIEW_BODY} bytes"),
-            ),
+        return match review_body(req).await {
+            Ok(body) => rest::token_review(&state, &body),
+            Err(res) => res,
+        };
+    }
+    if let ["apis", "authorization.k8s.io", "v1", kind] = segments[..]
+        && matches!(kind, "selfsubjectaccessreviews" | "selfsubjectrulesreviews")
+        && *req.method() == Method::POST
+    {
+        return match review_body(req).await {
+            Ok(body) => super::review::serve(kind, &body),
+            Err(res) => res,
         };
     }
     let accept = req
@@ -79,6 +81,21 @@ pub(crate) async fn handle(state: Arc<State>, req: Request<Incoming>) -> Respons
         accept,
     };
     route(&state, &call, &segments)
+}
+
+/// A review's body, at most [`MAX_TOKEN_REVIEW_BODY`] bytes.
+async fn review_body(req: Request<Incoming>) -> Result<bytes::Bytes, Response<Body>> {
+    match Limited::new(req.into_body(), MAX_TOKEN_REVIEW_BODY)
+        .collect()
+        .await
+    {
+        Ok(body) => Ok(body.to_bytes()),
+        Err(_) => Err(respond::status(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLarge",
+            format!("request body larger than {MAX_TOKEN_REVIEW_BODY} bytes"),
+        )),
+    }
 }
 
 /// `401 Unauthorized`, as the API server words it.

@@ -15,4 +15,5 @@ mod portforward;
 mod python;
 mod recording;
 mod redaction;
+mod selfreview;
 mod transports;
