@@ -11,6 +11,7 @@
 mod exec;
 mod logs;
 mod portforward;
+mod readredact;
 mod respond;
 mod reviewproto;
 mod route;

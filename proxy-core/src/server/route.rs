@@ -18,7 +18,7 @@ use hyper::body::Incoming;
 use tracing::{debug, info, warn};
 
 use super::respond::{self, ResponseBody};
-use super::{Conn, Proxy, exec, logs, portforward, selfreview};
+use super::{Conn, Proxy, exec, logs, portforward, readredact, selfreview};
 use crate::access::{Verdict, retry_after_secs};
 use crate::auth::{AuthError, Identity};
 use crate::request::{RequestInfo, StreamRequest};
@@ -113,7 +113,10 @@ pub(super) async fn handle(
         (None, Some(r)) if r.is_core("pods", Some("portforward")) => {
             portforward::handle(req, &info, identity, proxy, conn, grant).await
         }
-        _ => forward(req, &identity, &proxy).await,
+        _ => match readredact::redactor(&proxy, &info, &grant) {
+            Some(redactor) => readredact::forward(req, &identity, &proxy, redactor).await,
+            None => forward(req, &identity, &proxy).await,
+        },
     };
     Ok(res)
 }

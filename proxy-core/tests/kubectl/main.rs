@@ -13,6 +13,7 @@ mod logs;
 mod policy;
 mod portforward;
 mod python;
+mod readredact;
 mod recording;
 mod redaction;
 mod selfreview;
