@@ -67,7 +67,6 @@ enum Stage {
     Action,
     Command,
     Flags,
-    Unsupported,
 }
 
 impl Policy {
@@ -278,14 +277,6 @@ fn check_action(rule: &Rule, req: &Request<'_>) -> Result<(), (Stage, String)> {
             Ok(())
         }
     };
-    let unsupported = |what: &str| {
-        Err((
-            Stage::Unsupported,
-            format!(
-                "rule {name} allows {what}, but kubewitness cannot record it yet, so it is not relayed"
-            ),
-        ))
-    };
     match &req.action {
         Action::Read => {
             let r = req.info.resource().expect("a read is a resource request");
@@ -350,7 +341,8 @@ fn check_action(rule: &Rule, req: &Request<'_>) -> Result<(), (Stage, String)> {
         }
         Action::EphemeralContainers => {
             if rule.ephemeral_containers {
-                unsupported("ephemeral containers")
+                // The images and settings are checked on the patch body (`EphemeralRule`).
+                Ok(())
             } else {
                 not_allowed("ephemeral containers")
             }

@@ -21,6 +21,7 @@ mod action;
 pub mod audit;
 mod compile;
 mod decide;
+mod ephemeral;
 pub mod filters;
 mod glob;
 pub mod labels;
@@ -42,6 +43,7 @@ use std::time::Duration;
 
 pub use compile::{API_VERSION, DEFAULT_MAX_CONCURRENT_STREAMS, KIND, MAX_RULES};
 pub use decide::{Action, Decision, Facts, Lookup, Needs, Request};
+pub use ephemeral::{EphemeralRule, MAX_IMAGE_LEN};
 pub use glob::{Glob, MAX_GLOB_LEN};
 pub use logs::{LogQueryError, clamp_log_query};
 pub use review::{Permission, READ_VERBS, STREAM_VERBS};
@@ -216,6 +218,8 @@ pub struct Limits {
     /// Output goes to the client without secret redaction (the rule says `redact: false`).
     /// `false` — redacted — unless a rule says otherwise.
     pub unredacted: bool,
+    /// The ephemeral containers (`kubectl debug`) the rule allows.
+    pub ephemeral: Option<EphemeralRule>,
 }
 
 /// Maxima for `pods/log` parameters.

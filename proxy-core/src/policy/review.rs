@@ -89,6 +89,9 @@ impl Policy {
             if rule.port_forward {
                 push(Permission::core("portforward", STREAM_VERBS));
             }
+            if rule.ephemeral_containers {
+                push(Permission::core("ephemeralcontainers", &["patch"]));
+            }
         }
         out
     }

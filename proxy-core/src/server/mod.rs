@@ -8,6 +8,7 @@
 //! Shutdown stops accepting, asks every connection to finish its in-flight requests, then
 //! waits (up to a drain deadline) for running exec/attach/log sessions to end.
 
+mod ephemeral;
 mod exec;
 mod logs;
 mod portforward;

@@ -18,7 +18,7 @@ use hyper::body::Incoming;
 use tracing::{debug, info, warn};
 
 use super::respond::{self, ResponseBody};
-use super::{Conn, Proxy, exec, logs, portforward, readredact, selfreview};
+use super::{Conn, Proxy, ephemeral, exec, logs, portforward, readredact, selfreview};
 use crate::access::{Verdict, retry_after_secs};
 use crate::auth::{AuthError, Identity};
 use crate::request::{RequestInfo, StreamRequest};
@@ -112,6 +112,9 @@ pub(super) async fn handle(
         // Every method: nothing about port-forward is ever relayed unrecorded.
         (None, Some(r)) if r.is_core("pods", Some("portforward")) => {
             portforward::handle(req, &info, identity, proxy, conn, grant).await
+        }
+        (None, Some(r)) if r.is_core("pods", Some("ephemeralcontainers")) => {
+            ephemeral::handle(req, &identity, &proxy, &grant).await
         }
         _ => match readredact::redactor(&proxy, &info, &grant) {
             Some(redactor) => readredact::forward(req, &identity, &proxy, redactor).await,
