@@ -7,6 +7,7 @@
 //!   as `application/json` so clients asking for aggregated discovery fall back;
 //! * GET/LIST (label and field selectors, `Table` output, watches) of pods, namespaces,
 //!   events, secrets, configmaps, services and a few `apps/v1` objects; DELETE of pods;
+//!   ephemeral containers added by `kubectl debug` (PATCH `pods/NAME/ephemeralcontainers`);
 //!   TokenReview from [`SimConfig::token_reviews`]; SelfSubjectAccessReview and
 //!   SelfSubjectRulesReview (the simulated RBAC allows everything);
 //! * `pods/log` with the API server's options and a finite `follow`;
@@ -23,6 +24,7 @@
 mod clock;
 mod config;
 mod discovery;
+mod ephemeral;
 mod exec;
 mod fault;
 mod logs;

@@ -53,20 +53,13 @@ pub(crate) async fn handle(state: Arc<State>, req: Request<Incoming>) -> Respons
     if !header_ok {
         return unauthorized();
     }
-    if *req.method() == Method::POST
-        && segments[..] == ["apis", "authentication.k8s.io", "v1", "tokenreviews"]
-    {
+    if let Some(target) = with_body(req.method(), &segments) {
         return match review_body(req).await {
-            Ok(body) => rest::token_review(&state, &body),
-            Err(res) => res,
-        };
-    }
-    if let ["apis", "authorization.k8s.io", "v1", kind] = segments[..]
-        && matches!(kind, "selfsubjectaccessreviews" | "selfsubjectrulesreviews")
-        && *req.method() == Method::POST
-    {
-        return match review_body(req).await {
-            Ok(body) => super::review::serve(kind, &body),
+            Ok(body) => match target {
+                WithBody::TokenReview => rest::token_review(&state, &body),
+                WithBody::Review(kind) => super::review::serve(kind, &body),
+                WithBody::Ephemeral(ns, name) => super::ephemeral::patch(&state, ns, name, &body),
+            },
             Err(res) => res,
         };
     }
@@ -81,6 +74,45 @@ pub(crate) async fn handle(state: Arc<State>, req: Request<Incoming>) -> Respons
         accept,
     };
     route(&state, &call, &segments)
+}
+
+/// The requests whose body the simulator reads.
+enum WithBody<'a> {
+    TokenReview,
+    /// `selfsubjectaccessreviews` or `selfsubjectrulesreviews`.
+    Review(&'a str),
+    /// A pod's `ephemeralcontainers` patch: namespace and pod.
+    Ephemeral(&'a str, &'a str),
+}
+
+fn with_body<'a>(method: &Method, segments: &[&'a str]) -> Option<WithBody<'a>> {
+    match (method.as_str(), segments) {
+        ("POST", ["apis", "authentication.k8s.io", "v1", "tokenreviews"]) => {
+            Some(WithBody::TokenReview)
+        }
+        (
+            "POST",
+            [
+                "apis",
+                "authorization.k8s.io",
+                "v1",
+                kind @ ("selfsubjectaccessreviews" | "selfsubjectrulesreviews"),
+            ],
+        ) => Some(WithBody::Review(kind)),
+        (
+            "PATCH",
+            [
+                "api",
+                "v1",
+                "namespaces",
+                ns,
+                "pods",
+                name,
+                "ephemeralcontainers",
+            ],
+        ) => Some(WithBody::Ephemeral(ns, name)),
+        _ => None,
+    }
 }
 
 /// A review's body, at most [`MAX_TOKEN_REVIEW_BODY`] bytes.

@@ -6,6 +6,7 @@
 mod support;
 
 mod auth;
+mod debug;
 mod everyday;
 mod exec;
 mod kube_rs;
