@@ -211,6 +211,35 @@ impl Access {
         }
     }
 
+    /// The policy's decision on `info` for `identity`, with the labels it needs, but no rate
+    /// limit, stream slot or audit line: what a self review (`kubectl auth can-i`) asks.
+    pub async fn review(
+        &self,
+        client: &kube_client::Client,
+        identity: &Identity,
+        info: &RequestInfo,
+        stream: Option<&StreamRequest>,
+    ) -> policy::Decision {
+        let policy = self.store.current();
+        let req = Request::new(&identity.user, &identity.groups, info, stream);
+        self.decision(client, &policy, &req).await
+    }
+
+    async fn decision(
+        &self,
+        client: &kube_client::Client,
+        policy: &Policy,
+        req: &Request<'_>,
+    ) -> policy::Decision {
+        let needs = policy.needs(req);
+        let facts = if needs == policy::Needs::default() {
+            policy::Facts::default()
+        } else {
+            self.labels.facts(client, &needs).await
+        };
+        policy.decide(req, &facts)
+    }
+
     /// An allowed request's grant: its clamped log query and, for a stream, its slot.
     fn admit(
         &self,

@@ -30,6 +30,9 @@ use crate::config::expand_home;
 use crate::pipeline::{EndSession, Filter};
 use crate::record::RecorderHandle;
 
+pub mod json;
+mod values;
+
 /// The `redaction` configuration section.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]

@@ -16,6 +16,9 @@ use http::Method;
 
 use crate::channel::{StreamOptions, check_query, url_pairs};
 
+mod generic;
+pub use generic::{Generic, MAX_TIMEOUT_LEN, go_duration};
+
 /// The most path segments a Kubernetes API path has
 /// (`/apis/g/v/namespaces/ns/resource/name/subresource`).
 pub const MAX_SEGMENTS: usize = 8;
@@ -114,6 +117,7 @@ impl RequestInfo {
         if let Err(why) = check_query(query) {
             return refuse(format!("query string with {why}"));
         }
+        Generic::parse(query)?;
         let segments = segments(path)?;
         let seg: Vec<&str> = segments.iter().map(String::as_str).collect();
         let (group, version, rest) = match seg.as_slice() {

@@ -217,10 +217,17 @@ fn rule(spec: &RuleSpec, at: &str, p: &mut Problems, warnings: &mut Problems) ->
             "port-forward bytes are recorded but never redacted, so only a rule with `redact: false` allows it: this rule's port-forward requests are denied".into(),
         ));
     }
-    if spec.ephemeral_containers {
+    let ephemeral = match super::ephemeral::EphemeralRule::compile(&spec.ephemeral_containers) {
+        Ok(e) => e,
+        Err(why) => {
+            push("ephemeralContainers.images", why);
+            None
+        }
+    };
+    if spec.ephemeral_containers == super::ephemeral::EphemeralSpec::Flag(true) {
         warnings.push((
             format!("{at}.ephemeralContainers"),
-            "kubewitness cannot record or redact this yet: matching requests are denied with a message saying so".into(),
+            "`true` lists no image, so no ephemeral container is allowed: write `{images: [busybox:1.36]}`".into(),
         ));
     }
     if spec.read.is_empty()
@@ -228,7 +235,7 @@ fn rule(spec: &RuleSpec, at: &str, p: &mut Problems, warnings: &mut Problems) ->
         && spec.exec.is_none()
         && !spec.attach
         && !spec.port_forward
-        && !spec.ephemeral_containers
+        && ephemeral.is_none()
     {
         push(
             "",
@@ -251,12 +258,13 @@ fn rule(spec: &RuleSpec, at: &str, p: &mut Problems, warnings: &mut Problems) ->
         exec,
         attach: spec.attach,
         port_forward: spec.port_forward,
-        ephemeral_containers: spec.ephemeral_containers,
+        ephemeral_containers: ephemeral.is_some(),
         limits: Arc::new(Limits {
             logs: logs.unwrap_or_default(),
             session,
             rate,
             unredacted: spec.redact == Some(false),
+            ephemeral,
         }),
         logs: spec.logs.is_some(),
     }

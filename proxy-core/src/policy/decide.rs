@@ -66,7 +66,6 @@ enum Stage {
     Action,
     Command,
     Flags,
-    Unsupported,
 }
 
 impl Policy {
@@ -266,14 +265,6 @@ fn check_action(rule: &Rule, req: &Request<'_>) -> Result<(), (Stage, String)> {
             Ok(())
         }
     };
-    let unsupported = |what: &str| {
-        Err((
-            Stage::Unsupported,
-            format!(
-                "rule {name} allows {what}, but kubewitness cannot record it yet, so it is not relayed"
-            ),
-        ))
-    };
     match &req.action {
         Action::Read => {
             let r = req.info.resource().expect("a read is a resource request");
@@ -338,7 +329,8 @@ fn check_action(rule: &Rule, req: &Request<'_>) -> Result<(), (Stage, String)> {
         }
         Action::EphemeralContainers => {
             if rule.ephemeral_containers {
-                unsupported("ephemeral containers")
+                // The images and settings are checked on the patch body (`EphemeralRule`).
+                Ok(())
             } else {
                 not_allowed("ephemeral containers")
             }

@@ -4,7 +4,9 @@
 //! sees exactly what was decided on: a missing `tailLines` becomes `maxTailLines`, a larger
 //! one is lowered, and likewise `sinceSeconds` and `limitBytes`. Parameters that cannot be
 //! clamped safely are refused: repeats (which one would the API server use?), unknown keys,
-//! `sinceTime` under a `maxSinceSeconds`, and `insecureSkipTLSVerifyBackend=true`.
+//! `sinceTime` under a `maxSinceSeconds`, and `insecureSkipTLSVerifyBackend=true`. The
+//! generic `timeout` and `pretty` (checked by [`crate::request::Generic`]) go upstream as
+//! given; the stream itself is bounded by the rule's `maxDuration`.
 
 use super::LogLimits;
 use crate::channel::url_pairs;
@@ -16,11 +18,13 @@ const KNOWN: &[&str] = &[
     "follow",
     "insecureSkipTLSVerifyBackend",
     "limitBytes",
+    "pretty",
     "previous",
     "sinceSeconds",
     "sinceTime",
     "stream",
     "tailLines",
+    "timeout",
     "timestamps",
 ];
 
@@ -131,6 +135,14 @@ mod tests {
             .unwrap(),
             "previous=true"
         );
+        assert_eq!(
+            clamp_log_query(
+                "timeout=5s&stream=Stdout&pretty=true",
+                &LogLimits::default()
+            )
+            .unwrap(),
+            "pretty=true&stream=Stdout&timeout=5s"
+        );
     }
 
     #[test]
@@ -146,6 +158,7 @@ mod tests {
             "sinceSeconds=0",
             "sinceTime=2024-01-01T00:00:00Z",
             "bogus=1",
+            "timeout=5s&timeout=5s",
         ] {
             assert!(clamp_log_query(q, &LIMITS).is_err(), "{q}");
         }

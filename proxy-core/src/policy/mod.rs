@@ -21,12 +21,14 @@ mod action;
 pub mod audit;
 mod compile;
 mod decide;
+mod ephemeral;
 pub mod filters;
 mod glob;
 pub mod labels;
 pub mod limiter;
 mod logs;
 mod model;
+mod review;
 mod selector;
 pub mod store;
 mod units;
@@ -46,14 +48,16 @@ pub use compile::{
     DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_STREAM_SHARE, KIND, MAX_RULES,
 };
 pub use decide::{Action, Decision, Facts, Lookup, Needs, Request};
+pub use ephemeral::{EphemeralRule, MAX_IMAGE_LEN};
 pub use glob::{Glob, MAX_GLOB_LEN};
 pub use logs::{LogQueryError, clamp_log_query};
+pub use review::{Permission, READ_VERBS, STREAM_VERBS};
 pub use selector::{Labels, Selector};
 pub use units::{MAX_DURATION, MAX_QUANTITY};
 
 /// The built-in policy used when no file is configured: any authenticated caller may read
-/// pods, read logs, exec any command (with stdin and a terminal) and attach; everything
-/// else is denied.
+/// pods and events (`kubectl describe pod` lists them), read logs, exec any command (with
+/// stdin and a terminal) and attach; everything else is denied.
 pub const BUILTIN_POLICY: &str = "\
 apiVersion: kubewitness/v1
 kind: Policy
@@ -61,7 +65,7 @@ rules:
 - name: builtin
   subjects: {groups: [\"system:authenticated\"]}
   namespaces: [\"*\"]
-  read: [pods]
+  read: [pods, events]
   logs: {}
   exec: {commands: [[\"**\"]], stdin: true, tty: true}
   attach: true
@@ -223,6 +227,8 @@ pub struct Limits {
     /// Output goes to the client without secret redaction (the rule says `redact: false`).
     /// `false` — redacted — unless a rule says otherwise.
     pub unredacted: bool,
+    /// The ephemeral containers (`kubectl debug`) the rule allows.
+    pub ephemeral: Option<EphemeralRule>,
 }
 
 /// Maxima for `pods/log` parameters.

@@ -41,7 +41,7 @@ pub(crate) struct RuleSpec {
     pub(crate) exec: Option<ExecSpec>,
     pub(crate) attach: bool,
     pub(crate) port_forward: bool,
-    pub(crate) ephemeral_containers: bool,
+    pub(crate) ephemeral_containers: super::ephemeral::EphemeralSpec,
     pub(crate) rate_limit: Option<RateLimitSpec>,
     /// Mask secrets in exec/attach output and logs. Default true; only an explicit
     /// `false` turns it off.

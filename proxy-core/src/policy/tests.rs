@@ -293,7 +293,7 @@ fn the_first_allowing_rule_sets_the_limits() {
 }
 
 #[test]
-fn the_builtin_policy_allows_pods_exec_and_logs_only() {
+fn the_builtin_policy_allows_pods_events_exec_and_logs_only() {
     let p = Policy::builtin();
     table! { p;
         "x" NONE, GET "/api/v1/namespaces/shop/pods/api-7" => Allowed("builtin");
@@ -301,6 +301,9 @@ fn the_builtin_policy_allows_pods_exec_and_logs_only() {
         "x" NONE, POST "/api/v1/namespaces/shop/pods/api-7/exec?command=rm&command=-rf&stdin=1&tty=1&stdout=1" => Allowed("builtin");
         "x" NONE, GET "/api/v1/namespaces/shop/pods/api-7/attach?stdout=1" => Allowed("builtin");
         "x" NONE, GET "/api/v1/namespaces/shop/pods/api-7/log" => Allowed("builtin");
+        "x" NONE, GET "/api/v1/namespaces/shop/events?fieldSelector=involvedObject.name%3Dapi-7" => Allowed("builtin");
+        "x" NONE, GET "/apis/events.k8s.io/v1/events?watch=true&timeout=5s" => Allowed("builtin");
+        "x" NONE, DELETE "/api/v1/namespaces/shop/events/x" => Denied("does not allow writes");
         "x" NONE, DELETE "/api/v1/namespaces/shop/pods/api-7" => Denied("does not allow writes");
         "x" NONE, GET "/api/v1/namespaces/shop/secrets" => Denied("reading secrets");
         "x" NONE, GET "/api/v1/namespaces/shop/configmaps/x" => Denied("reading configmaps");

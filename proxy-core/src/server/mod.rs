@@ -9,12 +9,17 @@
 //! waits (up to a drain deadline) for running exec/attach/log sessions to end.
 
 mod body;
+mod ephemeral;
 mod exec;
 pub mod limits;
 mod logs;
 mod portforward;
+mod readredact;
 mod respond;
+mod reviewproto;
 mod route;
+mod rulesreview;
+mod selfreview;
 mod session;
 mod upgrade;
 

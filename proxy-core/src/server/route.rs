@@ -21,7 +21,7 @@ use tracing::{debug, info, warn};
 
 use super::limits::InFlight;
 use super::respond::{self, ResponseBody};
-use super::{Conn, Proxy, body, exec, logs, portforward};
+use super::{Conn, Proxy, body, ephemeral, exec, logs, portforward, readredact, selfreview};
 use crate::access::{Grant, Verdict, retry_after_secs};
 use crate::auth::{AuthError, Identity};
 use crate::policy::limiter::{Limited, StreamPermit};
@@ -36,6 +36,18 @@ struct Allowed {
     grant: Grant,
 }
 
+/// What an authenticated, classified request goes on to.
+enum Admitted {
+    /// An ordinary request the policy allowed.
+    Allowed(Allowed),
+    /// `kubectl auth whoami` / `can-i`: answered by kubewitness itself.
+    SelfReview {
+        identity: Identity,
+        info: RequestInfo,
+        review: selfreview::Review,
+    },
+}
+
 pub(super) async fn handle(
     req: Request<Incoming>,
     proxy: Arc<Proxy>,
@@ -43,7 +55,12 @@ pub(super) async fn handle(
     in_flight: InFlight,
 ) -> Result<Response<ResponseBody>, Infallible> {
     let res = match admit(&req, &proxy, &conn).await {
-        Ok(allowed) => dispatch(req, allowed, proxy, conn).await,
+        Ok(Admitted::Allowed(allowed)) => dispatch(req, allowed, proxy, conn).await,
+        Ok(Admitted::SelfReview {
+            identity,
+            info,
+            review,
+        }) => selfreview::handle(review, req, &info, &identity, &proxy, &conn).await,
         Err(res) => {
             // Read (a little of) what the client is still sending, so it sees the answer.
             body::drain(req.into_body()).await;
@@ -59,7 +76,7 @@ async fn admit(
     req: &Request<Incoming>,
     proxy: &Proxy,
     conn: &Conn,
-) -> Result<Allowed, Response<ResponseBody>> {
+) -> Result<Admitted, Response<ResponseBody>> {
     let identity = match proxy
         .auth
         .authenticate(req.headers(), conn.cert.as_ref(), conn.remote.ip())
@@ -96,6 +113,15 @@ async fn admit(
         );
         return Err(res);
     }
+    // `kubectl auth whoami` and `can-i`: answered here, with the policy's own decisions.
+    if let Some(review) = selfreview::Review::of(&info) {
+        info!(user = %identity.user, ?review, "self review");
+        return Ok(Admitted::SelfReview {
+            identity,
+            info,
+            review,
+        });
+    }
     let streaming = info
         .resource()
         .is_some_and(|r| r.is_core("pods", Some("exec")) || r.is_core("pods", Some("attach")));
@@ -111,12 +137,12 @@ async fn admit(
     match verdict {
         Verdict::Allow(grant) => {
             debug!(user = %identity.user, verb = %info.verb, %path, rule = ?grant.rule, "allowed");
-            Ok(Allowed {
+            Ok(Admitted::Allowed(Allowed {
                 identity,
                 info,
                 stream,
                 grant,
-            })
+            }))
         }
         Verdict::Deny(message) => {
             info!(user = %identity.user, verb = %info.verb, %path, "denied");
@@ -168,7 +194,15 @@ async fn dispatch(
         (None, Some(r)) if r.is_core("pods", Some("portforward")) => {
             portforward::handle(req, &info, identity, proxy, conn, grant).await
         }
-        _ => forward(req, &identity, &proxy, &conn, grant.permit).await,
+        (None, Some(r)) if r.is_core("pods", Some("ephemeralcontainers")) => {
+            ephemeral::handle(req, &identity, &proxy, &conn, &grant).await
+        }
+        _ => match readredact::redactor(&proxy, &info, &grant) {
+            Some(redactor) => {
+                readredact::forward(req, &identity, &proxy, &conn, redactor, grant.permit).await
+            }
+            None => forward(req, &identity, &proxy, &conn, grant.permit).await,
+        },
     }
 }
 

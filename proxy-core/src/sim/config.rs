@@ -71,6 +71,8 @@ pub struct SimPod {
     pub containers: Vec<SimContainer>,
     /// A fault injected into every exec and attach session of the pod (tests).
     pub fault: Option<super::SimFault>,
+    /// Messages of `Warning` events about the pod, besides its `Started` event.
+    pub warnings: Vec<String>,
 }
 
 /// A container of a [`SimPod`].
@@ -87,6 +89,8 @@ pub struct SimContainer {
     /// Lines a followed log emits, one per [`SimConfig::follow_interval`]; the follow stream
     /// then ends as if the container had exited.
     pub follow_lines: Vec<String>,
+    /// `env` entries `(name, value)` shown in the pod spec.
+    pub env: Vec<(String, String)>,
 }
 
 fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -143,10 +147,12 @@ fn web_pod() -> SimPod {
         ]),
         annotations: BTreeMap::new(),
         fault: None,
+        warnings: Vec::new(),
         containers: vec![SimContainer {
             name: "app".into(),
             image: "nginx:1.27".into(),
             attach_command: lines(&["sh", "-c", "echo 'nginx: ready'; exec cat"]),
+            env: Vec::new(),
             log: lines(&[
                 "/docker-entrypoint.sh: Configuration complete; ready for start up",
                 "2024/05/02 09:14:07 [notice] 1#1: nginx/1.27.0",
@@ -173,11 +179,13 @@ fn api_pod() -> SimPod {
             "api".to_owned(),
         )]),
         fault: None,
+        warnings: Vec::new(),
         containers: vec![
             SimContainer {
                 name: "api".into(),
                 image: "ghcr.io/example/shop-api:2.4.1".into(),
                 attach_command: lines(&["sh", "-c", "echo 'api: attached'; exec cat"]),
+                env: Vec::new(),
                 log: lines(&[
                     "level=info msg=\"starting shop-api\" version=2.4.1",
                     "level=info msg=\"connected to postgres\" host=db.shop.svc port=5432",
@@ -196,6 +204,7 @@ fn api_pod() -> SimPod {
                 name: "sidecar".into(),
                 image: "envoyproxy/envoy:v1.30.1".into(),
                 attach_command: lines(&["sh", "-c", "exec cat"]),
+                env: Vec::new(),
                 log: lines(&[
                     "[info][main] starting main dispatch loop",
                     "[info][upstream] cds: add 3 cluster(s), remove 0 cluster(s)",

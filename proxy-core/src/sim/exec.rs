@@ -210,7 +210,14 @@ fn validate(
         .find(|(k, _)| k == "container")
         .map(|(_, v)| v)
         .filter(|v| !v.is_empty());
-    let c = container(pod, wanted.as_deref()).map_err(|m| Box::new(bad_request(m)))?;
+    let debug = wanted
+        .as_deref()
+        .filter(|_| sub == "attach")
+        .and_then(|w| super::ephemeral::command(state, namespace, name, w));
+    let c = match debug {
+        Some(_) => None,
+        None => Some(container(pod, wanted.as_deref()).map_err(|m| Box::new(bad_request(m)))?),
+    };
     let opts = StreamOptions::from_query(query);
     let argv = if sub == "exec" {
         let argv: Vec<String> = url_pairs(query)
@@ -222,7 +229,10 @@ fn validate(
         }
         argv
     } else {
-        c.attach_command.clone()
+        match (debug, c) {
+            (Some(debug), _) => debug,
+            (None, c) => c.map(|c| c.attach_command.clone()).unwrap_or_default(),
+        }
     };
     if !(opts.stdin || opts.stdout || opts.stderr) {
         return Err(Box::new(bad_request(

@@ -7,7 +7,9 @@
 //!   as `application/json` so clients asking for aggregated discovery fall back;
 //! * GET/LIST (label and field selectors, `Table` output, watches) of pods, namespaces,
 //!   events, secrets, configmaps, services and a few `apps/v1` objects; DELETE of pods;
-//!   TokenReview from [`SimConfig::token_reviews`];
+//!   ephemeral containers added by `kubectl debug` (PATCH `pods/NAME/ephemeralcontainers`);
+//!   TokenReview from [`SimConfig::token_reviews`]; SelfSubjectAccessReview and
+//!   SelfSubjectRulesReview (the simulated RBAC allows everything);
 //! * `pods/log` with the API server's options and a finite `follow`;
 //! * `pods/exec` and `pods/attach` over SPDY/3.1 (v4) and WebSocket (v5, v4, base64),
 //!   running the command as a local process (pipes or a pseudo-terminal) in a per-server
@@ -22,6 +24,7 @@
 mod clock;
 mod config;
 mod discovery;
+mod ephemeral;
 mod exec;
 mod fault;
 mod logs;
@@ -30,6 +33,7 @@ pub mod process;
 pub mod resize;
 mod respond;
 mod rest;
+mod review;
 mod router;
 mod selector;
 mod server;

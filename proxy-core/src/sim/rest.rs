@@ -115,6 +115,11 @@ pub(crate) fn collection(
         .into_iter()
         .filter(|o| labels.matches_object(o) && fields.matches_object(o))
         .collect();
+    let shown: Vec<Value> = objects
+        .iter()
+        .map(|o| super::ephemeral::decorate(state, o))
+        .collect();
+    let objects: Vec<&Value> = shown.iter().collect();
     if flag(call.query, "watch") {
         return match int(call.query, "timeoutSeconds") {
             Ok(t) => watch(&objects, t),
@@ -179,7 +184,8 @@ pub(crate) fn object(
         tracing::info!(resource = r.name, "sim: delete accepted");
         return respond::json(StatusCode::OK, &deleted);
     }
-    render(call, r, &[found], false, SystemTime::now())
+    let shown = super::ephemeral::decorate(state, found);
+    render(call, r, &[&shown], false, SystemTime::now())
 }
 
 #[derive(Deserialize)]

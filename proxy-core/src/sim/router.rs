@@ -53,19 +53,14 @@ pub(crate) async fn handle(state: Arc<State>, req: Request<Incoming>) -> Respons
     if !header_ok {
         return unauthorized();
     }
-    if *req.method() == Method::POST
-        && segments[..] == ["apis", "authentication.k8s.io", "v1", "tokenreviews"]
-    {
-        return match Limited::new(req.into_body(), MAX_TOKEN_REVIEW_BODY)
-            .collect()
-            .await
-        {
-            Ok(body) => rest::token_review(&state, &body.to_bytes()),
-            Err(_) => respond::status(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "RequestEntityTooLarge",
-                format!("request body larger than {MAX_TOKEN_REVIEW_BODY} bytes"),
-            ),
+    if let Some(target) = with_body(req.method(), &segments) {
+        return match review_body(req).await {
+            Ok(body) => match target {
+                WithBody::TokenReview => rest::token_review(&state, &body),
+                WithBody::Review(kind) => super::review::serve(kind, &body),
+                WithBody::Ephemeral(ns, name) => super::ephemeral::patch(&state, ns, name, &body),
+            },
+            Err(res) => res,
         };
     }
     let accept = req
@@ -79,6 +74,60 @@ pub(crate) async fn handle(state: Arc<State>, req: Request<Incoming>) -> Respons
         accept,
     };
     route(&state, &call, &segments)
+}
+
+/// The requests whose body the simulator reads.
+enum WithBody<'a> {
+    TokenReview,
+    /// `selfsubjectaccessreviews` or `selfsubjectrulesreviews`.
+    Review(&'a str),
+    /// A pod's `ephemeralcontainers` patch: namespace and pod.
+    Ephemeral(&'a str, &'a str),
+}
+
+fn with_body<'a>(method: &Method, segments: &[&'a str]) -> Option<WithBody<'a>> {
+    match (method.as_str(), segments) {
+        ("POST", ["apis", "authentication.k8s.io", "v1", "tokenreviews"]) => {
+            Some(WithBody::TokenReview)
+        }
+        (
+            "POST",
+            [
+                "apis",
+                "authorization.k8s.io",
+                "v1",
+                kind @ ("selfsubjectaccessreviews" | "selfsubjectrulesreviews"),
+            ],
+        ) => Some(WithBody::Review(kind)),
+        (
+            "PATCH",
+            [
+                "api",
+                "v1",
+                "namespaces",
+                ns,
+                "pods",
+                name,
+                "ephemeralcontainers",
+            ],
+        ) => Some(WithBody::Ephemeral(ns, name)),
+        _ => None,
+    }
+}
+
+/// A review's body, at most [`MAX_TOKEN_REVIEW_BODY`] bytes.
+async fn review_body(req: Request<Incoming>) -> Result<bytes::Bytes, Response<Body>> {
+    match Limited::new(req.into_body(), MAX_TOKEN_REVIEW_BODY)
+        .collect()
+        .await
+    {
+        Ok(body) => Ok(body.to_bytes()),
+        Err(_) => Err(respond::status(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLarge",
+            format!("request body larger than {MAX_TOKEN_REVIEW_BODY} bytes"),
+        )),
+    }
 }
 
 /// `401 Unauthorized`, as the API server words it.

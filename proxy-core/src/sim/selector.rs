@@ -5,6 +5,19 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+/// The event fields a field selector may name, as the API server's event field set has them.
+pub(crate) const EVENT_FIELDS: &[&str] = &[
+    "involvedObject.kind",
+    "involvedObject.namespace",
+    "involvedObject.name",
+    "involvedObject.uid",
+    "involvedObject.apiVersion",
+    "involvedObject.resourceVersion",
+    "involvedObject.fieldPath",
+    "reason",
+    "type",
+];
+
 /// The longest selector accepted (the API server has no such limit; this bounds parsing).
 pub(crate) const MAX_SELECTOR_LEN: usize = 4096;
 
@@ -155,8 +168,9 @@ impl Selector {
     }
 }
 
-/// A field selector over the fields every resource supports: `metadata.name` and
-/// `metadata.namespace`, with `=`, `==` and `!=`.
+/// A field selector over the fields every resource supports (`metadata.name`,
+/// `metadata.namespace`) and those of events that `kubectl describe` asks for
+/// ([`EVENT_FIELDS`]), with `=`, `==` and `!=`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct FieldSelector {
     terms: Vec<(String, bool, String)>,
@@ -180,7 +194,10 @@ impl FieldSelector {
                 ));
             };
             let field = field.trim();
-            if field != "metadata.name" && field != "metadata.namespace" {
+            if field != "metadata.name"
+                && field != "metadata.namespace"
+                && !EVENT_FIELDS.contains(&field)
+            {
                 return Err(format!("field label not supported: {field}"));
             }
             terms.push((field.to_owned(), equal, value.trim().to_owned()));
@@ -191,8 +208,11 @@ impl FieldSelector {
     /// Whether the object satisfies every term.
     pub(crate) fn matches_object(&self, object: &Value) -> bool {
         self.terms.iter().all(|(field, equal, value)| {
-            let key = field.trim_start_matches("metadata.");
-            let actual = object["metadata"][key].as_str().unwrap_or_default();
+            let actual = field
+                .split('.')
+                .fold(object, |v, key| &v[key])
+                .as_str()
+                .unwrap_or_default();
             (actual == value) == *equal
         })
     }
@@ -248,6 +268,16 @@ mod tests {
                 .matches_object(&obj)
         );
         assert!(FieldSelector::parse("spec.nodeName=x").is_err());
+        let event =
+            serde_json::json!({"involvedObject": {"kind": "Pod", "name": "api-7", "uid": "u1"}});
+        let describe = "involvedObject.name=api-7,involvedObject.kind=Pod,involvedObject.uid=u1";
+        assert!(
+            FieldSelector::parse(describe)
+                .unwrap()
+                .matches_object(&event)
+        );
+        let other = "involvedObject.name=api-7,involvedObject.uid=u2";
+        assert!(!FieldSelector::parse(other).unwrap().matches_object(&event));
         assert!(FieldSelector::parse("nonsense").is_err());
     }
 }

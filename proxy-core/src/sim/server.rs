@@ -74,6 +74,8 @@ pub(crate) struct State {
     pub(crate) scratch: Scratch,
     requests: Mutex<Vec<RecordedRequest>>,
     sessions: Mutex<Vec<AbortHandle>>,
+    /// Ephemeral containers added by `kubectl debug`.
+    pub(crate) ephemeral: super::ephemeral::Added,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -126,6 +128,7 @@ impl SimServer {
             scratch: Scratch::create()?,
             requests: Mutex::new(Vec::new()),
             sessions: Mutex::new(Vec::new()),
+            ephemeral: super::ephemeral::Added::default(),
         });
         let acceptor = identity
             .as_ref()

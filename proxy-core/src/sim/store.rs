@@ -41,7 +41,19 @@ fn pod_object(pod: &SimPod, uid: u64, created: SystemTime, ip: u8) -> Value {
     let containers: Vec<Value> = pod
         .containers
         .iter()
-        .map(|c| json!({"name": c.name, "image": c.image, "imagePullPolicy": "IfNotPresent"}))
+        .map(|c| {
+            let mut container =
+                json!({"name": c.name, "image": c.image, "imagePullPolicy": "IfNotPresent"});
+            if !c.env.is_empty() {
+                let env: Vec<Value> = c
+                    .env
+                    .iter()
+                    .map(|(name, value)| json!({"name": name, "value": value}))
+                    .collect();
+                container["env"] = json!(env);
+            }
+            container
+        })
         .collect();
     let statuses: Vec<Value> = pod
         .containers
@@ -125,19 +137,29 @@ impl Store {
         }
         for (i, pod) in cfg.pods.iter().enumerate() {
             let ip = u8::try_from(10 + i).unwrap_or(u8::MAX);
-            store.insert_group("", "pods", pod_object(pod, next(), created, ip));
-            let event = json!({
-                "metadata": meta(Some(&pod.namespace), &format!("{}.17c0ffee", pod.name), next(), created),
-                "involvedObject": {"kind": "Pod", "namespace": pod.namespace, "name": pod.name, "apiVersion": "v1"},
-                "reason": "Started",
-                "message": format!("Started container {}", pod.containers.first().map_or("", |c| c.name.as_str())),
-                "source": {"component": "kubelet", "host": "sim-node-1"},
-                "firstTimestamp": rfc3339(created),
-                "lastTimestamp": rfc3339(created),
-                "count": 1,
-                "type": "Normal",
-            });
-            store.insert("events", event);
+            let object = pod_object(pod, next(), created, ip);
+            let pod_uid = object["metadata"]["uid"].clone();
+            store.insert_group("", "pods", object);
+            let started = format!(
+                "Started container {}",
+                pod.containers.first().map_or("", |c| c.name.as_str())
+            );
+            let events = std::iter::once(("Normal", "Started", &started))
+                .chain(pod.warnings.iter().map(|m| ("Warning", "BackOff", m)));
+            for (i, (kind, reason, message)) in events.enumerate() {
+                let event = json!({
+                    "metadata": meta(Some(&pod.namespace), &format!("{}.17c0ffee{i}", pod.name), next(), created),
+                    "involvedObject": {"kind": "Pod", "namespace": pod.namespace, "name": pod.name, "uid": pod_uid, "apiVersion": "v1"},
+                    "reason": reason,
+                    "message": message,
+                    "source": {"component": "kubelet", "host": "sim-node-1"},
+                    "firstTimestamp": rfc3339(created),
+                    "lastTimestamp": rfc3339(created),
+                    "count": 1,
+                    "type": kind,
+                });
+                store.insert("events", event);
+            }
         }
         // One synthetic secret, its value assembled at run time.
         let password = format!("sim-{}-{}", "not", "a-real-password");

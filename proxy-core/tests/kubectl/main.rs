@@ -6,12 +6,16 @@
 mod support;
 
 mod auth;
+mod debug;
+mod everyday;
 mod exec;
 mod kube_rs;
 mod logs;
 mod policy;
 mod portforward;
 mod python;
+mod readredact;
 mod recording;
 mod redaction;
+mod selfreview;
 mod transports;

@@ -41,7 +41,7 @@ rules:
 "#;
 
 /// Whether `import kubernetes` works. Without it the test is skipped, except in CI.
-async fn client_installed() -> bool {
+pub(crate) async fn client_installed() -> bool {
     let import = Command::new(PYTHON)
         .args(["-c", "import kubernetes"])
         .stdout(Stdio::null())
@@ -56,9 +56,11 @@ async fn client_installed() -> bool {
     installed
 }
 
-/// Runs `python/client.py` against the testbed and parses the JSON it prints.
-async fn run_script(kubeconfig: &Path, pod: &str) -> Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kubectl/python/client.py");
+/// Runs `python/SCRIPT` against the testbed and parses the JSON it prints.
+pub(crate) async fn run_script(script: &str, kubeconfig: &Path, pod: &str) -> Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/kubectl/python")
+        .join(script);
     let mut cmd = Command::new(PYTHON);
     cmd.arg(script).arg(kubeconfig).arg(pod);
     // websocket-client honours proxy variables; the testbed is on loopback.
@@ -131,7 +133,7 @@ async fn the_official_python_client_execs_reads_logs_and_is_denied() {
     .await;
     let pod = &bed.sim.config().pods[0];
     assert_eq!(pod.namespace, "default");
-    let results = run_script(&bed.kubeconfig, &pod.name).await;
+    let results = run_script("client.py", &bed.kubeconfig, &pod.name).await;
 
     // The client offers v5 then v4 (older releases v4 only); kubewitness takes the first.
     exec_cases(&results, "", "v5.channel.k8s.io");
