@@ -27,6 +27,7 @@ pub mod labels;
 pub mod limiter;
 mod logs;
 mod model;
+mod reach;
 mod selector;
 pub mod store;
 mod units;
@@ -43,6 +44,7 @@ pub use compile::{API_VERSION, DEFAULT_MAX_CONCURRENT_STREAMS, KIND, MAX_RULES};
 pub use decide::{Action, Decision, Facts, Lookup, Needs, Request};
 pub use glob::{Glob, MAX_GLOB_LEN};
 pub use logs::{LogQueryError, clamp_log_query};
+pub use reach::Reach;
 pub use selector::{Labels, Selector};
 pub use units::{MAX_DURATION, MAX_QUANTITY};
 
