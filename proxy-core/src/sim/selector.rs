@@ -155,8 +155,15 @@ impl Selector {
     }
 }
 
+/// The event fields a field selector may name, as the API server allows for events.
+const INVOLVED_OBJECT_FIELDS: &[&str] = &[
+    "involvedObject.kind",
+    "involvedObject.name",
+    "involvedObject.namespace",
+];
+
 /// A field selector over the fields every resource supports: `metadata.name` and
-/// `metadata.namespace`, with `=`, `==` and `!=`.
+/// `metadata.namespace` (and an event's `involvedObject` fields), with `=`, `==` and `!=`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct FieldSelector {
     terms: Vec<(String, bool, String)>,
@@ -180,7 +187,10 @@ impl FieldSelector {
                 ));
             };
             let field = field.trim();
-            if field != "metadata.name" && field != "metadata.namespace" {
+            if field != "metadata.name"
+                && field != "metadata.namespace"
+                && !INVOLVED_OBJECT_FIELDS.contains(&field)
+            {
                 return Err(format!("field label not supported: {field}"));
             }
             terms.push((field.to_owned(), equal, value.trim().to_owned()));
@@ -191,8 +201,10 @@ impl FieldSelector {
     /// Whether the object satisfies every term.
     pub(crate) fn matches_object(&self, object: &Value) -> bool {
         self.terms.iter().all(|(field, equal, value)| {
-            let key = field.trim_start_matches("metadata.");
-            let actual = object["metadata"][key].as_str().unwrap_or_default();
+            let actual = match field.split_once('.') {
+                Some((outer, key)) => object[outer][key].as_str().unwrap_or_default(),
+                None => "",
+            };
             (actual == value) == *equal
         })
     }
