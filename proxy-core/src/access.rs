@@ -87,6 +87,11 @@ impl Access {
         &self.store
     }
 
+    /// Where audit lines go (the MCP gateway adds one line per tool call).
+    pub(crate) fn audit(&self) -> &AuditSink {
+        &self.audit
+    }
+
     /// Streams running now.
     pub fn streams(&self) -> u64 {
         self.limiter.streams()

@@ -161,6 +161,7 @@ impl Testbed {
                 fingerprint_key: Some(fingerprint_key(&dir)?),
                 ..Default::default()
             },
+            mcp: Default::default(),
         };
         config.validate()?;
         let proxy = Proxy::from_config(&config).await?;

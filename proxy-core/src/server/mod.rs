@@ -13,7 +13,7 @@ mod logs;
 mod portforward;
 mod respond;
 mod route;
-mod session;
+pub(crate) mod session;
 mod upgrade;
 
 pub use respond::{BoxError, ResponseBody};
@@ -55,6 +55,7 @@ pub struct Proxy {
     sessions: Gauge,
     recorder: Option<Arc<Recorder>>,
     redactor: Option<redact::Redactor>,
+    mcp: crate::config::McpConfig,
 }
 
 /// Everything a [`Proxy`] is made of.
@@ -82,7 +83,23 @@ impl Proxy {
             sessions: Gauge::default(),
             recorder: parts.recorder.map(Arc::new),
             redactor: parts.redactor,
+            mcp: crate::config::McpConfig::default(),
         })
+    }
+
+    /// Where requests go (the MCP gateway re-originates through it, like every handler).
+    pub(crate) fn upstream(&self) -> &Upstream {
+        &self.upstream
+    }
+
+    /// What callers may do (the MCP gateway decides every tool call through it).
+    pub(crate) fn access(&self) -> &Access {
+        &self.access
+    }
+
+    /// The MCP gateway's settings.
+    pub fn mcp_config(&self) -> &crate::config::McpConfig {
+        &self.mcp
     }
 
     /// The redactor, when session output is redacted.
@@ -169,13 +186,17 @@ impl Proxy {
             None => None,
         };
         let redactor = cfg.redaction.build()?;
-        Ok(Proxy::from_parts(ProxyParts {
+        let mut proxy = Proxy::from_parts(ProxyParts {
             auth: Authenticator::with_store(tokens, review),
             upstream,
             access: Access::new(store, audit).with_argv_redactor(redactor.clone()),
             recorder,
             redactor,
-        }))
+        });
+        if let Some(p) = Arc::get_mut(&mut proxy) {
+            p.mcp = cfg.mcp.clone();
+        }
+        Ok(proxy)
     }
 
     /// Sessions (exec, attach, logs) running now.
@@ -192,10 +213,10 @@ struct Gauge {
 }
 
 /// Held while a session runs.
-struct SessionGuard(Arc<Proxy>);
+pub(crate) struct SessionGuard(Arc<Proxy>);
 
 impl SessionGuard {
-    fn new(proxy: &Arc<Proxy>) -> SessionGuard {
+    pub(crate) fn new(proxy: &Arc<Proxy>) -> SessionGuard {
         proxy.sessions.count.fetch_add(1, Ordering::Relaxed);
         SessionGuard(proxy.clone())
     }
