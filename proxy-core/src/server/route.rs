@@ -45,6 +45,11 @@ pub(super) async fn handle(
             return Ok(respond::unauthorized(&err.to_string()));
         }
     };
+    // The MCP gateway: after authentication, every tool call decided like any request.
+    #[cfg(feature = "mcp")]
+    if crate::mcp::http::is_mcp(req.uri().path()) {
+        return Ok(crate::mcp::http::serve(req, proxy, identity, conn.remote).await);
+    }
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
     let info = match RequestInfo::classify(req.method(), &path, &query) {
