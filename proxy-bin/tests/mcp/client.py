@@ -1,0 +1,64 @@
+"""Drives kubewitness's MCP gateway with the official Python MCP SDK (`pip install mcp`).
+
+Usage: client.py SPEC.json. The spec names the transport and the calls:
+
+    {"transport": "stdio", "command": "/path/kubewitness", "args": ["mcp", "--config", "f"]}
+    {"transport": "http", "url": "https://127.0.0.1:N/mcp", "token": "...", "ca": "ca.crt"}
+
+plus "calls": [{"id": "...", "tool": "...", "arguments": {...}}]. Prints one JSON object:
+{"protocol": ..., "tools": [{"name", "description", "inputSchema"}], "calls": {id: {"isError",
+"text"}}}. A call that raises is reported as {"exception": "..."}.
+"""
+
+import asyncio
+import json
+import ssl
+import sys
+
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+from mcp.client.streamable_http import streamable_http_client
+
+
+async def run_calls(session, spec):
+    init = await session.initialize()
+    listed = await session.list_tools()
+    out = {
+        "protocol": str(init.protocol_version),
+        "tools": [
+            {"name": t.name, "description": t.description, "inputSchema": t.input_schema}
+            for t in listed.tools
+        ],
+        "calls": {},
+    }
+    for call in spec["calls"]:
+        try:
+            result = await session.call_tool(call["tool"], call.get("arguments", {}))
+            text = "".join(c.text for c in result.content if getattr(c, "type", "") == "text")
+            out["calls"][call["id"]] = {"isError": bool(result.is_error), "text": text}
+        except Exception as e:  # reported, not raised: the Rust test says which call failed
+            out["calls"][call["id"]] = {"exception": repr(e)}
+    return out
+
+
+async def main(spec):
+    if spec["transport"] == "stdio":
+        params = StdioServerParameters(command=spec["command"], args=spec["args"])
+        async with stdio_client(params) as (read, write):
+            async with ClientSession(read, write) as session:
+                return await run_calls(session, spec)
+    import httpx2
+
+    tls = ssl.create_default_context(cafile=spec["ca"])
+    headers = {"Authorization": "Bearer " + spec["token"]}
+    async with httpx2.AsyncClient(headers=headers, verify=tls, timeout=30) as http:
+        async with streamable_http_client(spec["url"], http_client=http) as streams:
+            read, write = streams[0], streams[1]
+            async with ClientSession(read, write) as session:
+                return await run_calls(session, spec)
+
+
+if __name__ == "__main__":
+    with open(sys.argv[1]) as f:
+        spec = json.load(f)
+    print(json.dumps(asyncio.run(main(spec))))
