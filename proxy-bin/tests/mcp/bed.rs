@@ -6,15 +6,13 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use proxy_core::record::store::RecordStore;
-use proxy_core::record::verify::{Problem, verify_session};
 use proxy_core::sim::{SimConfig, SimContainer, SimPod, SimTermination};
 use proxy_core::testbed::{Testbed, TestbedOptions};
 use serde_json::Value;
 use tokio::process::Command;
 
-/// The interpreter, found on `PATH` (CI installs the SDK with `python3 -m pip`).
-const PYTHON: &str = "python3";
+use crate::support::*;
+
 /// The whole script ends well within this.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -115,51 +113,12 @@ fn fingerprint_key_path(bed: &Testbed) -> PathBuf {
         .expect("the testbed sets a fingerprint key")
 }
 
-/// Whether `import mcp` works. Without it the test is skipped, except in CI.
-pub(crate) async fn sdk_installed() -> bool {
-    let import = Command::new(PYTHON)
-        .args(["-c", "import mcp"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .await;
-    let installed = import.is_ok_and(|s| s.success());
-    assert!(
-        installed || std::env::var_os("CI").is_none(),
-        "the python MCP SDK is required in CI (.ci/run installs it)"
-    );
-    if !installed {
-        eprintln!("skipped: the python MCP SDK is not installed (pip install mcp)");
-    }
-    installed
-}
-
 /// Runs `client.py` with `spec` and returns what it printed.
 pub(crate) async fn run_client(dir: &Path, spec: &Value) -> Value {
     let spec_path = dir.join(format!("spec-{}.json", rand_suffix()));
     std::fs::write(&spec_path, spec.to_string()).expect("writes the spec");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mcp/client.py");
-    let mut cmd = Command::new(PYTHON);
-    cmd.arg(script).arg(&spec_path);
-    for var in ["http_proxy", "https_proxy", "all_proxy"] {
-        cmd.env_remove(var).env_remove(var.to_ascii_uppercase());
-    }
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let out = tokio::time::timeout(SCRIPT_TIMEOUT, cmd.output())
-        .await
-        .expect("the python client timed out")
-        .expect("python3 runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "the client failed: {stderr}");
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "the client printed no JSON ({e}): {}\n{stderr}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
+    python_json(&script, &[spec_path.as_os_str()], SCRIPT_TIMEOUT).await
 }
 
 fn rand_suffix() -> u64 {
@@ -206,25 +165,16 @@ pub(crate) fn recording_ids(text: &str) -> (String, Option<String>) {
 /// Waits for recording `id` to be sealed, then runs `kubewitness verify` on it (the seal's
 /// key pinned) and returns its output; panics unless it exits 0.
 pub(crate) async fn verified(bed: &Testbed, id: &str) -> String {
-    let rc = bed.config.recording.as_ref().expect("the testbed records");
-    let store = RecordStore::open(&rc.store, &[], None).expect("the store opens");
-    for _ in 0..200 {
-        let r = verify_session(&store, id, None, &|| {}).await;
-        if !r.problems.contains(&Problem::Unsealed) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    sealed_session(&record_store(bed), &seal_key(bed), id).await;
+    let store = &bed
+        .config
+        .recording
+        .as_ref()
+        .expect("the testbed records")
+        .store;
     let public = bed.dir().join("recording.pub");
     let out = Command::new(env!("CARGO_BIN_EXE_kubewitness"))
-        .args([
-            "verify",
-            "--store",
-            &rc.store,
-            "--session",
-            id,
-            "--public-key",
-        ])
+        .args(["verify", "--store", store, "--session", id, "--public-key"])
         .arg(&public)
         .stdin(Stdio::null())
         .kill_on_drop(true)

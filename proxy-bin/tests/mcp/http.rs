@@ -3,10 +3,11 @@
 use serde_json::json;
 
 use crate::bed::*;
+use crate::support::python_has;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_agents_over_http_see_their_own_tools_and_limits() {
-    if !sdk_installed().await {
+    if !python_has("mcp").await {
         return;
     }
     let bed = testbed().await;

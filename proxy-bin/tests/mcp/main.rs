@@ -2,6 +2,12 @@
 //! (`kubewitness mcp`) and over Streamable HTTP (`/mcp`, two agents with their own
 //! tokens), and the MCP Inspector CLI, against the simulated API server.
 
+// The testbed and Python helpers are shared with proxy-core's kubectl tests; not all are
+// used here.
+#[allow(dead_code)]
+#[path = "../../../proxy-core/tests/kubectl/support.rs"]
+mod support;
+
 mod bed;
 mod http;
 mod inspector;

@@ -4,6 +4,7 @@
 use serde_json::json;
 
 use crate::bed::*;
+use crate::support::python_has;
 
 /// The calls agent-a makes, by id.
 fn calls() -> serde_json::Value {
@@ -26,7 +27,7 @@ fn calls() -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stdio_agent_gets_redacted_clamped_recorded_results_and_explained_denials() {
-    if !sdk_installed().await {
+    if !python_has("mcp").await {
         return;
     }
     let bed = testbed().await;
@@ -149,6 +150,26 @@ async fn stdio_agent_gets_redacted_clamped_recorded_results_and_explained_denial
         "{text}"
     );
     assert!(text.contains("Restart Count: 4"), "{text}");
+
+    // One audit line per call, with its arguments.
+    let audit = std::fs::read_to_string(bed.dir().join("audit-mcp.jsonl")).expect("audit");
+    let lines: Vec<serde_json::Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON audit line"))
+        .filter(|l: &serde_json::Value| l["verb"] == "mcp")
+        .collect();
+    assert_eq!(lines.len(), calls().as_array().unwrap().len(), "{audit}");
+    let sh = lines
+        .iter()
+        .find(|l| {
+            l["argv"][0]
+                .as_str()
+                .unwrap_or_default()
+                .contains("/var/run/secrets")
+        })
+        .expect("the sh call is audited with its arguments");
+    assert_eq!(sh["resource"], "mcp/k8s_exec_readonly");
+    assert_eq!(sh["decision"], "deny");
 
     // None of the refused execs or the huge log request reached the API server.
     let paths = sim_paths(&bed);
