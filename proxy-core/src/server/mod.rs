@@ -76,15 +76,19 @@ pub struct ProxyParts {
 impl Proxy {
     /// A proxy assembled from `parts`.
     pub fn from_parts(parts: ProxyParts) -> Arc<Proxy> {
-        Arc::new(Proxy {
+        Arc::new(Proxy::assemble(parts, crate::config::McpConfig::default()))
+    }
+
+    fn assemble(parts: ProxyParts, mcp: crate::config::McpConfig) -> Proxy {
+        Proxy {
             auth: parts.auth,
             upstream: parts.upstream,
             access: parts.access,
             sessions: Gauge::default(),
             recorder: parts.recorder.map(Arc::new),
             redactor: parts.redactor,
-            mcp: crate::config::McpConfig::default(),
-        })
+            mcp,
+        }
     }
 
     /// Where requests go (the MCP gateway re-originates through it, like every handler).
@@ -186,17 +190,14 @@ impl Proxy {
             None => None,
         };
         let redactor = cfg.redaction.build()?;
-        let mut proxy = Proxy::from_parts(ProxyParts {
+        let parts = ProxyParts {
             auth: Authenticator::with_store(tokens, review),
             upstream,
             access: Access::new(store, audit).with_argv_redactor(redactor.clone()),
             recorder,
             redactor,
-        });
-        if let Some(p) = Arc::get_mut(&mut proxy) {
-            p.mcp = cfg.mcp.clone();
-        }
-        Ok(proxy)
+        };
+        Ok(Arc::new(Proxy::assemble(parts, cfg.mcp.clone())))
     }
 
     /// Sessions (exec, attach, logs) running now.
