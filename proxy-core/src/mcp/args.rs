@@ -188,3 +188,69 @@ fn range(field: &str, value: Option<u64>, (lo, hi): (u64, u64)) -> Result<(), St
         _ => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn args(v: serde_json::Value) -> Option<serde_json::Map<String, serde_json::Value>> {
+        v.as_object().cloned()
+    }
+
+    #[test]
+    fn every_bound_is_checked_again() {
+        let ok = parse::<LogsArgs>(args(
+            json!({"namespace": "shop", "pod": "p", "tail_lines": 2000}),
+        ));
+        assert!(ok.is_ok());
+        for (bad, why) in [
+            (
+                json!({"namespace": "shop", "pod": "p", "tail_lines": 100000}),
+                "tail_lines: 100000 is outside 1..=2000",
+            ),
+            (
+                json!({"namespace": "shop", "pod": "p", "since_seconds": 0}),
+                "since_seconds: 0 is outside 1..=3600",
+            ),
+            (
+                json!({"namespace": "Shop", "pod": "p"}),
+                "namespace: a Kubernetes name",
+            ),
+            (
+                json!({"namespace": "shop", "pod": "p", "follow": true}),
+                "unknown field `follow`",
+            ),
+            (json!({"namespace": "shop"}), "missing field `pod`"),
+        ] {
+            let err = parse::<LogsArgs>(args(bad)).unwrap_err();
+            assert!(err.contains(why), "{err}");
+        }
+        let seven =
+            json!({"namespace": "s", "pod": "p", "command": ["a", "b", "c", "d", "e", "f", "g"]});
+        assert!(
+            parse::<ExecArgs>(args(seven))
+                .unwrap_err()
+                .contains("1 to 6 arguments")
+        );
+        let ctl = json!({"namespace": "s", "pod": "p", "command": ["echo", "a\u{1b}[2J"]});
+        assert!(
+            parse::<ExecArgs>(args(ctl))
+                .unwrap_err()
+                .contains("no control characters")
+        );
+        let sel = json!({"resource": "pods", "namespace": "s", "label_selector": "a=b;rm"});
+        assert!(
+            parse::<GetArgs>(args(sel))
+                .unwrap_err()
+                .contains("label_selector")
+        );
+        let limit = json!({"namespace": "s", "limit": 501});
+        assert!(
+            parse::<EventsArgs>(args(limit))
+                .unwrap_err()
+                .contains("limit: 501")
+        );
+    }
+}

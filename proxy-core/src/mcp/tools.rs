@@ -180,3 +180,34 @@ fn describe_schema() -> serde_json::Value {
         json!({"namespace": name_prop("the pod's namespace"), "pod": name_prop("the pod")}),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Policy;
+
+    #[test]
+    fn only_allowable_tools_are_listed_with_the_callers_limits() {
+        let p = Policy::from_yaml(
+            "apiVersion: kubewitness/v1\nkind: Policy\nrules:\n- name: r\n  subjects: {users: [ann]}\n  \
+             namespaces: [shop]\n  read: [pods, secrets, deployments.apps]\n  logs: {maxTailLines: 7}\n",
+        )
+        .unwrap();
+        let tools = list(&p.reach("ann", &[]), 4096);
+        let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+        assert_eq!(names, [LOGS, GET, DESCRIBE]);
+        let logs = tools[0].description.as_deref().unwrap();
+        assert!(
+            logs.contains("namespaces [shop]: tail_lines at most 7"),
+            "{logs}"
+        );
+        assert!(logs.contains("cut to 4096 bytes"), "{logs}");
+        let get = serde_json::Value::Object((*tools[1].input_schema).clone());
+        assert_eq!(
+            get["properties"]["resource"]["enum"],
+            serde_json::json!(["pods", "deployments.apps"])
+        );
+        assert_eq!(get["additionalProperties"], false);
+        assert!(list(&p.reach("bob", &[]), 4096).is_empty());
+    }
+}

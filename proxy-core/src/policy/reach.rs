@@ -92,3 +92,39 @@ impl std::fmt::Display for super::ResourceRef {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICY: &str = r#"
+apiVersion: kubewitness/v1
+kind: Policy
+rules:
+- name: a
+  subjects: {users: [ann]}
+  namespaces: [shop]
+  read: [pods, deployments.apps]
+  logs: {maxTailLines: 5}
+  exec: {commands: [[echo, "**"], [seq, "*"]]}
+- name: b
+  subjects: {groups: [ops]}
+  namespaces: ["pay-*"]
+  read: [pods, events]
+"#;
+
+    #[test]
+    fn reach_is_the_union_of_the_applying_rules() {
+        let p = Policy::from_yaml(POLICY).unwrap();
+        let ann = p.reach("ann", &["ops".into()]);
+        assert_eq!(ann.namespaces, ["shop", "pay-*"]);
+        assert_eq!(ann.read, ["pods", "deployments.apps", "events"]);
+        assert_eq!(ann.logs.len(), 1);
+        assert_eq!(ann.logs[0].1.max_tail_lines, Some(5));
+        assert_eq!(ann.exec[0].1, [r#"["echo", **]"#, r#"["seq", *]"#]);
+        let bob = p.reach("bob", &[]);
+        assert_eq!(bob, Reach::default(), "no rule applies to bob");
+        let ops = p.reach("olga", &["ops".into()]);
+        assert!(ops.exec.is_empty() && ops.logs.is_empty());
+    }
+}
