@@ -14,17 +14,13 @@ async fn two_agents_over_http_see_their_own_tools_and_limits() {
     let url = format!("https://{}/mcp", bed.addr);
     let ca = bed.dir().join("ca.crt").display().to_string();
     let spec = |token: &str, calls: serde_json::Value| json!({"transport": "http", "url": url, "token": token, "ca": ca, "calls": calls});
-    let a = run_client(
-        bed.dir(),
-        &spec(
-            &bed.callers[0].token,
-            json!([
-                {"id": "exec", "tool": "k8s_exec_readonly", "arguments": {"namespace": "shop", "pod": "worker-0", "command": ["echo", "over", "http"]}},
-                {"id": "logs_b_ns", "tool": "k8s_get_logs", "arguments": {"namespace": "default", "pod": "web-0"}},
-            ]),
-        ),
-    )
-    .await;
+    // agent-a: the full set of cases, over HTTP this time, plus a namespace of agent-b's.
+    let mut a_calls = crate::agent_a::calls();
+    a_calls.as_array_mut().expect("a list").push(json!(
+        {"id": "logs_b_ns", "tool": "k8s_get_logs", "arguments": {"namespace": "default", "pod": "web-0"}}
+    ));
+    bed.sim.clear_requests();
+    let a = run_client(bed.dir(), &spec(&bed.callers[0].token, a_calls)).await;
     let b_calls = json!([
         {"id": "get1", "tool": "k8s_get", "arguments": {"resource": "pods", "namespace": "default"}},
         {"id": "logs", "tool": "k8s_get_logs", "arguments": {"namespace": "default", "pod": "web-0", "tail_lines": 2}},
@@ -32,6 +28,8 @@ async fn two_agents_over_http_see_their_own_tools_and_limits() {
         {"id": "get2", "tool": "k8s_get", "arguments": {"resource": "pods", "namespace": "default", "name": "web-0"}},
         {"id": "get3", "tool": "k8s_get", "arguments": {"resource": "pods", "namespace": "default"}},
     ]);
+    // The audit file also holds the decisions of each call's Kubernetes requests.
+    crate::agent_a::check(&bed, &a, &bed.dir().join("audit.jsonl")).await;
     bed.sim.clear_requests();
     let b = run_client(bed.dir(), &spec(&bed.callers[1].token, b_calls)).await;
 
@@ -42,10 +40,6 @@ async fn two_agents_over_http_see_their_own_tools_and_limits() {
         ["k8s_get_logs", "k8s_get", "k8s_describe_pod"]
     );
 
-    let (err, text) = call(&a, "exec");
-    assert!(!err && text.starts_with("over http\n"), "{text}");
-    let (id, _) = recording_ids(text);
-    verified(&bed, &id).await;
     let (err, text) = call(&a, "logs_b_ns");
     assert!(err && text.contains("namespace default"), "{text}");
 

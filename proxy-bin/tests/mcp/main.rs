@@ -8,6 +8,7 @@
 #[path = "../../../proxy-core/tests/kubectl/support.rs"]
 mod support;
 
+mod agent_a;
 mod bed;
 mod http;
 mod inspector;
