@@ -198,3 +198,28 @@ pub(crate) fn sim_paths(bed: &Testbed) -> Vec<String> {
         .map(|r| r.uri.to_string())
         .collect()
 }
+
+/// Runs agent-b's describe over `transport` with the `initialize` handshake (up to
+/// 2025-11-25) and with the 2026-07-28 protocol's `server/discover`: the same tools and
+/// answers either way, at the version each negotiates.
+pub(crate) async fn both_protocols(bed: &Testbed, transport: Value) {
+    let mut versions = Vec::new();
+    for handshake in ["initialize", "discover"] {
+        let mut spec = transport.clone();
+        spec["handshake"] = handshake.into();
+        spec["calls"] = serde_json::json!([{"id": "describe", "tool": "k8s_describe_pod",
+            "arguments": {"namespace": "default", "pod": "web-0"}}]);
+        let out = run_client(bed.dir(), &spec).await;
+        assert_eq!(
+            tool_names(&out),
+            ["k8s_get_logs", "k8s_get", "k8s_describe_pod"]
+        );
+        let (err, text) = call(&out, "describe");
+        assert!(
+            !err && text.contains("Phase:      Running"),
+            "{handshake}: {text}"
+        );
+        versions.push(out["protocol"].as_str().expect("a version").to_string());
+    }
+    assert_eq!(versions, ["2025-11-25", "2026-07-28"]);
+}

@@ -5,7 +5,8 @@ Usage: client.py SPEC.json. The spec names the transport and the calls:
     {"transport": "stdio", "command": "/path/kubewitness", "args": ["mcp", "--config", "f"]}
     {"transport": "http", "url": "https://127.0.0.1:N/mcp", "token": "...", "ca": "ca.crt"}
 
-plus "calls": [{"id": "...", "tool": "...", "arguments": {...}}]. Prints one JSON object:
+plus "calls": [{"id": "...", "tool": "...", "arguments": {...}}] and optionally "handshake":
+"discover" (default "initialize"). Prints one JSON object:
 {"protocol": ..., "tools": [{"name", "description", "inputSchema"}], "calls": {id: {"isError",
 "text"}}}. A call that raises is reported as {"exception": "..."}.
 """
@@ -21,10 +22,15 @@ from mcp.client.streamable_http import streamable_http_client
 
 
 async def run_calls(session, spec):
-    init = await session.initialize()
+    # "initialize": the handshake of the 2024-11-05 .. 2025-11-25 protocol versions;
+    # "discover": the 2026-07-28 protocol (server/discover, no handshake, per-request metadata).
+    if spec.get("handshake", "initialize") == "discover":
+        await session.discover()
+    else:
+        await session.initialize()
     listed = await session.list_tools()
     out = {
-        "protocol": str(init.protocol_version),
+        "protocol": str(session.protocol_version),
         "tools": [
             {"name": t.name, "description": t.description, "inputSchema": t.input_schema}
             for t in listed.tools

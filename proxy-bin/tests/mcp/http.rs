@@ -63,3 +63,18 @@ async fn two_agents_over_http_see_their_own_tools_and_limits() {
     let paths = sim_paths(&bed);
     assert!(!paths.iter().any(|p| p.contains("/exec")), "{paths:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_serves_the_handshake_and_the_discover_protocol_versions() {
+    if !python_has("mcp").await {
+        return;
+    }
+    let bed = testbed().await;
+    let transport = json!({
+        "transport": "http",
+        "url": format!("https://{}/mcp", bed.addr),
+        "token": bed.callers[1].token,
+        "ca": bed.dir().join("ca.crt").display().to_string(),
+    });
+    both_protocols(&bed, transport).await;
+}
