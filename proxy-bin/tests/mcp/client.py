@@ -3,12 +3,14 @@
 Usage: client.py SPEC.json. The spec names the transport and the calls:
 
     {"transport": "stdio", "command": "/path/kubewitness", "args": ["mcp", "--config", "f"]}
-    {"transport": "http", "url": "https://127.0.0.1:N/mcp", "token": "...", "ca": "ca.crt"}
+    {"transport": "http", "url": "https://127.0.0.1:N/mcp", "token": "...", "ca": "ca.crt",
+     "origin": "https://page.example"}   # origin: optional
 
 plus "calls": [{"id": "...", "tool": "...", "arguments": {...}}] and optionally "handshake":
 "discover" (default "initialize"). Prints one JSON object:
 {"protocol": ..., "tools": [{"name", "description", "inputSchema"}], "calls": {id: {"isError",
-"text"}}}. A call that raises is reported as {"exception": "..."}.
+"text"}}}. A call that raises is reported as {"exception": "..."}. With "origin", one raw
+`initialize` POST is sent with that Origin and only {"status": N} is printed.
 """
 
 import asyncio
@@ -47,6 +49,15 @@ async def run_calls(session, spec):
     return out
 
 
+async def post_from_origin(http, spec):
+    body = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "page", "version": "1"}}}
+    headers = {"Origin": spec["origin"], "Accept": "application/json, text/event-stream"}
+    r = await http.post(spec["url"], json=body, headers=headers)
+    return {"status": r.status_code}
+
+
 async def main(spec):
     if spec["transport"] == "stdio":
         params = StdioServerParameters(command=spec["command"], args=spec["args"])
@@ -58,6 +69,8 @@ async def main(spec):
     tls = ssl.create_default_context(cafile=spec["ca"])
     headers = {"Authorization": "Bearer " + spec["token"]}
     async with httpx2.AsyncClient(headers=headers, verify=tls, timeout=30) as http:
+        if "origin" in spec:  # what a page in a browser would send: only the HTTP status
+            return await post_from_origin(http, spec)
         async with streamable_http_client(spec["url"], http_client=http) as streams:
             read, write = streams[0], streams[1]
             async with ClientSession(read, write) as session:

@@ -78,3 +78,25 @@ async fn http_serves_the_handshake_and_the_discover_protocol_versions() {
     });
     both_protocols(&bed, transport).await;
 }
+
+/// A page in a browser holding an agent's client certificate must not drive the gateway:
+/// a request with an `Origin` is refused before any tool runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_origin_is_refused() {
+    if !python_has("mcp").await {
+        return;
+    }
+    let bed = testbed().await;
+    let spec = json!({
+        "transport": "http",
+        "url": format!("https://{}/mcp", bed.addr),
+        "token": bed.callers[0].token,
+        "ca": bed.dir().join("ca.crt").display().to_string(),
+        "origin": "https://evil.example",
+        "calls": [],
+    });
+    bed.sim.clear_requests();
+    let out = run_client(bed.dir(), &spec).await;
+    assert_eq!(out["status"], 403, "{out}");
+    assert!(sim_paths(&bed).is_empty(), "{:?}", sim_paths(&bed));
+}

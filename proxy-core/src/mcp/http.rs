@@ -38,15 +38,17 @@ pub(crate) async fn serve(
         remote,
         transport: "http",
     });
-    // The caller is authenticated by kubewitness (a bearer token or certificate, never
-    // ambient browser credentials), so the SDK's loopback Host check would only refuse
-    // legitimate remote agents.
+    // The caller is authenticated by kubewitness, so the SDK's loopback Host check would only
+    // refuse legitimate remote agents. A request with an `Origin` comes from a browser page,
+    // which could ride on a client certificate the browser holds: every Origin is refused
+    // (agents are not browsers).
     let config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(false)
         .with_json_response(true)
         .with_sse_keep_alive(None)
         .with_max_request_body_bytes(MAX_MCP_BODY)
-        .disable_allowed_hosts();
+        .disable_allowed_hosts()
+        .enforce_origin_validation();
     let gateway = Gateway { proxy, fixed: None };
     let mut service = StreamableHttpService::new(
         move || Ok(gateway.clone()),
