@@ -88,6 +88,7 @@ impl Access {
     }
 
     /// Where audit lines go (the MCP gateway adds one line per tool call).
+    #[cfg(feature = "mcp")]
     pub(crate) fn audit(&self) -> &AuditSink {
         &self.audit
     }

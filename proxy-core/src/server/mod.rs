@@ -92,11 +92,13 @@ impl Proxy {
     }
 
     /// Where requests go (the MCP gateway re-originates through it, like every handler).
+    #[cfg(feature = "mcp")]
     pub(crate) fn upstream(&self) -> &Upstream {
         &self.upstream
     }
 
     /// What callers may do (the MCP gateway decides every tool call through it).
+    #[cfg(feature = "mcp")]
     pub(crate) fn access(&self) -> &Access {
         &self.access
     }
