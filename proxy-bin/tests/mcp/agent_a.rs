@@ -43,7 +43,10 @@ pub(crate) async fn check(bed: &Testbed, out: &Value, audit_file: &Path) {
         ]
     );
     let exec_desc = out["tools"][1]["description"].as_str().unwrap();
-    assert!(exec_desc.contains(r#"["seq", *, *]"#), "{exec_desc}");
+    assert!(
+        exec_desc.contains(r#"["seq", *, *] (at most 30 s)"#),
+        "{exec_desc}"
+    );
     assert!(
         out["tools"][0]["description"]
             .as_str()

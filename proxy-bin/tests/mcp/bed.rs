@@ -31,6 +31,7 @@ rules:
     commands:
       - [echo, "**"]
       - [seq, "*", "*"]
+    maxDuration: 30s
 - name: agent-b-read
   subjects: {users: [agent-b]}
   namespaces: [default]

@@ -152,14 +152,9 @@ fn allowed(reach: &Reach, tool: &str) -> String {
     let namespaces = format!("namespaces [{}]", reach.namespaces.join(", "));
     match tool {
         tools::EXEC => {
-            let rules: Vec<String> = reach
-                .exec
-                .iter()
-                .map(|(ns, cmds, _)| format!("in [{}]: {}", ns.join(", "), cmds.join(" ")))
-                .collect();
             format!(
                 "\nYour policy allows exec only of these commands {}.",
-                rules.join("; ")
+                tools::exec_allowed(reach)
             )
         }
         tools::LOGS => {

@@ -50,15 +50,10 @@ pub(crate) fn list(reach: &Reach, budget: usize) -> Vec<Tool> {
         tools.push(tool(LOGS, desc, logs_schema()));
     }
     if !reach.exec.is_empty() {
-        let allowed: Vec<String> = reach
-            .exec
-            .iter()
-            .map(|(ns, cmds, _)| format!("in [{}]: {}", ns.join(", "), cmds.join(" ")))
-            .collect();
         let desc = format!(
             "Run one allowlisted read-only command in a container (no stdin, no terminal). \
              Only these argv patterns are allowed (`*` one argument, `**` any rest): {}. {tail}",
-            allowed.join("; ")
+            exec_allowed(reach)
         );
         tools.push(tool(EXEC, desc, exec_schema()));
     }
@@ -87,6 +82,30 @@ pub(crate) fn list(reach: &Reach, budget: usize) -> Vec<Tool> {
         tools.push(tool(DESCRIBE, desc, describe_schema()));
     }
     tools
+}
+
+/// The exec allowlist of `reach`, per rule: namespaces, argv patterns, and the session caps.
+pub(crate) fn exec_allowed(reach: &Reach) -> String {
+    let rules: Vec<String> = reach
+        .exec
+        .iter()
+        .map(|(ns, cmds, limits)| {
+            let mut caps = Vec::new();
+            if let Some(b) = limits.max_output_bytes {
+                caps.push(format!("output at most {b} bytes"));
+            }
+            if let Some(d) = limits.max_duration {
+                caps.push(format!("at most {} s", d.as_secs()));
+            }
+            let caps = if caps.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", caps.join(", "))
+            };
+            format!("in [{}]: {}{caps}", ns.join(", "), cmds.join(" "))
+        })
+        .collect();
+    rules.join("; ")
 }
 
 fn tool(name: &'static str, description: String, schema: serde_json::Value) -> Tool {
