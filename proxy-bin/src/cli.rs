@@ -35,6 +35,8 @@ pub(crate) enum Command {
     Verify(VerifyArgs),
     /// Export a recorded session as text, JSON lines or an asciinema cast.
     Export(ExportArgs),
+    /// Serve the MCP gateway for an AI agent over stdio, as the config file's `mcp.user`.
+    Mcp(McpArgs),
     /// Run a self-contained demo: a simulated API server with kubewitness in front of it.
     #[cfg(feature = "sim")]
     Demo(DemoArgs),
@@ -70,6 +72,14 @@ pub(crate) struct ServeArgs {
     /// `upstream.context`: the kubeconfig context.
     #[arg(long)]
     pub(crate) context: Option<String>,
+}
+
+/// `kubewitness mcp`.
+#[derive(Debug, Args)]
+pub(crate) struct McpArgs {
+    /// The YAML configuration file (with `mcp: {user, groups}`).
+    #[arg(long, short = 'c')]
+    pub(crate) config: PathBuf,
 }
 
 /// `kubewitness demo`.

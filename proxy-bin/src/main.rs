@@ -10,6 +10,7 @@ mod cli;
 #[cfg(feature = "sim")]
 mod demo;
 mod forensics;
+mod mcp_cmd;
 mod policy_cmd;
 mod redact_cmd;
 mod serve;
@@ -83,6 +84,7 @@ fn main() -> ExitCode {
             Command::Sessions(args) => forensics::sessions(args).await,
             Command::Verify(args) => forensics::verify(args).await,
             Command::Export(args) => forensics::export(args).await,
+            Command::Mcp(args) => mcp_cmd::run(args).await,
             #[cfg(feature = "sim")]
             Command::Demo(args) => demo::run(args).await,
         }

@@ -91,6 +91,12 @@ impl Access {
         &self.store
     }
 
+    /// Where audit lines go (the MCP gateway adds one line per tool call).
+    #[cfg(feature = "mcp")]
+    pub(crate) fn audit(&self) -> &AuditSink {
+        &self.audit
+    }
+
     /// Streams running now.
     pub fn streams(&self) -> u64 {
         self.limiter.streams()

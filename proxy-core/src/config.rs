@@ -44,6 +44,53 @@ pub struct Config {
     pub redaction: crate::redaction::RedactionConfig,
     /// Connection and request limits of the listener (defaults in `server::limits`).
     pub listener: ListenerConfig,
+    /// The MCP gateway for AI agents (`user`, `groups` for stdio; `maxResultBytes`).
+    pub mcp: McpConfig,
+}
+
+/// `mcp:` — the MCP gateway.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct McpConfig {
+    /// The identity of `kubewitness mcp` over stdio; the agent cannot change it. (Over
+    /// HTTP every agent is whoever its credentials authenticate.)
+    pub user: Option<String>,
+    /// The groups of that identity.
+    pub groups: Vec<String>,
+    /// The most bytes of text one tool result carries. Default [`DEFAULT_MCP_RESULT_BYTES`].
+    pub max_result_bytes: Option<u64>,
+}
+
+/// The default per-call result budget: 32 KiB, a few thousand tokens.
+pub const DEFAULT_MCP_RESULT_BYTES: u64 = 32 * 1024;
+/// The smallest and largest `mcp.maxResultBytes` accepted.
+pub const MCP_RESULT_BYTES_RANGE: std::ops::RangeInclusive<u64> = 1024..=1024 * 1024;
+
+impl McpConfig {
+    /// The per-call result budget in bytes.
+    pub fn result_budget(&self) -> usize {
+        let bytes = self.max_result_bytes.unwrap_or(DEFAULT_MCP_RESULT_BYTES);
+        usize::try_from(bytes).unwrap_or(usize::MAX)
+    }
+
+    fn problems(&self) -> Vec<(String, String)> {
+        let mut problems = Vec::new();
+        if let Some(b) = self.max_result_bytes
+            && !MCP_RESULT_BYTES_RANGE.contains(&b)
+        {
+            problems.push((
+                "mcp.maxResultBytes".into(),
+                format!("{b} is outside 1024..=1048576"),
+            ));
+        }
+        if self.user.as_deref() == Some("") {
+            problems.push(("mcp.user".into(), "empty user name".into()));
+        }
+        if self.user.is_none() && !self.groups.is_empty() {
+            problems.push(("mcp.groups".into(), "groups without mcp.user".into()));
+        }
+        problems
+    }
 }
 
 /// Listener limits; every key is optional and defaults to the `const` named beside it in
@@ -288,6 +335,7 @@ impl Config {
                 file(&mut problems, "recording.signingKey", key);
             }
         }
+        problems.extend(self.mcp.problems());
         let client_ca = self.tls.as_ref().and_then(|t| t.client_ca.as_ref());
         if self.auth.token_file.is_none() && !self.auth.token_review && client_ca.is_none() {
             problems.push((

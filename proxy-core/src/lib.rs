@@ -11,6 +11,8 @@ pub mod downstream;
 #[doc(hidden)]
 pub mod fuzz_bridge;
 pub mod logstream;
+#[cfg(feature = "mcp")]
+pub mod mcp;
 pub mod peer;
 pub mod pipeline;
 pub mod policy;

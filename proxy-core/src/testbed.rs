@@ -166,6 +166,7 @@ impl Testbed {
                 ..Default::default()
             },
             listener: opts.listener.clone(),
+            mcp: Default::default(),
         };
         config.validate()?;
         let proxy = Proxy::from_config(&config).await?;

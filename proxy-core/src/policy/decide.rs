@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 pub use super::action::{Action, Request};
-use super::{AUTHENTICATED_GROUP, Limits, Policy, Rule, argv_matches};
+use super::{Limits, Policy, Rule, argv_matches};
 
 /// The result of looking up an object's labels.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -173,11 +173,7 @@ impl Policy {
 }
 
 fn applies_to(rule: &Rule, req: &Request<'_>) -> bool {
-    rule.users.iter().any(|u| u == req.user)
-        || rule
-            .groups
-            .iter()
-            .any(|g| g == AUTHENTICATED_GROUP || req.groups.contains(g))
+    rule.applies(req.user, req.groups)
 }
 
 fn check(rule: &Rule, req: &Request<'_>, facts: &Facts) -> Result<(), (Stage, String)> {

@@ -20,7 +20,7 @@ mod reviewproto;
 mod route;
 mod rulesreview;
 mod selfreview;
-mod session;
+pub(crate) mod session;
 mod upgrade;
 
 pub use limits::ListenerLimits;
@@ -62,6 +62,7 @@ pub struct Proxy {
     sessions: Gauge,
     recorder: Option<Arc<Recorder>>,
     redactor: Option<redact::Redactor>,
+    mcp: crate::config::McpConfig,
 }
 
 /// Everything a [`Proxy`] is made of.
@@ -82,14 +83,36 @@ pub struct ProxyParts {
 impl Proxy {
     /// A proxy assembled from `parts`.
     pub fn from_parts(parts: ProxyParts) -> Arc<Proxy> {
-        Arc::new(Proxy {
+        Arc::new(Proxy::assemble(parts, crate::config::McpConfig::default()))
+    }
+
+    fn assemble(parts: ProxyParts, mcp: crate::config::McpConfig) -> Proxy {
+        Proxy {
             auth: parts.auth,
             upstream: parts.upstream,
             access: parts.access,
             sessions: Gauge::default(),
             recorder: parts.recorder.map(Arc::new),
             redactor: parts.redactor,
-        })
+            mcp,
+        }
+    }
+
+    /// Where requests go (the MCP gateway re-originates through it, like every handler).
+    #[cfg(feature = "mcp")]
+    pub(crate) fn upstream(&self) -> &Upstream {
+        &self.upstream
+    }
+
+    /// What callers may do (the MCP gateway decides every tool call through it).
+    #[cfg(feature = "mcp")]
+    pub(crate) fn access(&self) -> &Access {
+        &self.access
+    }
+
+    /// The MCP gateway's settings.
+    pub fn mcp_config(&self) -> &crate::config::McpConfig {
+        &self.mcp
     }
 
     /// The redactor, when session output is redacted.
@@ -175,14 +198,15 @@ impl Proxy {
             None => None,
         };
         let redactor = cfg.redaction.build()?;
-        Ok(Proxy::from_parts(ProxyParts {
+        let parts = ProxyParts {
             auth: Authenticator::with_store(tokens, review)
                 .with_address_limit(crate::auth::AddressLimit::from_config(&cfg.auth)),
             upstream,
             access: Access::new(store, audit).with_argv_redactor(redactor.clone()),
             recorder,
             redactor,
-        }))
+        };
+        Ok(Arc::new(Proxy::assemble(parts, cfg.mcp.clone())))
     }
 
     /// Sessions (exec, attach, logs) running now.
@@ -199,10 +223,10 @@ struct Gauge {
 }
 
 /// Held while a session runs.
-struct SessionGuard(Arc<Proxy>);
+pub(crate) struct SessionGuard(Arc<Proxy>);
 
 impl SessionGuard {
-    fn new(proxy: &Arc<Proxy>) -> SessionGuard {
+    pub(crate) fn new(proxy: &Arc<Proxy>) -> SessionGuard {
         proxy.sessions.count.fetch_add(1, Ordering::Relaxed);
         SessionGuard(proxy.clone())
     }

@@ -46,6 +46,9 @@ enum Admitted {
         info: RequestInfo,
         review: selfreview::Review,
     },
+    /// The MCP gateway at `/mcp`: each tool call is decided like any request.
+    #[cfg(feature = "mcp")]
+    Mcp(Identity),
 }
 
 pub(super) async fn handle(
@@ -61,6 +64,10 @@ pub(super) async fn handle(
             info,
             review,
         }) => selfreview::handle(review, req, &info, &identity, &proxy, &conn).await,
+        #[cfg(feature = "mcp")]
+        Ok(Admitted::Mcp(identity)) => {
+            crate::mcp::http::serve(req, proxy, identity, conn.remote).await
+        }
         Err(res) => {
             // Read (a little of) what the client is still sending, so it sees the answer.
             body::drain(req.into_body()).await;
@@ -95,6 +102,11 @@ async fn admit(
             return Err(respond::unauthorized(&err.to_string()));
         }
     };
+    // The MCP gateway: after authentication, every tool call decided like any request.
+    #[cfg(feature = "mcp")]
+    if crate::mcp::http::is_mcp(req.uri().path()) {
+        return Ok(Admitted::Mcp(identity));
+    }
     let path = req.uri().path();
     let query = req.uri().query().unwrap_or("");
     let refuse = |why: String| {

@@ -73,6 +73,12 @@ pub struct SessionInfo {
 
 /// Builds the pipeline for a session.
 pub(super) fn pipeline(proxy: &Proxy, info: &SessionInfo) -> Pipeline {
+    recorded_pipeline(proxy, info).0
+}
+
+/// Builds the pipeline for a session and returns it with the session's recording id (when
+/// sessions are recorded).
+pub(crate) fn recorded_pipeline(proxy: &Proxy, info: &SessionInfo) -> (Pipeline, Option<String>) {
     let mut pipeline = Pipeline::new();
     let recording = proxy
         .recorder()
@@ -85,6 +91,7 @@ pub(super) fn pipeline(proxy: &Proxy, info: &SessionInfo) -> Pipeline {
             "session recorded"
         );
     }
+    let id = recording.as_ref().map(|h| h.session_id().to_string());
     // Toward the client, in order: redaction first (nothing after it sees a secret), then the
     // policy limits (the output cap counts what the client receives), then recording LAST in
     // both directions: it records what the client saw and what reached the server, and lets
@@ -111,7 +118,7 @@ pub(super) fn pipeline(proxy: &Proxy, info: &SessionInfo) -> Pipeline {
             Box::new(RecordFilter::new(handle, true)),
         );
     }
-    pipeline
+    (pipeline, id)
 }
 
 /// The argv as recorded: each argument masked like output, unless the session is unredacted

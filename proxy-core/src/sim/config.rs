@@ -91,6 +91,19 @@ pub struct SimContainer {
     pub follow_lines: Vec<String>,
     /// `env` entries `(name, value)` shown in the pod spec.
     pub env: Vec<(String, String)>,
+    /// How the container's previous instance ended, when it was restarted (`lastState`).
+    pub last_termination: Option<SimTermination>,
+}
+
+/// A container's previous termination, shown as `lastState.terminated`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SimTermination {
+    /// The reason (`OOMKilled`, `Error`).
+    pub reason: String,
+    /// The exit code (137 for an OOM kill).
+    pub exit_code: i32,
+    /// How many times the container has restarted.
+    pub restarts: u32,
 }
 
 fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -165,6 +178,7 @@ fn web_pod() -> SimPod {
                 "10.244.0.7 - - [02/May/2024:09:16:04 +0000] \"GET /favicon.ico HTTP/1.1\" 404 153 \"-\" \"Mozilla/5.0\"",
                 "2024/05/02 09:16:05 [notice] 1#1: signal 3 (SIGQUIT) received, shutting down",
             ]),
+            last_termination: None,
         }],
     }
 }
@@ -199,6 +213,7 @@ fn api_pod() -> SimPod {
                     "level=error msg=\"payment gateway timeout\" order=42 retry=1",
                     "level=info msg=\"shutting down\" signal=SIGTERM",
                 ]),
+                last_termination: None,
             },
             SimContainer {
                 name: "sidecar".into(),
@@ -211,6 +226,7 @@ fn api_pod() -> SimPod {
                     "[info][config] all dependencies initialized. starting workers",
                 ]),
                 follow_lines: lines(&["[info][main] shutting down"]),
+                last_termination: None,
             },
         ],
     }

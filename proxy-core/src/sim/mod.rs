@@ -45,7 +45,7 @@ mod tty;
 #[cfg(test)]
 mod tests;
 
-pub use config::{SimConfig, SimContainer, SimNamespace, SimPod};
+pub use config::{SimConfig, SimContainer, SimNamespace, SimPod, SimTermination};
 pub use fault::{Severable, SimFault};
 pub use portforward::echo_server;
 pub use server::{RecordedRequest, SimServer};

@@ -59,16 +59,23 @@ fn pod_object(pod: &SimPod, uid: u64, created: SystemTime, ip: u8) -> Value {
         .containers
         .iter()
         .map(|c| {
-            json!({
+            let mut status = json!({
                 "name": c.name,
                 "image": c.image,
                 "imageID": "",
                 "ready": true,
                 "started": true,
-                "restartCount": 0,
+                "restartCount": c.last_termination.as_ref().map_or(0, |t| t.restarts),
                 "state": {"running": {"startedAt": started}},
                 "containerID": format!("containerd://{uid:064x}"),
-            })
+            });
+            if let Some(t) = &c.last_termination {
+                status["lastState"] = json!({"terminated": {
+                    "reason": t.reason, "exitCode": t.exit_code,
+                    "startedAt": started, "finishedAt": started,
+                }});
+            }
+            status
         })
         .collect();
     let conditions: Vec<Value> = ["Initialized", "Ready", "ContainersReady", "PodScheduled"]

@@ -4,18 +4,14 @@
 //! checks what it printed, and that the sessions it made were recorded and verify.
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use base64::prelude::*;
 use proxy_core::testbed::TestbedOptions;
 use serde_json::Value;
-use tokio::process::Command;
 
 use crate::support::*;
 
-/// The interpreter, found on `PATH` (CI installs the client with `python3 -m pip`).
-const PYTHON: &str = "python3";
 /// The whole script (14 sessions, a followed log, two denials) ends well within this.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -40,49 +36,17 @@ rules:
     tty: true
 "#;
 
-/// Whether `import kubernetes` works. Without it the test is skipped, except in CI.
-pub(crate) async fn client_installed() -> bool {
-    let import = Command::new(PYTHON)
-        .args(["-c", "import kubernetes"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .await;
-    let installed = import.is_ok_and(|s| s.success());
-    assert!(
-        installed || std::env::var_os("CI").is_none(),
-        "the python kubernetes client is required in CI (.ci/run installs it)"
-    );
-    installed
-}
-
 /// Runs `python/SCRIPT` against the testbed and parses the JSON it prints.
 pub(crate) async fn run_script(script: &str, kubeconfig: &Path, pod: &str) -> Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/kubectl/python")
         .join(script);
-    let mut cmd = Command::new(PYTHON);
-    cmd.arg(script).arg(kubeconfig).arg(pod);
-    // websocket-client honours proxy variables; the testbed is on loopback.
-    for var in ["http_proxy", "https_proxy", "all_proxy"] {
-        cmd.env_remove(var).env_remove(var.to_ascii_uppercase());
-    }
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let out = tokio::time::timeout(SCRIPT_TIMEOUT, cmd.output())
-        .await
-        .expect("the python script timed out")
-        .expect("python3 runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "the script failed: {stderr}");
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "the script printed no JSON ({e}): {}\n{stderr}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
+    python_json(
+        &script,
+        &[kubeconfig.as_os_str(), pod.as_ref()],
+        SCRIPT_TIMEOUT,
+    )
+    .await
 }
 
 /// One case's result; a case that raised carries `error` and `traceback`.
@@ -122,7 +86,7 @@ fn exec_cases(results: &Value, prefix: &str, subprotocol: &str) {
 
 #[tokio::test]
 async fn the_official_python_client_execs_reads_logs_and_is_denied() {
-    if !client_installed().await {
+    if !python_has("kubernetes").await {
         eprintln!("skipped: python kubernetes client not installed");
         return;
     }

@@ -178,7 +178,7 @@ async fn redact_false_turns_read_redaction_off() {
 
 #[tokio::test]
 async fn the_python_client_reads_no_secret() {
-    if !crate::python::client_installed().await {
+    if !crate::support::python_has("kubernetes").await {
         eprintln!("skipped: python kubernetes client not installed");
         return;
     }

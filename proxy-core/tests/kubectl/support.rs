@@ -238,3 +238,57 @@ pub(crate) async fn exported_text(store: &RecordStore, id: &str) -> (Vec<u8>, Ve
         .expect("exports");
     (out, err)
 }
+
+/// The interpreter the Python client tests run, found on `PATH` (CI installs their
+/// packages with `python3 -m pip`).
+pub(crate) const PYTHON: &str = "python3";
+
+/// Whether `import MODULE` works. Without it a test is skipped, except in CI (`.ci/run`
+/// installs every module the tests import).
+pub(crate) async fn python_has(module: &str) -> bool {
+    let import = Command::new(PYTHON)
+        .args(["-c", &format!("import {module}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .await;
+    let installed = import.is_ok_and(|s| s.success());
+    assert!(
+        installed || std::env::var_os("CI").is_none(),
+        "the python module {module} is required in CI (.ci/run installs it)"
+    );
+    if !installed {
+        eprintln!("skipped: the python module {module} is not installed");
+    }
+    installed
+}
+
+/// Runs `python3 SCRIPT ARGS` (proxy variables removed: the testbed is on loopback) within
+/// `timeout` and parses the JSON it prints.
+pub(crate) async fn python_json(
+    script: &Path,
+    args: &[&std::ffi::OsStr],
+    timeout: Duration,
+) -> serde_json::Value {
+    let mut cmd = Command::new(PYTHON);
+    cmd.arg(script).args(args);
+    for var in ["http_proxy", "https_proxy", "all_proxy"] {
+        cmd.env_remove(var).env_remove(var.to_ascii_uppercase());
+    }
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(timeout, cmd.output())
+        .await
+        .expect("the python script timed out")
+        .expect("python3 runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the script failed: {stderr}");
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "the script printed no JSON ({e}): {}\n{stderr}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
