@@ -30,6 +30,7 @@ pub mod export;
 mod handle;
 mod recorder;
 pub mod seal;
+mod signed;
 pub mod store;
 pub mod verify;
 mod writer;

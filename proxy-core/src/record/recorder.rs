@@ -13,9 +13,9 @@ use tracing::{info, warn};
 use super::chunk::{self, Hash};
 use super::event::{Event, SessionMeta, Timed};
 use super::handle::{RecorderHandle, Shared};
-use super::seal::{self, ByteTotals, EndInfo, SealBody, SealSigner};
+use super::seal::{self, ByteTotals, EndInfo, SealBody, SealSigner, now_ms};
 use super::store::{ObjectLock, RecordStore, StoreError, chunk_name, seal_name};
-use super::writer::{Failer, Writer, now_ms};
+use super::writer::{Failer, Writer};
 use crate::channel::Channel;
 use crate::pipeline::EndHandle;
 

@@ -8,9 +8,11 @@
 use std::path::Path;
 
 use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey};
-use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
+use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+use super::signed;
 
 /// The format identifier in every seal.
 pub const FORMAT: &str = "kubewitness-recording/1";
@@ -142,6 +144,11 @@ impl SealSigner {
         Ok(SealSigner { key })
     }
 
+    /// Signs `message`.
+    pub(crate) fn sign(&self, message: &[u8]) -> [u8; 64] {
+        self.key.sign(message).to_bytes()
+    }
+
     /// The public half.
     pub fn verifying_key(&self) -> VerifyingKey {
         self.key.verifying_key()
@@ -194,94 +201,39 @@ pub fn load_public_key(path: &Path) -> Result<VerifyingKey, String> {
 /// Encodes a seal object, signing it when `signer` is given.
 pub fn encode(body: &SealBody, signer: Option<&SealSigner>) -> Vec<u8> {
     let raw = serde_json::to_vec(body).expect("plain structs serialize");
-    let mut out = raw.clone();
-    out.push(b'\n');
-    match signer {
-        Some(s) => {
-            let sig = s.key.sign(&signed_message(&raw));
-            out.extend_from_slice(b"ed25519 ");
-            out.extend_from_slice(hex::encode(sig.to_bytes()).as_bytes());
-        }
-        None => out.extend_from_slice(b"unsigned"),
-    }
-    out.push(b'\n');
-    out
-}
-
-fn signed_message(raw_body: &[u8]) -> Vec<u8> {
-    let mut m = SIGNING_CONTEXT.to_vec();
-    m.extend_from_slice(raw_body);
-    m
+    signed::encode(&raw, SIGNING_CONTEXT, signer)
 }
 
 impl Seal {
     /// Parses a seal object; strict about its shape, never panics.
     pub fn parse(object: &[u8]) -> Result<Seal, SealError> {
-        let bad = |m: &str| SealError::Malformed(m.to_string());
-        if object.len() > MAX_SEAL_LEN {
-            return Err(bad("too long"));
-        }
-        let text = std::str::from_utf8(object).map_err(|_| bad("not UTF-8"))?;
-        let text = text
-            .strip_suffix('\n')
-            .ok_or_else(|| bad("no final newline"))?;
-        let (body, sig) = text
-            .split_once('\n')
-            .ok_or_else(|| bad("no signature line"))?;
-        if sig.contains('\n') {
-            return Err(bad("more than two lines"));
-        }
+        let split = signed::split(object, MAX_SEAL_LEN).map_err(|e| SealError::Malformed(e.0))?;
         let parsed: SealBody =
-            serde_json::from_str(body).map_err(|e| SealError::Malformed(e.to_string()))?;
-        let signature = match sig {
-            "unsigned" => None,
-            _ => {
-                let hexsig = sig
-                    .strip_prefix("ed25519 ")
-                    .ok_or_else(|| bad("unknown signature line"))?;
-                // Only the lowercase hex `encode` writes: `hex::decode` also takes upper
-                // case, which would let a changed seal object still verify.
-                if !hexsig
-                    .bytes()
-                    .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-                {
-                    return Err(bad("signature is not lowercase hex"));
-                }
-                let raw = hex::decode(hexsig).map_err(|_| bad("signature is not hex"))?;
-                Some(
-                    <[u8; 64]>::try_from(raw.as_slice())
-                        .map_err(|_| bad("signature is not 64 bytes"))?,
-                )
-            }
-        };
+            serde_json::from_str(split.body).map_err(|e| SealError::Malformed(e.to_string()))?;
         Ok(Seal {
             body: parsed,
-            raw_body: body.as_bytes().to_vec(),
-            signature,
+            raw_body: split.body.as_bytes().to_vec(),
+            signature: split.signature,
         })
     }
 
     /// Checks the signature against the public key the body names. `Ok(None)`: unsigned.
     pub fn check_signature(&self) -> Result<Option<VerifyingKey>, String> {
-        match (&self.body.signer, &self.signature) {
-            (None, None) => Ok(None),
-            (Some(_), None) => Err("the seal names a signer but carries no signature".into()),
-            (None, Some(_)) => Err("the seal carries a signature but names no signer".into()),
-            (Some(info), Some(sig)) => {
-                let raw = hex::decode(&info.public_key).map_err(|_| "public key is not hex")?;
-                let raw: [u8; 32] = raw
-                    .try_into()
-                    .map_err(|_| "public key is not 32 bytes".to_string())?;
-                let vk = VerifyingKey::from_bytes(&raw).map_err(|e| e.to_string())?;
-                if info.algorithm != "ed25519" || fingerprint(&vk) != info.fingerprint {
-                    return Err("the signer's fingerprint does not match its key".into());
-                }
-                vk.verify_strict(&signed_message(&self.raw_body), &Signature::from_bytes(sig))
-                    .map_err(|_| "the signature does not verify".to_string())?;
-                Ok(Some(vk))
-            }
-        }
+        signed::check(
+            self.body.signer.as_ref(),
+            self.signature.as_ref(),
+            SIGNING_CONTEXT,
+            &self.raw_body,
+        )
+        .map_err(|e| format!("the seal: {e}"))
     }
+}
+
+/// Unix milliseconds now.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 #[cfg(test)]

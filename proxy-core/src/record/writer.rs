@@ -47,7 +47,7 @@ use tracing::{debug, warn};
 use super::chunk::{self, Hash};
 use super::event::{Event, Timed};
 use super::handle::{Item, Shared};
-use super::seal::{self, ByteTotals, EndInfo, SealBody, SealSigner};
+use super::seal::{self, ByteTotals, EndInfo, SealBody, SealSigner, now_ms};
 use super::store::{RecordStore, chunk_name, seal_name};
 use crate::channel::Channel;
 use crate::pipeline::EndHandle;
@@ -399,11 +399,4 @@ fn spool_write(dir: &Path, name: &str, obj: &Bytes) -> std::io::Result<PathBuf> 
         let _ = std::fs::remove_file(&tmp);
     }
     written.map(|()| path)
-}
-
-/// Unix milliseconds now.
-pub(crate) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
