@@ -25,11 +25,15 @@
 //! `interrupted`.
 
 pub mod chunk;
+pub mod digest;
 pub mod event;
 pub mod export;
 mod handle;
+mod ledger;
+mod ledger_files;
 mod recorder;
 pub mod seal;
+pub mod segment;
 mod signed;
 pub mod store;
 pub mod verify;
@@ -39,13 +43,16 @@ mod writer;
 pub use ed25519_dalek::VerifyingKey;
 pub use event::{Event, Finding, PolicyEvent, SessionMeta, Timed};
 pub use handle::{RecordError, RecordFilter, RecorderHandle, STALL_TIMEOUT, recording_failed};
+pub use ledger::{DEFAULT_DIGEST_INTERVAL, Ledger};
 pub use recorder::{
-    DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_INTERVAL_MS, DEFAULT_WINDOW_BYTES, MAX_CHUNK_BYTES,
-    ObjectLockConfig, Recorder, RecordingConfig,
+    CLOSE_TIMEOUT, DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_INTERVAL_MS, DEFAULT_WINDOW_BYTES,
+    MAX_CHUNK_BYTES, ObjectLockConfig, Recorder, RecordingConfig,
 };
 pub use seal::SealSigner;
 pub use store::{RecordStore, StoreError};
-pub use verify::{Problem, SessionReport, verify_session};
+pub use verify::{
+    Problem, SessionReport, StoreCheck, StoreFinding, StoreReport, verify_session, verify_store,
+};
 
 #[cfg(test)]
 mod tests;

@@ -13,8 +13,11 @@ use serde::Serialize;
 use super::seal::ByteTotals;
 use super::store::{CHUNK_SUFFIX, RecordStore, SEAL_NAME};
 
+mod chain;
 mod check;
+mod store;
 pub(crate) use check::SessionCheck;
+pub use store::{StoreCheck, StoreFinding, StoreReport, verify_store};
 
 /// One thing wrong with a session's record.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
