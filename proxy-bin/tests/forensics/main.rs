@@ -11,7 +11,9 @@ mod support;
 mod bin;
 
 mod crash;
+mod digests;
 mod export;
+mod ledger;
 mod s3;
 mod sessions;
 mod verify;
