@@ -186,16 +186,21 @@ impl SealSigner {
 pub fn load_public_key(path: &Path) -> Result<VerifyingKey, String> {
     let text =
         std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    parse_public_key(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Parses a public key: an SPKI PEM document, or 64 hex digits.
+pub fn parse_public_key(text: &str) -> Result<VerifyingKey, String> {
     let trimmed = text.trim();
     if trimmed.len() == 64
         && let Ok(raw) = hex::decode(trimmed)
     {
         let raw: [u8; 32] = raw.try_into().expect("32 bytes");
         return VerifyingKey::from_bytes(&raw)
-            .map_err(|e| format!("{}: not an Ed25519 public key: {e}", path.display()));
+            .map_err(|e| format!("not an Ed25519 public key: {e}"));
     }
     VerifyingKey::from_public_key_pem(trimmed)
-        .map_err(|e| format!("{}: not an Ed25519 public key: {e}", path.display()))
+        .map_err(|e| format!("not an Ed25519 public key: {e}"))
 }
 
 /// Encodes a seal object, signing it when `signer` is given.
