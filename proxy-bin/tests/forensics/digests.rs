@@ -161,17 +161,21 @@ async fn every_tamper_case_is_named_and_both_verifiers_agree() {
     .await;
 
     // The newest digest deleted while the instance is down: its next digest still follows
-    // the deleted one (the head is kept in the spool), so the gap shows.
+    // the deleted one (the head is kept in the spool), so the gap shows, and s4, which only
+    // the deleted digest listed, ended more than an interval before the next one.
     remove(&digest_path(&base, 2));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let run = Run::start(&cfg).await;
     run.close().await;
-    check(
+    let v = check(
         "the newest digest deleted, then a restart",
         &base,
         &[],
-        &["digestMissing"],
+        &["digestMissing", "unlisted"],
     )
     .await;
+    let gap = ("digestMissing".to_string(), INSTANCE.to_string(), Some(2));
+    assert!(v.findings.contains(&gap), "{v:?}");
 }
 
 #[tokio::test]
