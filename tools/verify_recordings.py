@@ -23,7 +23,8 @@ try:
     import zstandard
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding, PublicFormat, load_pem_public_key)
 except ImportError as e:  # pragma: no cover
     print(f"verify_recordings: missing package ({e}); pip install cryptography zstandard",
           file=sys.stderr)
@@ -41,7 +42,7 @@ SEAL_FORMAT = "kubewitness-recording/1"
 DIGEST_FORMAT = "kubewitness-digest/2"
 ZERO = "0" * 64
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-ULID_RE = re.compile(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
+ULID_RE = re.compile(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$", re.I)
 INSTANCE_RE = re.compile(r"^[a-z0-9_-][a-z0-9._-]{0,62}$")
 CHUNK_RE = re.compile(r"^(\d{10})\.chunk$")
 DIGEST_RE = re.compile(r"^(\d{10})\.digest$")
@@ -67,7 +68,7 @@ def ulid_int(s):
     if not ULID_RE.match(s):
         return None
     n = 0
-    for c in s:
+    for c in s.upper():
         n = n * 32 + CROCKFORD.index(c)
     return n
 
@@ -77,11 +78,6 @@ def ulid_ms(s):
     return 0 if n is None else n >> 80
 
 
-def raw_key(key):
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-    return key.public_bytes(Encoding.Raw, PublicFormat.Raw)
-
-
 def load_key(text):
     t = text.strip()
     if re.fullmatch(r"[0-9a-fA-F]{64}", t):
@@ -89,7 +85,7 @@ def load_key(text):
     key = load_pem_public_key(t.encode())
     if not isinstance(key, Ed25519PublicKey):
         raise ValueError("not an Ed25519 public key")
-    return raw_key(key)
+    return key.public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
 # --- signed two-line objects ------------------------------------------------------------
@@ -219,8 +215,8 @@ def check_session(store, prefix, sid, trusted):
         rep["sealHash"] = sha256(sobj)
         body, sig = split_signed(sobj, MAX_SEAL)
         seal = strict_json(body, SEAL_FIELDS)
-        key = check_signature(seal["signer"], sig, SEAL_CONTEXT, body)
         rep["endMs"] = seal["end"]["endMs"]
+        key = check_signature(seal["signer"], sig, SEAL_CONTEXT, body)
         if seal["format"] != SEAL_FORMAT or seal["session"] != sid:
             ok = False
         if set(seal["bytes"]) != {"stdin", "stdout", "stderr", "resize"}:
@@ -235,10 +231,10 @@ def check_session(store, prefix, sid, trusted):
     nevents, prev, declared = 0, ZERO, "unset"
     for pos in range(count):
         try:
-            cid, seq, cprev, events = decode_chunk(read(os.path.join(folder, f"{pos:010}.chunk")))
+            cobj = read(os.path.join(folder, f"{pos:010}.chunk"))
+            cid, seq, cprev, events = decode_chunk(cobj)
         except (Bad, OSError):
             return False, rep
-        cobj = read(os.path.join(folder, f"{pos:010}.chunk"))
         if cid != ulid_int(sid) or seq != pos or cprev != prev:
             ok = False
         for i, (kind, ebody) in enumerate(events):

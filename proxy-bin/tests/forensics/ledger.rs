@@ -26,6 +26,7 @@ pub(crate) struct Run {
 pub(crate) fn config(dir: &Path, key: Option<&Path>, previous: Option<&Path>) -> RecordingConfig {
     RecordingConfig {
         store: url(dir),
+        // Beside the store: a copy of the store is a store without its instance's spool.
         spool_dir: Some(dir.with_extension("spool")),
         chunk_bytes: Some(2048),
         instance: Some(INSTANCE.into()),
@@ -128,10 +129,9 @@ impl Verdict {
     }
 }
 
-/// `kubewitness verify --store DIR ARGS -o json`.
-pub(crate) async fn rust_verdict(dir: &Path, args: &[&str]) -> Verdict {
-    let store = url(dir);
-    let mut all = vec!["verify", "--store", &store, "-o", "json"];
+/// `kubewitness verify --store STORE ARGS -o json`.
+pub(crate) async fn rust_verdict(store: &str, args: &[&str]) -> Verdict {
+    let mut all = vec!["verify", "--store", store, "-o", "json"];
     all.extend_from_slice(args);
     let out = kubewitness(&all).await;
     let json = out.json();
@@ -221,4 +221,36 @@ pub(crate) async fn python_verdict(dir: &Path, args: &[&str]) -> Verdict {
         findings,
         failed,
     }
+}
+
+/// Runs `kubewitness verify` on `store` (with `store_args`, e.g. `--store-option`s) and the
+/// Python verifier on `dir` (the same objects in a directory), both with `args`; asserts the
+/// finding kinds are exactly `kinds`, the exit code follows, and the two agree on the exit
+/// code, every finding and every failed session.
+pub(crate) async fn agree(
+    case: &str,
+    store: &str,
+    store_args: &[&str],
+    dir: &Path,
+    args: &[&str],
+    kinds: &[&str],
+) -> Verdict {
+    let all: Vec<&str> = store_args.iter().chain(args).copied().collect();
+    let rust = rust_verdict(store, &all).await;
+    let want_code = if kinds.is_empty() && rust.failed.is_empty() {
+        0
+    } else {
+        1
+    };
+    assert_eq!(rust.code, Some(want_code), "{case}: {rust:?}");
+    assert_eq!(
+        rust.kinds(),
+        kinds.iter().copied().collect(),
+        "{case}: {rust:?}"
+    );
+    if python_ready() {
+        let python = python_verdict(dir, args).await;
+        assert_eq!(python, rust, "{case}: the two verifiers disagree");
+    }
+    rust
 }

@@ -15,5 +15,6 @@ mod digests;
 mod export;
 mod ledger;
 mod s3;
+mod s3_digests;
 mod sessions;
 mod verify;

@@ -50,11 +50,16 @@ pub(crate) struct LedgerConfig {
     pub(crate) previous: Option<SealSigner>,
 }
 
+/// Audit bytes waiting in memory that cut an early digest (a flood of decisions cannot
+/// grow memory for a whole interval).
+pub(crate) const MAX_PENDING_AUDIT: usize = 8 << 20;
+
 /// Lines and seals not yet in a stored digest.
 #[derive(Debug, Default)]
 struct Pending {
     sessions: Vec<Listed>,
     audit: Vec<Vec<u8>>,
+    audit_bytes: usize,
 }
 
 /// Writes one instance's digests and audit segments.
@@ -98,6 +103,7 @@ impl Ledger {
         if let Some(f) = &files {
             pending.sessions = f.load_sealed();
             pending.audit = f.load_audit();
+            pending.audit_bytes = pending.audit.iter().map(Vec::len).sum();
         }
         let must_write = crashed || !recovered.is_empty() || !pending.sessions.is_empty();
         pending.sessions.extend(recovered);
@@ -188,9 +194,11 @@ impl Ledger {
         let taken = {
             let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
             let n = p.sessions.len().min(MAX_DIGEST_SESSIONS);
+            p.audit_bytes = 0;
             Pending {
                 sessions: p.sessions.drain(..n).collect(),
                 audit: std::mem::take(&mut p.audit),
+                audit_bytes: 0,
             }
         };
         match self.store_digest(&mut head, &taken, recovered).await {
@@ -210,6 +218,7 @@ impl Ledger {
                 p.sessions.extend(later);
                 let later = std::mem::replace(&mut p.audit, taken.audit);
                 p.audit.extend(later);
+                p.audit_bytes = p.audit.iter().map(Vec::len).sum();
                 Err(e)
             }
         }
@@ -303,7 +312,11 @@ impl AuditTee for Ledger {
         {
             warn!(error = %e, "cannot spool an audit line");
         }
+        p.audit_bytes += line.len();
         p.audit.push(line);
+        if p.audit_bytes >= MAX_PENDING_AUDIT {
+            self.full.notify_one();
+        }
     }
 }
 

@@ -23,6 +23,15 @@
 //! after; the session's spool directory lives until the seal is stored. On start,
 //! [`Recorder::recover`] uploads whatever a crash left and seals those sessions as
 //! `interrupted`.
+//!
+//! # Evidence across sessions (format version 2)
+//!
+//! [`Recorder::start_digests`] starts the instance's [`Ledger`]: every stored seal and every
+//! audit line is noted, and every `digestInterval`, at [`Recorder::close`] and after a crash
+//! the interval's audit segment (`segment.rs`, a session-like object under `audit/`) and a
+//! signed digest chained to the previous one (`digest.rs`, under `digests/`) are stored.
+//! [`verify_store`] checks the chains, what they list and the segments; [`verify_session`]
+//! one session alone.
 
 pub mod chunk;
 pub mod digest;
