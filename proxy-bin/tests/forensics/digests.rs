@@ -60,7 +60,8 @@ async fn every_tamper_case_is_named_and_both_verifiers_agree() {
     let (evil, _, attacker) = new_key(t, "evil");
     let base = t.join("store");
     let cfg = config(&base, Some(&key), None);
-    // Three runs, three digests (0: s1 s2, 1: s3, 2: s4), each with an audit segment.
+    // Three runs, six digests: each run's start-up digest (0, 2, 4) and its last one (1: s1
+    // s2, 3: s3, 5: s4, each with an audit segment).
     let run = Run::start(&cfg).await;
     let _s1 = run.session("s1").await;
     let _s2 = run.session("s2").await;
@@ -91,15 +92,15 @@ async fn every_tamper_case_is_named_and_both_verifiers_agree() {
     assert!(v.findings.iter().any(|f| f.1 == s3), "{v:?}");
 
     let d = case("digest-deleted");
-    remove(&digest_path(&d, 1));
+    remove(&digest_path(&d, 3));
     check("a deleted digest", &d, &[], &["digestMissing", "unlisted"]).await;
 
     let d = case("audit-deleted");
-    remove(&audit_segment(&d, 0));
+    remove(&audit_segment(&d, 1));
     check("a deleted audit segment", &d, &[], &["auditMissing"]).await;
 
     let d = case("audit-modified");
-    let chunk = audit_segment(&d, 1).join("0000000000.chunk");
+    let chunk = audit_segment(&d, 3).join("0000000000.chunk");
     make_writable(&chunk);
     let mut bytes = std::fs::read(&chunk).unwrap();
     let at = bytes.len() - 3;
@@ -117,7 +118,7 @@ async fn every_tamper_case_is_named_and_both_verifiers_agree() {
     assert_eq!(v.failed.iter().collect::<Vec<_>>(), [&forged], "{v:?}");
 
     let d = case("digest-replaced");
-    let path = digest_path(&d, 1);
+    let path = digest_path(&d, 3);
     let mut body = Digest::parse(&std::fs::read(&path).unwrap()).unwrap().body;
     body.sessions.clear();
     body.signer = Some(attacker.info());
@@ -132,7 +133,7 @@ async fn every_tamper_case_is_named_and_both_verifiers_agree() {
     .await;
 
     let d = case("tail-deleted");
-    remove(&digest_path(&d, 2));
+    remove(&digest_path(&d, 5));
     // The tail alone: nothing later disowns it; `--until` past the last digest does.
     check("the newest digest deleted, no --until", &d, &[], &[]).await;
     let until = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
@@ -147,7 +148,7 @@ async fn every_tamper_case_is_named_and_both_verifiers_agree() {
     // The newest digest deleted while the instance is down: its next digest still follows
     // the deleted one (the head is kept in the spool), so the gap shows, and s4, which only
     // the deleted digest listed, ended more than an interval before the next one.
-    remove(&digest_path(&base, 2));
+    remove(&digest_path(&base, 5));
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let run = Run::start(&cfg).await;
     run.close().await;
@@ -158,7 +159,7 @@ async fn every_tamper_case_is_named_and_both_verifiers_agree() {
         &["digestMissing", "unlisted"],
     )
     .await;
-    let gap = ("digestMissing".to_string(), INSTANCE.to_string(), Some(2));
+    let gap = ("digestMissing".to_string(), INSTANCE.to_string(), Some(5));
     assert!(v.findings.contains(&gap), "{v:?}");
 }
 
@@ -172,15 +173,16 @@ async fn a_key_rotation_verifies_from_the_first_key() {
     let run = Run::start(&config(&dir, Some(&k1), None)).await;
     run.session("before").await;
     run.close().await;
-    // Rotation: the next digest is signed by k1 and names k2; later ones are k2's.
+    // Rotation: the next digest (the start-up one, 2) is signed by k1 and names k2; later
+    // ones are k2's.
     let run = Run::start(&config(&dir, Some(&k2), Some(&k1))).await;
     run.session("during").await;
     run.close().await;
     let run = Run::start(&config(&dir, Some(&k2), None)).await;
     run.session("after").await;
     run.close().await;
-    let d1 = Digest::parse(&std::fs::read(dir.join(digest_name(INSTANCE, 1))).unwrap()).unwrap();
-    assert!(d1.body.next_signer.is_some(), "{:?}", d1.body);
+    let d2 = Digest::parse(&std::fs::read(dir.join(digest_name(INSTANCE, 2))).unwrap()).unwrap();
+    assert!(d2.body.next_signer.is_some(), "{:?}", d2.body);
 
     let (p1, p2) = (p1.display().to_string(), p2.display().to_string());
     check(

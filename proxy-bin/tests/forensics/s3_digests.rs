@@ -78,7 +78,7 @@ async fn tampering_with_digests_on_s3_is_named_by_both_verifiers() {
     };
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();
-    let (key, _, _) = new_key(t, "k1");
+    let (key, public, _) = new_key(t, "k1");
     let (evil, _, attacker) = new_key(t, "evil");
     let url = format!("s3://{BUCKET}/{PREFIX}");
     let cfg = RecordingConfig {
@@ -135,7 +135,8 @@ async fn tampering_with_digests_on_s3_is_named_by_both_verifiers() {
     check("a deleted session", vec![], &["sessionMissing"]).await;
     restore(kept).await;
 
-    let d0 = digest_name(INSTANCE, 0);
+    // Two runs: digests 0 and 2 at start-up, 1 (s1) and 3 (s2) at shutdown.
+    let d0 = digest_name(INSTANCE, 1);
     let kept = saved(vec![d0.clone()]).await;
     delete(port, std::slice::from_ref(&d0)).await;
     check("a deleted digest", vec![], &["digestMissing", "unlisted"]).await;
@@ -151,6 +152,7 @@ async fn tampering_with_digests_on_s3_is_named_by_both_verifiers() {
 
     let mut forged = body.clone();
     forged.signer = Some(attacker.info());
+    let pinned = vec!["--public-key".to_string(), public.display().to_string()];
     delete(port, std::slice::from_ref(&d0)).await;
     store
         .put_new(&d0, encode(&forged, Some(&attacker)).into())
@@ -158,14 +160,14 @@ async fn tampering_with_digests_on_s3_is_named_by_both_verifiers() {
         .unwrap();
     check(
         "a digest replaced and signed by another key",
-        vec![],
+        pinned,
         &["digestModified", "digestUnknownKey", "unlisted"],
     )
     .await;
     delete(port, std::slice::from_ref(&d0)).await;
     restore(kept).await;
 
-    let d1 = digest_name(INSTANCE, 1);
+    let d1 = digest_name(INSTANCE, 3);
     let kept = saved(vec![d1.clone()]).await;
     delete(port, &[d1]).await;
     check("the newest digest deleted", vec![], &[]).await;

@@ -1,7 +1,7 @@
 //! The ledger of one instance: collects the seals stored and the audit lines decided in
 //! each interval, and writes the interval's audit segment and signed digest
-//! (`digest.rs`, `segment.rs`) every `digestInterval`, at shutdown, and at start-up for
-//! the interval a crash cut short.
+//! (`digest.rs`, `segment.rs`) every `digestInterval`, at shutdown, and at start-up (for
+//! the interval a crash cut short, `recovered`, or the time the instance was down).
 //!
 //! # Crash safety
 //!
@@ -77,9 +77,9 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// Opens the ledger of `cfg.instance`: finds the chain's head, and if the last run
-    /// crashed, writes the digest it missed, listing `recovered` (sessions crash recovery
-    /// sealed) too.
+    /// Opens the ledger of `cfg.instance`: finds the chain's head and writes the start-up
+    /// digest; if the last run crashed, that is the digest it missed, listing `recovered`
+    /// (sessions crash recovery sealed) too.
     pub(crate) async fn open(
         store: RecordStore,
         cfg: LedgerConfig,
@@ -116,8 +116,11 @@ impl Ledger {
             full: Arc::new(Notify::new()),
             closed: Default::default(),
         });
+        // Every start writes a digest: over the time the instance was down, or, after a
+        // crash, over what the crash cut short (`recovered`). So a running instance always
+        // has a digest, and sessions naming an instance without one stand out.
+        ledger.write_digest(must_write).await?;
         if must_write {
-            ledger.write_digest(true).await?;
             info!(instance = %ledger.cfg.instance, "wrote the digest a crash missed");
         }
         ledger.save_state(true).await;

@@ -27,7 +27,7 @@
 //! # Evidence across sessions (format version 2)
 //!
 //! [`Recorder::start_digests`] starts the instance's [`Ledger`]: every stored seal and every
-//! audit line is noted, and every `digestInterval`, at [`Recorder::close`] and after a crash
+//! audit line is noted, and at start-up, every `digestInterval` and at [`Recorder::close`]
 //! the interval's audit segment (`segment.rs`, a session-like object under `audit/`) and a
 //! signed digest chained to the previous one (`digest.rs`, under `digests/`) are stored.
 //! [`verify_store`] checks the chains, what they list and the segments; [`verify_session`]
