@@ -360,17 +360,14 @@ def trust(c, seq, d, body, sig, prev, pinned):
     if prev is not None and prev[2]:
         named = prev[0].get("nextSigner") or prev[0]["signer"]
         try:
-            expected = [signer_key(named)] if named else []
+            ok = (named is None and key is None) or \
+                (named is not None and key is not None and signer_key(named) == key)
         except Bad:
-            expected = []
+            ok = False
     elif pinned:
-        expected = list(pinned) + c.keys
+        ok = key is not None and key in list(pinned) + c.keys
     else:
-        expected = None
-    if key is None:
-        ok = expected is None and not pinned
-    else:
-        ok = expected is None or key in expected
+        ok = True
     if not ok:
         c.findings.add(("digestUnknownKey", c.instance, seq))
         return False

@@ -84,3 +84,28 @@ async fn after_a_crash_the_missed_digest_lists_what_came_before_it() {
     assert!(!digest(&store, 2).await.unwrap().body.recovered);
     assert_eq!(intact(&store).await, 3);
 }
+
+#[tokio::test]
+async fn an_unsigned_chain_verifies_without_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = ledger_config(dir.path(), "1h");
+    let store = RecordStore::open(&cfg.store, &[], None).unwrap();
+    for _ in 0..2 {
+        let rec = Recorder::new(cfg.clone(), store.clone(), None);
+        rec.recover().await.unwrap();
+        rec.start_digests().await.unwrap();
+        rec.close().await;
+    }
+    let r = verify_store(&store, &StoreCheck::default(), &|| {})
+        .await
+        .unwrap();
+    assert!(r.intact(), "{:?}", r.findings);
+    assert_eq!(r.digests, 4);
+    // A key given: an unsigned chain is not trusted.
+    let pinned = StoreCheck {
+        keys: vec![signer().verifying_key()],
+        ..StoreCheck::default()
+    };
+    let r = verify_store(&store, &pinned, &|| {}).await.unwrap();
+    assert!(!r.intact());
+}

@@ -187,25 +187,20 @@ impl Chain {
             .signer
             .as_ref()
             .map_or_else(|| "unsigned".to_string(), |i| i.fingerprint.clone());
-        let expected: Option<Vec<VerifyingKey>> = match prev {
+        let ok = match prev {
+            // The key the trusted predecessor named (its rotation, or its own); an unsigned
+            // predecessor names none: the chain stays unsigned.
             Some(p) if p.trusted => {
-                let named = p
-                    .digest
-                    .body
-                    .next_signer
-                    .as_ref()
-                    .or(p.digest.body.signer.as_ref());
-                Some(named.and_then(|i| i.key().ok()).into_iter().collect())
+                let b = &p.digest.body;
+                match (b.next_signer.as_ref().or(b.signer.as_ref()), &key) {
+                    (None, None) => true,
+                    (Some(named), Some(k)) => named.key().ok().as_ref() == Some(k),
+                    _ => false,
+                }
             }
-            _ if !pinned.is_empty() => Some(self.trusted_keys(pinned)),
+            _ if !pinned.is_empty() => key.is_some_and(|k| self.trusted_keys(pinned).contains(&k)),
             // Trust on first use: digest 0, or the first after a gap, when no key is given.
-            _ => None,
-        };
-        let ok = match (&key, expected) {
-            (None, Some(_)) => false,
-            (None, None) => pinned.is_empty(),
-            (Some(k), Some(want)) => want.contains(k),
-            (Some(_), None) => true,
+            _ => true,
         };
         if !ok {
             self.findings.insert(StoreFinding::DigestUnknownKey {
