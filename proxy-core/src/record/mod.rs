@@ -38,6 +38,7 @@ pub mod digest;
 pub mod event;
 pub mod export;
 mod handle;
+mod keys;
 mod ledger;
 mod ledger_files;
 mod recorder;

@@ -7,7 +7,7 @@
 
 use ed25519_dalek::{Signature, VerifyingKey};
 
-use super::seal::{SealSigner, SignerInfo, fingerprint};
+use super::keys::{SealSigner, SignerInfo};
 
 /// Why a signed object does not parse.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -103,20 +103,5 @@ pub(crate) fn check(
                 .map_err(|_| "the signature does not verify".to_string())?;
             Ok(Some(vk))
         }
-    }
-}
-
-impl SignerInfo {
-    /// The key, checked against the recorded algorithm and fingerprint.
-    pub fn key(&self) -> Result<VerifyingKey, String> {
-        let raw = hex::decode(&self.public_key).map_err(|_| "public key is not hex")?;
-        let raw: [u8; 32] = raw
-            .try_into()
-            .map_err(|_| "public key is not 32 bytes".to_string())?;
-        let vk = VerifyingKey::from_bytes(&raw).map_err(|e| e.to_string())?;
-        if self.algorithm != "ed25519" || fingerprint(&vk) != self.fingerprint {
-            return Err("the signer's fingerprint does not match its key".into());
-        }
-        Ok(vk)
     }
 }
