@@ -31,7 +31,8 @@ pub(crate) enum Command {
     Redact(RedactArgs),
     /// List recorded sessions.
     Sessions(SessionsArgs),
-    /// Verify recorded sessions: chunk hashes, chain, sequence, seal and signature.
+    /// Verify recordings: each session's chunks, chain, seal and signature, and the store's
+    /// signed digests (missing, injected or altered sessions, digests and audit segments).
     Verify(VerifyArgs),
     /// Export a recorded session as text, JSON lines or an asciinema cast.
     Export(ExportArgs),
@@ -176,12 +177,25 @@ pub(crate) struct SessionsArgs {
 pub(crate) struct VerifyArgs {
     #[command(flatten)]
     pub(crate) store: StoreArgs,
-    /// Only this session (default: all).
+    /// Only this session (default: the whole store, digests and audit segments included).
     #[arg(long)]
     pub(crate) session: Option<String>,
-    /// Pin the signing key: a PEM public key or 64 hex digits.
+    /// A trusted signing key: a PEM public key or 64 hex digits (repeatable; rotations
+    /// recorded in the digests extend the trust).
     #[arg(long)]
-    pub(crate) public_key: Option<PathBuf>,
+    pub(crate) public_key: Vec<PathBuf>,
+    /// A file of trusted keys, one per line as 64 hex digits (`#` comments).
+    #[arg(long)]
+    pub(crate) keyring: Option<PathBuf>,
+    /// Only sessions and digests from this time on: a duration ago (`2h`) or a time.
+    #[arg(long)]
+    pub(crate) since: Option<String>,
+    /// Only up to this time; the digests must cover it (a tail cut off is reported).
+    #[arg(long)]
+    pub(crate) until: Option<String>,
+    /// Only this instance's digests and the sessions they list.
+    #[arg(long)]
+    pub(crate) instance: Option<String>,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value = "text")]
     pub(crate) output: Output,

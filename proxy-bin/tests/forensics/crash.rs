@@ -47,9 +47,13 @@ async fn start_demo(dir: &Path) -> Child {
     child
 }
 
-/// Chunk objects of the one session under `recordings`, and its id.
+/// Chunk objects of the one session under `recordings` (not `digests/` or `audit/`), and
+/// its id.
 fn stored_chunks(recordings: &Path) -> Option<(String, usize)> {
-    let session = std::fs::read_dir(recordings).ok()?.flatten().next()?;
+    let session = std::fs::read_dir(recordings)
+        .ok()?
+        .flatten()
+        .find(|e| e.file_name().len() == 26)?;
     let n = std::fs::read_dir(session.path())
         .ok()?
         .flatten()
@@ -144,9 +148,27 @@ async fn a_sigkilled_demo_recovers_and_seals_the_session_interrupted() {
     );
     let json = kubewitness(&["verify", "--store", &store, "-o", "json"]).await;
     json.ok();
-    let report = &json.json()[0];
+    let json = json.json();
+    let report = &json["sessions"][0];
     assert_eq!(report["intact"], true, "{report}");
     assert_eq!(report["endReason"], "interrupted");
+    // The restart wrote the digest the kill missed (after the first run's start-up digest):
+    // it lists the interrupted session, says it was written by recovery, and the chain
+    // verifies.
+    assert_eq!(json["findings"], serde_json::json!([]), "{json}");
+    assert_eq!(json["digests"], 2, "{json}");
+    let instance = json["instances"][0]
+        .as_str()
+        .expect("an instance")
+        .to_string();
+    let digest =
+        std::fs::read_to_string(recordings.join(format!("digests/{instance}/0000000001.digest")))
+            .expect("the recovery digest");
+    let body: serde_json::Value = serde_json::from_str(digest.lines().next().unwrap()).unwrap();
+    assert_eq!(body["recovered"], true, "{body}");
+    assert_eq!(body["sessions"][0]["session"], id.as_str(), "{body}");
+    // The decisions of the killed run (kubectl's exec was allowed) are in its audit segment.
+    assert!(body["audit"]["session"].is_string(), "{body}");
 
     // Everything stored before the kill is in the export, and nothing kubectl did not print.
     let exported = export(&store, &id, "text").await.ok().stdout.clone();

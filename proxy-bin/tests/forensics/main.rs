@@ -11,7 +11,10 @@ mod support;
 mod bin;
 
 mod crash;
+mod digests;
 mod export;
+mod ledger;
 mod s3;
+mod s3_digests;
 mod sessions;
 mod verify;

@@ -62,7 +62,12 @@ async fn start_moto(bin: &Path) -> (Child, u16) {
 
 /// A raw HTTP/1.1 request to moto (which checks that a request is signed, not the
 /// signature); returns the status and the headers, names lower-cased.
-async fn http(port: u16, method: &str, path: &str, extra: &str) -> (u16, BTreeMap<String, String>) {
+pub(crate) async fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    extra: &str,
+) -> (u16, BTreeMap<String, String>) {
     let mut conn = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
     let auth = "AWS4-HMAC-SHA256 Credential=moto/20250101/us-east-1/s3/aws4_request, \
                 SignedHeaders=host, Signature=00";
@@ -131,32 +136,31 @@ async fn assert_retained(port: u16, name: &str) -> SystemTime {
     until
 }
 
-#[tokio::test]
-async fn s3_with_object_lock_refuses_overwrites_and_retains_every_object() {
+/// Starts `moto_server` with `bucket` (Object Lock enabled with `lock`); the server, its
+/// port and the store options to reach it. `None` (a skip) when moto is not installed,
+/// which fails under `CI`.
+pub(crate) async fn moto_bucket(
+    bucket: &str,
+    lock: bool,
+) -> Option<(Child, u16, Vec<(String, String)>)> {
     let Some(bin) = moto_server() else {
         assert!(
             std::env::var_os("CI").is_none(),
             "moto_server is required in CI (.ci/run installs it)"
         );
         eprintln!("skipped: moto_server not installed (pip install 'moto[server]')");
-        return;
+        return None;
     };
-    let (_moto, port) = start_moto(&bin).await;
-    let (status, h) = http(
-        port,
-        "PUT",
-        &format!("/{BUCKET}"),
-        "x-amz-bucket-object-lock-enabled: true\r\n",
-    )
-    .await;
+    let (moto, port) = start_moto(&bin).await;
+    let header = if lock {
+        "x-amz-bucket-object-lock-enabled: true\r\n"
+    } else {
+        ""
+    };
+    let (status, h) = http(port, "PUT", &format!("/{bucket}"), header).await;
     assert_eq!(status, 200, "creating the bucket: {h:?}");
-
-    let tmp = tempfile::tempdir().unwrap();
-    let signer = SealSigner::from_seed(&[9; 32]);
-    std::fs::write(tmp.path().join("rec.key"), signer.to_pkcs8_pem()).unwrap();
-    std::fs::write(tmp.path().join("rec.pub"), signer.public_key_pem()).unwrap();
     let endpoint = format!("http://127.0.0.1:{port}");
-    let options: Vec<(String, String)> = [
+    let options = [
         ("aws_endpoint", endpoint.as_str()),
         ("aws_allow_http", "true"),
         ("aws_region", "us-east-1"),
@@ -166,6 +170,18 @@ async fn s3_with_object_lock_refuses_overwrites_and_retains_every_object() {
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
+    Some((moto, port, options))
+}
+
+#[tokio::test]
+async fn s3_with_object_lock_refuses_overwrites_and_retains_every_object() {
+    let Some((_moto, port, options)) = moto_bucket(BUCKET, true).await else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let signer = SealSigner::from_seed(&[9; 32]);
+    std::fs::write(tmp.path().join("rec.key"), signer.to_pkcs8_pem()).unwrap();
+    std::fs::write(tmp.path().join("rec.pub"), signer.public_key_pem()).unwrap();
     let url = format!("s3://{BUCKET}/{PREFIX}");
     let config = RecordingConfig {
         store: url.clone(),

@@ -4,7 +4,9 @@
 //! `container`, `argv`, `decision` (`allow`/`deny`), `rule`, `reason`. A line never holds a
 //! credential: only the authenticated identity is written, never headers or tokens. The
 //! sink is stdout unless `audit.path` names a file (opened for append, created `0600`).
-//! Lines are written whole under a lock, so concurrent decisions never interleave.
+//! Lines are written whole under a lock, so concurrent decisions never interleave. With
+//! recording, each line is also handed, in the same order, to an [`AuditTee`] (the
+//! recorder's ledger, which stores them in hash-chained audit segments).
 
 use std::io::Write;
 use std::path::Path;
@@ -84,9 +86,16 @@ impl AuditRecord {
     }
 }
 
+/// Receives every audit line too, in order (the line ends in `\n`).
+pub trait AuditTee: Send + Sync + std::fmt::Debug {
+    /// One line, called under the sink's lock.
+    fn line(&self, line: &[u8]);
+}
+
 /// Where audit lines go.
 pub struct AuditSink {
     out: Mutex<Box<dyn Write + Send>>,
+    tee: std::sync::OnceLock<std::sync::Arc<dyn AuditTee>>,
 }
 
 impl std::fmt::Debug for AuditSink {
@@ -114,7 +123,15 @@ impl AuditSink {
 
     /// Lines to any writer.
     pub fn writer(w: Box<dyn Write + Send>) -> AuditSink {
-        AuditSink { out: Mutex::new(w) }
+        AuditSink {
+            out: Mutex::new(w),
+            tee: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Also hands every line to `tee` (set once; later calls are ignored).
+    pub fn tee(&self, tee: std::sync::Arc<dyn AuditTee>) {
+        let _ = self.tee.set(tee);
     }
 
     /// Writes one line. A write failure is logged, never fatal to the request.
@@ -125,6 +142,9 @@ impl AuditSink {
         };
         line.push(b'\n');
         let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(tee) = self.tee.get() {
+            tee.line(&line);
+        }
         if let Err(e) = out.write_all(&line).and_then(|_| out.flush()) {
             tracing::error!(error = %e, "audit write failed");
         }

@@ -73,6 +73,10 @@ pub struct SessionMeta {
     /// SHA-256 fingerprint (hex) of the key that will sign the seal; `None` when unsigned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signer: Option<String>,
+    /// The kubewitness instance whose digests list the session (version 2; absent in
+    /// version 1 recordings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
 }
 
 /// A redaction finding: where a secret was replaced. Never the secret itself.

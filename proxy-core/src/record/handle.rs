@@ -15,8 +15,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc};
 
 use super::event::{Event, Finding, PolicyEvent, Timed};
-use super::seal::EndInfo;
-use super::writer::now_ms;
+use super::seal::{EndInfo, now_ms};
 use crate::channel::Msg;
 use crate::pipeline::{EndReason, EndSession, Filter, Ready, SessionEnd};
 use crate::status::Status;

@@ -23,13 +23,28 @@
 //! after; the session's spool directory lives until the seal is stored. On start,
 //! [`Recorder::recover`] uploads whatever a crash left and seals those sessions as
 //! `interrupted`.
+//!
+//! # Evidence across sessions (format version 2)
+//!
+//! [`Recorder::start_digests`] starts the instance's [`Ledger`]: every stored seal and every
+//! audit line is noted, and at start-up, every `digestInterval` and at [`Recorder::close`]
+//! the interval's audit segment (`segment.rs`, a session-like object under `audit/`) and a
+//! signed digest chained to the previous one (`digest.rs`, under `digests/`) are stored.
+//! [`verify_store`] checks the chains, what they list and the segments; [`verify_session`]
+//! one session alone.
 
 pub mod chunk;
+pub mod digest;
 pub mod event;
 pub mod export;
 mod handle;
+mod keys;
+mod ledger;
+mod ledger_files;
 mod recorder;
 pub mod seal;
+pub mod segment;
+mod signed;
 pub mod store;
 pub mod verify;
 mod writer;
@@ -38,13 +53,16 @@ mod writer;
 pub use ed25519_dalek::VerifyingKey;
 pub use event::{Event, Finding, PolicyEvent, SessionMeta, Timed};
 pub use handle::{RecordError, RecordFilter, RecorderHandle, STALL_TIMEOUT, recording_failed};
+pub use ledger::{DEFAULT_DIGEST_INTERVAL, Ledger};
 pub use recorder::{
-    DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_INTERVAL_MS, DEFAULT_WINDOW_BYTES, MAX_CHUNK_BYTES,
-    ObjectLockConfig, Recorder, RecordingConfig,
+    CLOSE_TIMEOUT, DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_INTERVAL_MS, DEFAULT_WINDOW_BYTES,
+    MAX_CHUNK_BYTES, ObjectLockConfig, Recorder, RecordingConfig,
 };
 pub use seal::SealSigner;
 pub use store::{RecordStore, StoreError};
-pub use verify::{Problem, SessionReport, verify_session};
+pub use verify::{
+    Problem, SessionReport, StoreCheck, StoreFinding, StoreReport, verify_session, verify_store,
+};
 
 #[cfg(test)]
 mod tests;

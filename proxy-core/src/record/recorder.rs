@@ -3,19 +3,23 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
+
+use sha2::{Digest as _, Sha256};
 
 use serde::Deserialize;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use super::chunk::{self, Hash};
+use super::digest::Listed;
 use super::event::{Event, SessionMeta, Timed};
 use super::handle::{RecorderHandle, Shared};
-use super::seal::{self, ByteTotals, EndInfo, SealBody, SealSigner};
+use super::ledger::{DEFAULT_DIGEST_INTERVAL, Ledger, LedgerConfig, default_instance};
+use super::seal::{self, ByteTotals, EndInfo, SealBody, SealSigner, now_ms};
 use super::store::{ObjectLock, RecordStore, StoreError, chunk_name, seal_name};
-use super::writer::{Failer, Writer, now_ms};
+use super::writer::{Failer, Writer, Writers};
 use crate::channel::Channel;
 use crate::pipeline::EndHandle;
 
@@ -40,6 +44,8 @@ pub const DEFAULT_CHUNK_INTERVAL_MS: u64 = 1000;
 /// 8 MiB keeps a session near the network's pace on such a disk. The window is a bound, not an
 /// allocation: only a session that outruns its store holds that much.
 pub const DEFAULT_WINDOW_BYTES: usize = 8 * DEFAULT_CHUNK_BYTES;
+/// How long [`Recorder::close`] waits for running recordings to be sealed.
+pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest chunk size accepted (half the reader's payload limit: a chunk may overshoot
 /// by one event).
 pub const MAX_CHUNK_BYTES: usize = chunk::MAX_PAYLOAD / 2;
@@ -65,6 +71,14 @@ pub struct RecordingConfig {
     pub signing_key: Option<PathBuf>,
     /// S3 Object Lock on every object.
     pub object_lock: Option<ObjectLockConfig>,
+    /// This instance's name in `digests/<instance>/` and `audit/<instance>/` (default: the
+    /// host name).
+    pub instance: Option<String>,
+    /// How often a signed digest is written (`30s`, `5m`; default 5 minutes).
+    pub digest_interval: Option<String>,
+    /// The key that signed this instance's digests so far, when `signingKey` is a new one:
+    /// the next digest is signed by it and names the new key (a rotation).
+    pub previous_signing_key: Option<PathBuf>,
 }
 
 /// `recording.objectLock`.
@@ -103,6 +117,22 @@ impl RecordingConfig {
                 "must be positive".into(),
             ));
         }
+        if let Some(name) = &self.instance
+            && !super::digest::valid_instance(name)
+        {
+            p.push((
+                "recording.instance".into(),
+                "1 to 63 of a-z 0-9 . _ -, not starting with a dot".into(),
+            ));
+        }
+        match self.digest_interval() {
+            Ok(d) if d >= Duration::from_secs(1) => {}
+            Ok(_) => p.push((
+                "recording.digestInterval".into(),
+                "must be at least 1s".into(),
+            )),
+            Err(e) => p.push(("recording.digestInterval".into(), e)),
+        }
         if let Some(lock) = &self.object_lock
             && (lock.retain_days == 0 || !matches!(lock.mode.as_str(), "GOVERNANCE" | "COMPLIANCE"))
         {
@@ -112,6 +142,19 @@ impl RecordingConfig {
             ));
         }
         p
+    }
+
+    /// The digest interval.
+    pub fn digest_interval(&self) -> Result<Duration, String> {
+        match &self.digest_interval {
+            Some(s) => humantime::parse_duration(s).map_err(|e| format!("{s}: {e}")),
+            None => Ok(DEFAULT_DIGEST_INTERVAL),
+        }
+    }
+
+    /// The instance name.
+    pub fn instance(&self) -> String {
+        self.instance.clone().unwrap_or_else(default_instance)
     }
 
     fn chunk(&self) -> usize {
@@ -130,6 +173,12 @@ pub struct Recorder {
     config: RecordingConfig,
     store: RecordStore,
     signer: Option<SealSigner>,
+    /// Digests and audit segments, once [`Recorder::start_digests`] ran.
+    ledger: OnceLock<Arc<Ledger>>,
+    /// Sessions crash recovery sealed, for the digest the crash missed.
+    recovered: Mutex<Vec<Listed>>,
+    /// Writer tasks still running (shutdown waits for their seals).
+    writers: Arc<Writers>,
 }
 
 impl Recorder {
@@ -153,6 +202,50 @@ impl Recorder {
             config,
             store,
             signer,
+            ledger: OnceLock::new(),
+            recovered: Mutex::new(Vec::new()),
+            writers: Arc::default(),
+        }
+    }
+
+    /// Starts writing digests and audit segments (`docs/RECORDING-FORMAT.md`, version 2):
+    /// writes the digest a crash missed (listing what [`Recorder::recover`] sealed), then
+    /// one every `digestInterval`. Sessions started afterwards name the instance. Call
+    /// once, after `recover`; [`Recorder::close`] writes the last digest.
+    pub async fn start_digests(&self) -> Result<Arc<Ledger>, String> {
+        if let Some(l) = self.ledger.get() {
+            return Ok(l.clone());
+        }
+        let previous = match &self.config.previous_signing_key {
+            Some(p) => Some(SealSigner::load(&crate::config::expand_home(p))?),
+            None => None,
+        };
+        let cfg = LedgerConfig {
+            instance: self.config.instance(),
+            interval: self.config.digest_interval()?,
+            spool: self.config.spool_dir.clone(),
+            chunk_bytes: self.config.chunk(),
+            signer: self.signer.clone(),
+            previous,
+        };
+        let recovered =
+            std::mem::take(&mut *self.recovered.lock().unwrap_or_else(|e| e.into_inner()));
+        let ledger = Ledger::open(self.store.clone(), cfg, recovered)
+            .await
+            .map_err(|e| format!("digests: {e}"))?;
+        ledger.spawn_ticker();
+        let _ = self.ledger.set(ledger.clone());
+        Ok(ledger)
+    }
+
+    /// At shutdown: waits (up to [`CLOSE_TIMEOUT`]) for running recordings to be sealed,
+    /// then writes the last digest.
+    pub async fn close(&self) {
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.writers.idle()).await;
+        if let Some(l) = self.ledger.get()
+            && let Err(e) = l.close().await
+        {
+            warn!(error = %e, "writing the last digest failed");
         }
     }
 
@@ -172,6 +265,8 @@ impl Recorder {
         meta.session = id.to_string();
         meta.start_ms = now_ms();
         meta.signer = self.signer.as_ref().map(|s| s.info().fingerprint);
+        let ledger = self.ledger.get().cloned();
+        meta.instance = ledger.as_ref().map(|l| l.instance().to_string());
         // Object Lock retention counts from the session's start.
         let store = if self.config.object_lock.is_some() {
             open_store(&self.config).unwrap_or_else(|e| {
@@ -188,6 +283,7 @@ impl Recorder {
         let writer = Writer {
             store,
             signer: self.signer.clone(),
+            ledger,
             spool: self.config.spool_dir.clone(),
             failer: Failer {
                 shared: shared.clone(),
@@ -216,7 +312,11 @@ impl Recorder {
             t_us: 0,
             event: Event::Start(Box::new(meta)),
         };
-        tokio::spawn(writer.run(rx, start));
+        let running = self.writers.enter();
+        tokio::spawn(async move {
+            writer.run(rx, start).await;
+            drop(running);
+        });
         RecorderHandle::new(tx, shared, started, session)
     }
 
@@ -269,7 +369,9 @@ impl Recorder {
                     .await?;
             }
         }
-        if self.store.get(&seal_name(session)).await.is_ok() {
+        if let Ok(seal) = self.store.get(&seal_name(session)).await {
+            // Sealed, but the crash came before the ledger noted it.
+            self.note_recovered(session, &seal);
             let _ = std::fs::remove_dir_all(dir);
             return Ok(false);
         }
@@ -278,9 +380,27 @@ impl Recorder {
             return Ok(false);
         };
         let obj = seal::encode(&body, self.signer.as_ref());
-        self.store.put_new(&seal_name(session), obj.into()).await?;
+        self.store
+            .put_new(&seal_name(session), obj.clone().into())
+            .await?;
+        self.note_recovered(session, &obj);
         let _ = std::fs::remove_dir_all(dir);
         Ok(true)
+    }
+
+    fn note_recovered(&self, session: &str, seal: &[u8]) {
+        let listed = Listed {
+            session: session.to_string(),
+            seal: hex::encode(Sha256::digest(seal)),
+        };
+        match self.ledger.get() {
+            Some(l) => l.sealed(session, seal),
+            None => self
+                .recovered
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(listed),
+        }
     }
 
     /// The seal for the longest valid prefix of a session's chunks.

@@ -5,12 +5,11 @@
 //! `ed25519 <128 hex digits>` or `unsigned`. The signature is over
 //! `SIGNING_CONTEXT || body bytes` exactly as stored, so no JSON canonicalisation is needed.
 
-use std::path::Path;
-
-use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey};
-use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
+use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+
+pub use super::keys::{SealSigner, SignerInfo, fingerprint, load_public_key, parse_public_key};
+use super::signed;
 
 /// The format identifier in every seal.
 pub const FORMAT: &str = "kubewitness-recording/1";
@@ -49,18 +48,6 @@ pub struct EndInfo {
     pub message: String,
     /// End time, Unix milliseconds.
     pub end_ms: u64,
-}
-
-/// The signing key's public half, recorded so a verifier can pin it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct SignerInfo {
-    /// Always `ed25519`.
-    pub algorithm: String,
-    /// The 32-byte public key, hex.
-    pub public_key: String,
-    /// SHA-256 of the public key, hex.
-    pub fingerprint: String,
 }
 
 /// What a seal says.
@@ -106,182 +93,42 @@ pub enum SealError {
     Malformed(String),
 }
 
-/// The Ed25519 key that signs seals.
-#[derive(Clone)]
-pub struct SealSigner {
-    key: SigningKey,
-}
-
-impl std::fmt::Debug for SealSigner {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SealSigner")
-            .field("fingerprint", &self.info().fingerprint)
-            .finish()
-    }
-}
-
-/// SHA-256 of a public key, hex.
-pub fn fingerprint(key: &VerifyingKey) -> String {
-    hex::encode(Sha256::digest(key.as_bytes()))
-}
-
-impl SealSigner {
-    /// A signer from a 32-byte Ed25519 seed.
-    pub fn from_seed(seed: &[u8; 32]) -> SealSigner {
-        SealSigner {
-            key: SigningKey::from_bytes(seed),
-        }
-    }
-
-    /// Loads a PKCS#8 PEM private key (`openssl genpkey -algorithm ed25519`).
-    pub fn load(path: &Path) -> Result<SealSigner, String> {
-        let pem = std::fs::read_to_string(path)
-            .map_err(|e| format!("reading {}: {e}", path.display()))?;
-        let key = SigningKey::from_pkcs8_pem(&pem)
-            .map_err(|e| format!("{}: not a PKCS#8 Ed25519 private key: {e}", path.display()))?;
-        Ok(SealSigner { key })
-    }
-
-    /// The public half.
-    pub fn verifying_key(&self) -> VerifyingKey {
-        self.key.verifying_key()
-    }
-
-    /// The public key as recorded in seals.
-    pub fn info(&self) -> SignerInfo {
-        let vk = self.verifying_key();
-        SignerInfo {
-            algorithm: "ed25519".into(),
-            public_key: hex::encode(vk.as_bytes()),
-            fingerprint: fingerprint(&vk),
-        }
-    }
-
-    /// The private key as a PKCS#8 PEM document (what [`SealSigner::load`] reads).
-    pub fn to_pkcs8_pem(&self) -> String {
-        use ed25519_dalek::pkcs8::EncodePrivateKey;
-        self.key
-            .to_pkcs8_pem(Default::default())
-            .expect("an Ed25519 key encodes")
-            .to_string()
-    }
-
-    /// The public key as a PEM `PUBLIC KEY` (SPKI) document, for `verify --public-key`.
-    pub fn public_key_pem(&self) -> String {
-        use ed25519_dalek::pkcs8::EncodePublicKey;
-        self.verifying_key()
-            .to_public_key_pem(Default::default())
-            .expect("an Ed25519 key encodes")
-    }
-}
-
-/// Loads a public key for pinning: an SPKI PEM file, or 64 hex digits.
-pub fn load_public_key(path: &Path) -> Result<VerifyingKey, String> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
-    let trimmed = text.trim();
-    if trimmed.len() == 64
-        && let Ok(raw) = hex::decode(trimmed)
-    {
-        let raw: [u8; 32] = raw.try_into().expect("32 bytes");
-        return VerifyingKey::from_bytes(&raw)
-            .map_err(|e| format!("{}: not an Ed25519 public key: {e}", path.display()));
-    }
-    VerifyingKey::from_public_key_pem(trimmed)
-        .map_err(|e| format!("{}: not an Ed25519 public key: {e}", path.display()))
-}
-
 /// Encodes a seal object, signing it when `signer` is given.
 pub fn encode(body: &SealBody, signer: Option<&SealSigner>) -> Vec<u8> {
     let raw = serde_json::to_vec(body).expect("plain structs serialize");
-    let mut out = raw.clone();
-    out.push(b'\n');
-    match signer {
-        Some(s) => {
-            let sig = s.key.sign(&signed_message(&raw));
-            out.extend_from_slice(b"ed25519 ");
-            out.extend_from_slice(hex::encode(sig.to_bytes()).as_bytes());
-        }
-        None => out.extend_from_slice(b"unsigned"),
-    }
-    out.push(b'\n');
-    out
-}
-
-fn signed_message(raw_body: &[u8]) -> Vec<u8> {
-    let mut m = SIGNING_CONTEXT.to_vec();
-    m.extend_from_slice(raw_body);
-    m
+    signed::encode(&raw, SIGNING_CONTEXT, signer)
 }
 
 impl Seal {
     /// Parses a seal object; strict about its shape, never panics.
     pub fn parse(object: &[u8]) -> Result<Seal, SealError> {
-        let bad = |m: &str| SealError::Malformed(m.to_string());
-        if object.len() > MAX_SEAL_LEN {
-            return Err(bad("too long"));
-        }
-        let text = std::str::from_utf8(object).map_err(|_| bad("not UTF-8"))?;
-        let text = text
-            .strip_suffix('\n')
-            .ok_or_else(|| bad("no final newline"))?;
-        let (body, sig) = text
-            .split_once('\n')
-            .ok_or_else(|| bad("no signature line"))?;
-        if sig.contains('\n') {
-            return Err(bad("more than two lines"));
-        }
+        let split = signed::split(object, MAX_SEAL_LEN).map_err(|e| SealError::Malformed(e.0))?;
         let parsed: SealBody =
-            serde_json::from_str(body).map_err(|e| SealError::Malformed(e.to_string()))?;
-        let signature = match sig {
-            "unsigned" => None,
-            _ => {
-                let hexsig = sig
-                    .strip_prefix("ed25519 ")
-                    .ok_or_else(|| bad("unknown signature line"))?;
-                // Only the lowercase hex `encode` writes: `hex::decode` also takes upper
-                // case, which would let a changed seal object still verify.
-                if !hexsig
-                    .bytes()
-                    .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-                {
-                    return Err(bad("signature is not lowercase hex"));
-                }
-                let raw = hex::decode(hexsig).map_err(|_| bad("signature is not hex"))?;
-                Some(
-                    <[u8; 64]>::try_from(raw.as_slice())
-                        .map_err(|_| bad("signature is not 64 bytes"))?,
-                )
-            }
-        };
+            serde_json::from_str(split.body).map_err(|e| SealError::Malformed(e.to_string()))?;
         Ok(Seal {
             body: parsed,
-            raw_body: body.as_bytes().to_vec(),
-            signature,
+            raw_body: split.body.as_bytes().to_vec(),
+            signature: split.signature,
         })
     }
 
     /// Checks the signature against the public key the body names. `Ok(None)`: unsigned.
     pub fn check_signature(&self) -> Result<Option<VerifyingKey>, String> {
-        match (&self.body.signer, &self.signature) {
-            (None, None) => Ok(None),
-            (Some(_), None) => Err("the seal names a signer but carries no signature".into()),
-            (None, Some(_)) => Err("the seal carries a signature but names no signer".into()),
-            (Some(info), Some(sig)) => {
-                let raw = hex::decode(&info.public_key).map_err(|_| "public key is not hex")?;
-                let raw: [u8; 32] = raw
-                    .try_into()
-                    .map_err(|_| "public key is not 32 bytes".to_string())?;
-                let vk = VerifyingKey::from_bytes(&raw).map_err(|e| e.to_string())?;
-                if info.algorithm != "ed25519" || fingerprint(&vk) != info.fingerprint {
-                    return Err("the signer's fingerprint does not match its key".into());
-                }
-                vk.verify_strict(&signed_message(&self.raw_body), &Signature::from_bytes(sig))
-                    .map_err(|_| "the signature does not verify".to_string())?;
-                Ok(Some(vk))
-            }
-        }
+        signed::check(
+            self.body.signer.as_ref(),
+            self.signature.as_ref(),
+            SIGNING_CONTEXT,
+            &self.raw_body,
+        )
+        .map_err(|e| format!("the seal: {e}"))
     }
+}
+
+/// Unix milliseconds now.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 #[cfg(test)]
@@ -364,28 +211,5 @@ mod tests {
         let obj = encode(&body(Some(&other)), Some(&other));
         let vk = Seal::parse(&obj).unwrap().check_signature().unwrap();
         assert_ne!(vk, Some(real.verifying_key()));
-    }
-
-    #[test]
-    fn keys_load_from_pem_files() {
-        use ed25519_dalek::pkcs8::EncodePrivateKey;
-        let dir = tempfile::tempdir().unwrap();
-        let key = SigningKey::from_bytes(&[3; 32]);
-        let pem = key.to_pkcs8_pem(Default::default()).unwrap();
-        std::fs::write(dir.path().join("k.pem"), pem.as_bytes()).unwrap();
-        let s = SealSigner::load(&dir.path().join("k.pem")).unwrap();
-        std::fs::write(dir.path().join("k.pub"), s.public_key_pem()).unwrap();
-        assert_eq!(
-            load_public_key(&dir.path().join("k.pub")).unwrap(),
-            s.verifying_key()
-        );
-        std::fs::write(dir.path().join("hex.pub"), s.info().public_key).unwrap();
-        assert_eq!(
-            load_public_key(&dir.path().join("hex.pub")).unwrap(),
-            s.verifying_key()
-        );
-        std::fs::write(dir.path().join("junk"), "nope").unwrap();
-        assert!(SealSigner::load(&dir.path().join("junk")).is_err());
-        assert!(load_public_key(&dir.path().join("junk")).is_err());
     }
 }

@@ -15,7 +15,8 @@
 //! `built + retain + refresh`: every object written at time `w` (with `built ≤ w < built +
 //! refresh`) is retained until at least `w + retain`, and at most `refresh` + 1 s longer.
 //!
-//! Layout: `<session id>/<seq, 10 digits>.chunk` and `<session id>/seal`.
+//! Layout: `<session id>/<seq, 10 digits>.chunk` and `<session id>/seal`; digests under
+//! `digests/<instance>/`, audit segments under `audit/<instance>/<segment id>/`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -78,6 +79,11 @@ impl StoreError {
             kind,
             message: message.into(),
         }
+    }
+
+    /// An I/O failure of the recorder's own making (encoding an object).
+    pub(crate) fn io(message: impl Into<String>) -> StoreError {
+        StoreError::new(StoreErrorKind::Io, message)
     }
 
     /// The URL or options are unusable.
@@ -299,20 +305,29 @@ impl RecordStore {
         res.bytes().await.map_err(|e| io(name, e))
     }
 
-    /// Session ids (top-level prefixes), sorted (ULIDs sort by time).
+    /// Session ids (top-level prefixes that are ULIDs), sorted (ULIDs sort by time).
+    /// `digests/` and `audit/` are not sessions.
     pub async fn sessions(&self) -> Result<Vec<String>, StoreError> {
+        let mut ids = self.folders(None).await?;
+        ids.retain(|id| id.len() == 26 && ulid::Ulid::from_string(id).is_ok());
+        Ok(ids)
+    }
+
+    /// The names of the folders directly under `prefix` (the top level with `None`), sorted.
+    pub async fn folders(&self, prefix: Option<&str>) -> Result<Vec<String>, StoreError> {
+        let at = prefix.map(ObjPath::from);
         let list = self
             .client()?
-            .list_with_delimiter(None)
+            .list_with_delimiter(at.as_ref())
             .await
-            .map_err(|e| io("listing sessions", e))?;
-        let mut ids: Vec<String> = list
+            .map_err(|e| io(&format!("listing {}", prefix.unwrap_or("the store")), e))?;
+        let mut names: Vec<String> = list
             .common_prefixes
             .iter()
             .filter_map(|p| p.filename().map(str::to_string))
             .collect();
-        ids.sort();
-        Ok(ids)
+        names.sort();
+        Ok(names)
     }
 
     /// The object names under `session/` (relative, e.g. `0000000000.chunk`), sorted.
@@ -371,25 +386,45 @@ mod tests {
         let url = format!("file://{}", dir.path().display());
         let store = RecordStore::open(&url, &[], None).unwrap();
         store
-            .put_new("s1/seal", Bytes::from_static(b"a"))
+            .put_new("01ARZ3NDEKTSV4RRFFQ69G5FAV/seal", Bytes::from_static(b"a"))
             .await
             .unwrap();
         // The same bytes again: an idempotent retry.
         store
-            .put_new("s1/seal", Bytes::from_static(b"a"))
+            .put_new("01ARZ3NDEKTSV4RRFFQ69G5FAV/seal", Bytes::from_static(b"a"))
             .await
             .unwrap();
         let err = store
-            .put_new("s1/seal", Bytes::from_static(b"b"))
+            .put_new("01ARZ3NDEKTSV4RRFFQ69G5FAV/seal", Bytes::from_static(b"b"))
             .await
             .unwrap_err();
         assert!(err.is_conflict(), "{err}");
-        assert_eq!(store.get("s1/seal").await.unwrap(), "a");
-        let meta = std::fs::metadata(dir.path().join("s1/seal")).unwrap();
+        assert_eq!(
+            store.get("01ARZ3NDEKTSV4RRFFQ69G5FAV/seal").await.unwrap(),
+            "a"
+        );
+        let meta = std::fs::metadata(dir.path().join("01ARZ3NDEKTSV4RRFFQ69G5FAV/seal")).unwrap();
         assert!(meta.permissions().readonly());
-        assert_eq!(store.sessions().await.unwrap(), ["s1"]);
-        assert_eq!(store.objects("s1").await.unwrap(), ["seal"]);
-        assert!(store.get("s1/none").await.unwrap_err().is_not_found());
+        // Folders that are not sessions are not listed as sessions.
+        store
+            .put_new("digests/kw/0000000000.digest", Bytes::from_static(b"d"))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.sessions().await.unwrap(),
+            ["01ARZ3NDEKTSV4RRFFQ69G5FAV"]
+        );
+        assert_eq!(
+            store.objects("01ARZ3NDEKTSV4RRFFQ69G5FAV").await.unwrap(),
+            ["seal"]
+        );
+        assert!(
+            store
+                .get("01ARZ3NDEKTSV4RRFFQ69G5FAV/none")
+                .await
+                .unwrap_err()
+                .is_not_found()
+        );
     }
 
     #[test]

@@ -47,7 +47,8 @@ use tracing::{debug, warn};
 use super::chunk::{self, Hash};
 use super::event::{Event, Timed};
 use super::handle::{Item, Shared};
-use super::seal::{self, ByteTotals, EndInfo, SealBody, SealSigner};
+use super::ledger::Ledger;
+use super::seal::{self, ByteTotals, EndInfo, SealBody, SealSigner, now_ms};
 use super::store::{RecordStore, chunk_name, seal_name};
 use crate::channel::Channel;
 use crate::pipeline::EndHandle;
@@ -92,6 +93,42 @@ impl Failer {
     }
 }
 
+/// Counts running writer tasks, so shutdown can wait for their seals.
+#[derive(Debug, Default)]
+pub(crate) struct Writers {
+    running: std::sync::atomic::AtomicUsize,
+    idle: tokio::sync::Notify,
+}
+
+/// Held by a running writer task.
+pub(crate) struct Running(Arc<Writers>);
+
+impl Writers {
+    pub(crate) fn enter(self: &Arc<Writers>) -> Running {
+        self.running.fetch_add(1, Ordering::AcqRel);
+        Running(self.clone())
+    }
+
+    /// Resolves once no writer runs.
+    pub(crate) async fn idle(&self) {
+        loop {
+            let idle = self.idle.notified();
+            if self.running.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            idle.await;
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.0.running.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
 /// A compressed, hashed chunk on its way to the spool and the store.
 struct Sealed {
     name: String,
@@ -107,6 +144,8 @@ type SealedObject = (Bytes, Hash);
 pub(crate) struct Writer {
     pub(crate) store: RecordStore,
     pub(crate) signer: Option<SealSigner>,
+    /// Notes each seal for the interval's digest.
+    pub(crate) ledger: Option<Arc<Ledger>>,
     pub(crate) spool: Option<PathBuf>,
     pub(crate) failer: Failer,
     pub(crate) id: u128,
@@ -201,8 +240,16 @@ impl Writer {
             signer: self.signer.as_ref().map(SealSigner::info),
         };
         let obj = seal::encode(&body, self.signer.as_ref());
-        match self.store.put_new(&seal_name(session), obj.into()).await {
+        match self
+            .store
+            .put_new(&seal_name(session), obj.clone().into())
+            .await
+        {
             Ok(()) => {
+                // Noted (fsync'd) before the spool goes, so recovery never misses it.
+                if let Some(l) = &self.ledger {
+                    l.sealed(session, &obj);
+                }
                 if let Some(dir) = spool {
                     let _ = std::fs::remove_dir_all(dir);
                 }
@@ -399,11 +446,4 @@ fn spool_write(dir: &Path, name: &str, obj: &Bytes) -> std::io::Result<PathBuf> 
         let _ = std::fs::remove_file(&tmp);
     }
     written.map(|()| path)
-}
-
-/// Unix milliseconds now.
-pub(crate) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }

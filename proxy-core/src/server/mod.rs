@@ -193,6 +193,7 @@ impl Proxy {
                 if !recovered.is_empty() {
                     info!(sessions = recovered.len(), "sealed interrupted recordings");
                 }
+                audit.tee(recorder.start_digests().await?);
                 Some(recorder)
             }
             None => None,
@@ -349,6 +350,9 @@ impl Server {
                 sessions = self.proxy.active_sessions(),
                 "drain deadline passed with sessions still running"
             );
+        }
+        if let Some(recorder) = self.proxy.recorder() {
+            recorder.close().await;
         }
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! Recording tests: a real recorder writing to a file store, then tampering.
 
 mod faults;
+mod ledger;
 mod tamper;
 
 use std::path::{Path, PathBuf};

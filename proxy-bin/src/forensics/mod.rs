@@ -1,22 +1,24 @@
 //! `kubewitness sessions`, `verify` and `export`: offline forensics over a recording store.
 //!
-//! Exit codes: `verify` exits 0 only if every session checked is intact, 1 otherwise
-//! (2 for bad usage, like every command). A session sealed `interrupted` by crash recovery
+//! Exit codes: `verify` exits 0 only if everything checked is intact (every session, and,
+//! for a whole store, every digest chain, listing and audit segment), 1 otherwise (2 for
+//! bad usage, like every command). A session sealed `interrupted` by crash recovery
 //! is intact when nothing in it was altered: its record is complete up to what was stored
 //! before kubewitness died, and the seal says so. It verifies as `ok (interrupted)` and does
 //! not make `verify` fail; tampering, missing or unsealed sessions do.
 
-use std::io::IsTerminal;
-
 use anyhow::{Context, anyhow};
-use proxy_core::record::seal::{Seal, load_public_key};
+use proxy_core::record::seal::Seal;
 use proxy_core::record::store::{chunk_name, seal_name};
-use proxy_core::record::{Event, RecordStore, SessionReport, chunk, export, verify_session};
+use proxy_core::record::{Event, RecordStore, chunk, export};
 
 use crate::Failure;
-use crate::cli::{ExportArgs, ExportFormat, Output, SessionsArgs, StoreArgs, VerifyArgs};
+use crate::cli::{ExportArgs, ExportFormat, Output, SessionsArgs, StoreArgs};
 
-fn open(args: &StoreArgs) -> Result<RecordStore, Failure> {
+mod verify;
+pub(crate) use verify::verify;
+
+pub(super) fn open(args: &StoreArgs) -> Result<RecordStore, Failure> {
     let mut options = Vec::new();
     for o in &args.store_option {
         let (k, v) = o
@@ -31,7 +33,7 @@ fn open(args: &StoreArgs) -> Result<RecordStore, Failure> {
 pub(crate) async fn sessions(args: SessionsArgs) -> Result<(), Failure> {
     let store = open(&args.store)?;
     let since_ms = match &args.since {
-        Some(t) => Some(parse_since(t).map_err(Failure::usage)?),
+        Some(t) => Some(parse_time("--since", t).map_err(Failure::usage)?),
         None => None,
     };
     let mut rows = Vec::new();
@@ -99,90 +101,6 @@ pub(crate) async fn sessions(args: SessionsArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// `kubewitness verify`.
-pub(crate) async fn verify(args: VerifyArgs) -> Result<(), Failure> {
-    let store = open(&args.store)?;
-    let pin = match &args.public_key {
-        Some(p) => Some(load_public_key(p).map_err(|e| Failure::usage(anyhow!(e)))?),
-        None => None,
-    };
-    let ids = match &args.session {
-        Some(id) => vec![id.clone()],
-        None => store.sessions().await.context("listing sessions")?,
-    };
-    let bar = if std::io::stderr().is_terminal() && args.output != Output::Json {
-        let b = indicatif::ProgressBar::new(ids.len() as u64);
-        b.set_style(
-            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} sessions, {msg} objects")
-                .map_err(|e| anyhow!(e))?,
-        );
-        Some(b)
-    } else {
-        None
-    };
-    let objects = std::sync::atomic::AtomicU64::new(0);
-    let tick = || {
-        let n = objects.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        if let Some(b) = &bar {
-            b.set_message(n.to_string());
-        }
-    };
-    let mut reports = Vec::new();
-    for id in &ids {
-        reports.push(verify_session(&store, id, pin.as_ref(), &tick).await);
-        if let Some(b) = &bar {
-            b.inc(1);
-        }
-    }
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
-    let intact = reports.iter().all(|r| r.intact);
-    if args.output == Output::Json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&reports).context("json")?
-        );
-    } else {
-        for r in &reports {
-            let key = match (&r.signer, r.pinned) {
-                (None, _) => "unsigned".to_string(),
-                (Some(fp), true) => format!("key {} (pinned)", &fp[..16.min(fp.len())]),
-                (Some(fp), false) => format!("key {} (not pinned)", &fp[..16.min(fp.len())]),
-            };
-            let end = r.end_reason.as_deref().unwrap_or("-");
-            println!(
-                "{}  {}  chunks={} end={} {}",
-                r.session,
-                summary(r),
-                r.chunks,
-                end,
-                key
-            );
-            for p in r.problems.iter().skip(1) {
-                println!("    also: {p}");
-            }
-        }
-    }
-    if intact {
-        Ok(())
-    } else {
-        let bad = reports.iter().filter(|r| !r.intact).count();
-        Err(anyhow!("{bad} of {} sessions failed verification", reports.len()).into())
-    }
-}
-
-/// The verdict for people: the report's summary, and `interrupted` on an intact record of
-/// a session that crash recovery sealed.
-fn summary(r: &SessionReport) -> String {
-    let interrupted = r.intact && r.end_reason.as_deref() == Some("interrupted");
-    match (interrupted, r.signer.is_some()) {
-        (false, _) => r.summary(),
-        (true, true) => "ok (interrupted)".into(),
-        (true, false) => "ok (unsigned, interrupted)".into(),
-    }
-}
-
 /// `kubewitness export`.
 pub(crate) async fn export(args: ExportArgs) -> Result<(), Failure> {
     let store = open(&args.store)?;
@@ -195,13 +113,13 @@ pub(crate) async fn export(args: ExportArgs) -> Result<(), Failure> {
     done.map_err(|e| anyhow!(e).into())
 }
 
-fn parse_since(t: &str) -> Result<u64, anyhow::Error> {
+/// A time flag: a duration ago (`2h`) or a time (`2025-01-31T12:00:00Z`), as Unix ms.
+pub(super) fn parse_time(flag: &str, t: &str) -> Result<u64, anyhow::Error> {
     let now = std::time::SystemTime::now();
     let at = match humantime::parse_duration(t) {
         Ok(d) => now - d,
-        Err(_) => humantime::parse_rfc3339_weak(t).map_err(|_| {
-            anyhow!("--since {t}: a duration (2h) or a time (2025-01-31T12:00:00Z)")
-        })?,
+        Err(_) => humantime::parse_rfc3339_weak(t)
+            .map_err(|_| anyhow!("{flag} {t}: a duration (2h) or a time (2025-01-31T12:00:00Z)"))?,
     };
     Ok(at
         .duration_since(std::time::UNIX_EPOCH)
