@@ -19,7 +19,7 @@ use crate::peer::Peer;
 use crate::request::percent_encode;
 use crate::server::session::recorded_pipeline;
 use crate::server::{Proxy, SessionGuard, SessionInfo, SessionKind};
-use crate::upstream::{OpenError, Origin};
+use crate::upstream::OpenError;
 
 /// `k8s_get_logs`.
 pub(crate) async fn logs(
@@ -73,9 +73,8 @@ pub(crate) async fn logs(
             .unwrap_or_default();
         return Reply::refused(Refused::new("upstreamError", upstream_error(status, &body)));
     }
-    let session = session_info(
+    let mut session = session_info(
         caller,
-        &origin,
         SessionKind::Logs,
         &a.namespace,
         &a.pod,
@@ -83,6 +82,7 @@ pub(crate) async fn logs(
         Vec::new(),
         &grant,
     );
+    session.audit_id = origin.audit_id;
     let server = logstream::source(res.into_body());
     let run = run_session(proxy, &session, grant, server, Keep::Tail, budget).await;
     let mut reply = run.into_reply(Keep::Tail);
@@ -153,7 +153,6 @@ pub(crate) async fn exec(
     };
     let mut session = session_info(
         caller,
-        &origin,
         SessionKind::Exec,
         &a.namespace,
         &a.pod,
@@ -163,13 +162,14 @@ pub(crate) async fn exec(
     );
     session.options = stream.options;
     session.upstream_transport = opened.transport;
+    session.audit_id = origin.audit_id;
     let run = run_session(proxy, &session, grant, opened.peer, Keep::Head, budget).await;
     run.into_reply(Keep::Head)
 }
 
+/// The session of one call; the caller sets `audit_id` to the one its upstream request carried.
 fn session_info(
     caller: &Caller,
-    origin: &Origin,
     kind: SessionKind,
     namespace: &str,
     pod: &str,
@@ -192,7 +192,7 @@ fn session_info(
         client_transport: "mcp",
         upstream_transport: "http",
         remote: caller.remote,
-        audit_id: origin.audit_id.clone(),
+        audit_id: String::new(),
         limits: grant.limits.clone(),
         port: None,
     }
