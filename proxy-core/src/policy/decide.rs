@@ -158,11 +158,16 @@ impl Policy {
 }
 
 fn applies_to(rule: &Rule, req: &Request<'_>) -> bool {
-    rule.users.iter().any(|u| u == req.user)
+    applies_to_caller(rule, req.user, req.groups)
+}
+
+/// Whether `rule` is for this caller (by name, group, or `system:authenticated`).
+pub(super) fn applies_to_caller(rule: &Rule, user: &str, groups: &[String]) -> bool {
+    rule.users.iter().any(|u| u == user)
         || rule
             .groups
             .iter()
-            .any(|g| g == AUTHENTICATED_GROUP || req.groups.contains(g))
+            .any(|g| g == AUTHENTICATED_GROUP || groups.contains(g))
 }
 
 fn check(rule: &Rule, req: &Request<'_>, facts: &Facts) -> Result<(), (Stage, String)> {

@@ -26,6 +26,7 @@ mod glob;
 pub mod labels;
 pub mod limiter;
 mod logs;
+pub mod metrics;
 mod model;
 mod selector;
 pub mod store;
@@ -43,6 +44,7 @@ pub use compile::{API_VERSION, DEFAULT_MAX_CONCURRENT_STREAMS, KIND, MAX_RULES};
 pub use decide::{Action, Decision, Facts, Lookup, Needs, Request};
 pub use glob::{Glob, MAX_GLOB_LEN};
 pub use logs::{LogQueryError, clamp_log_query};
+pub use metrics::MetricsLimits;
 pub use selector::{Labels, Selector};
 pub use units::{MAX_DURATION, MAX_QUANTITY};
 
@@ -97,6 +99,8 @@ pub struct Rule {
     port_forward: bool,
     ephemeral_containers: bool,
     limits: Arc<Limits>,
+    /// `metrics:`: what the Prometheus gateway allows the rule's subjects.
+    metrics: Option<Arc<MetricsLimits>>,
 }
 
 impl Rule {
