@@ -87,6 +87,11 @@ impl Access {
         &self.store
     }
 
+    /// The audit sink (the Prometheus gateway writes its lines there too).
+    pub fn audit(&self) -> &AuditSink {
+        &self.audit
+    }
+
     /// Streams running now.
     pub fn streams(&self) -> u64 {
         self.limiter.streams()

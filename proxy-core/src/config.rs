@@ -7,6 +7,7 @@
 //! upstream: {kubeconfig: ~/.kube/config, context: prod}        # default: inferred
 //! policy: /etc/kubewitness/policy.yaml      # default: the built-in policy
 //! audit: {path: /var/log/kubewitness/audit.jsonl}              # default: stdout
+//! prometheus: {url: http://127.0.0.1:9090, bearerTokenFile: prom.token}  # optional
 //! ```
 //!
 //! Keys are camelCase; an unknown key is an error naming its path (`tls.clientCa`), because a
@@ -41,6 +42,9 @@ pub struct Config {
     /// Secret redaction of session output (`enabled`, `rules`, `fingerprintKey`); on by
     /// default with the built-in detectors.
     pub redaction: crate::redaction::RedactionConfig,
+    /// The Prometheus backend of the metrics gateway (`url`, `bearerTokenFile`,
+    /// `clientCert`/`clientKey`, `caFile`); without it `/prometheus/` answers 404.
+    pub prometheus: Option<crate::prometheus::PrometheusConfig>,
 }
 
 /// The audit sink.
@@ -218,6 +222,9 @@ impl Config {
             if let Some(key) = &rec.signing_key {
                 file(&mut problems, "recording.signingKey", key);
             }
+        }
+        if let Some(prom) = &self.prometheus {
+            problems.extend(prom.problems());
         }
         let client_ca = self.tls.as_ref().and_then(|t| t.client_ca.as_ref());
         if self.auth.token_file.is_none() && !self.auth.token_review && client_ca.is_none() {

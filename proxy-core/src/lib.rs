@@ -15,6 +15,7 @@ pub mod peer;
 pub mod pipeline;
 pub mod policy;
 pub mod portforward;
+pub mod prometheus;
 pub mod record;
 pub mod redaction;
 pub mod request;

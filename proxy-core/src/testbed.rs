@@ -46,6 +46,8 @@ pub struct TestbedOptions {
     /// A policy file's YAML, written to `policy.yaml` in the testbed directory; `None` for
     /// the built-in policy. Audit lines go to `audit.jsonl` there.
     pub policy: Option<String>,
+    /// The metrics gateway's Prometheus backend, when the test runs one.
+    pub prometheus: Option<crate::prometheus::PrometheusConfig>,
 }
 
 impl Default for TestbedOptions {
@@ -58,6 +60,7 @@ impl Default for TestbedOptions {
             token_review: false,
             client_certs: false,
             policy: None,
+            prometheus: None,
         }
     }
 }
@@ -161,6 +164,7 @@ impl Testbed {
                 fingerprint_key: Some(fingerprint_key(&dir)?),
                 ..Default::default()
             },
+            prometheus: opts.prometheus.clone(),
         };
         config.validate()?;
         let proxy = Proxy::from_config(&config).await?;

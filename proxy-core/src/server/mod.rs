@@ -55,6 +55,7 @@ pub struct Proxy {
     sessions: Gauge,
     recorder: Option<Arc<Recorder>>,
     redactor: Option<redact::Redactor>,
+    prometheus: Option<crate::prometheus::Gateway>,
 }
 
 /// Everything a [`Proxy`] is made of.
@@ -75,6 +76,14 @@ pub struct ProxyParts {
 impl Proxy {
     /// A proxy assembled from `parts`.
     pub fn from_parts(parts: ProxyParts) -> Arc<Proxy> {
+        Proxy::with_prometheus(parts, None)
+    }
+
+    /// A proxy assembled from `parts` that also serves the Prometheus gateway.
+    pub fn with_prometheus(
+        parts: ProxyParts,
+        prometheus: Option<crate::prometheus::Gateway>,
+    ) -> Arc<Proxy> {
         Arc::new(Proxy {
             auth: parts.auth,
             upstream: parts.upstream,
@@ -82,6 +91,7 @@ impl Proxy {
             sessions: Gauge::default(),
             recorder: parts.recorder.map(Arc::new),
             redactor: parts.redactor,
+            prometheus,
         })
     }
 
@@ -169,13 +179,20 @@ impl Proxy {
             None => None,
         };
         let redactor = cfg.redaction.build()?;
-        Ok(Proxy::from_parts(ProxyParts {
+        let prometheus = cfg
+            .prometheus
+            .as_ref()
+            .map(crate::prometheus::Backend::from_config)
+            .transpose()?
+            .map(crate::prometheus::Gateway::new);
+        let parts = ProxyParts {
             auth: Authenticator::with_store(tokens, review),
             upstream,
             access: Access::new(store, audit).with_argv_redactor(redactor.clone()),
             recorder,
             redactor,
-        }))
+        };
+        Ok(Proxy::with_prometheus(parts, prometheus))
     }
 
     /// Sessions (exec, attach, logs) running now.

@@ -6,7 +6,9 @@
 //! part of it. A denial is a 403 `Status` whose message kubectl prints; a rate or stream
 //! limit is a 429 with `Retry-After`. exec and attach go to [`super::exec`], logs to
 //! [`super::logs`] (with the clamped query), port-forward (any method) to
-//! [`super::portforward`], the rest is forwarded with its body streamed back.
+//! [`super::portforward`], the rest is forwarded with its body streamed back. Paths under
+//! `/prometheus/` are the metrics gateway ([`crate::prometheus`]), after authentication and
+//! before the Kubernetes classifier.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -46,6 +48,9 @@ pub(super) async fn handle(
         }
     };
     let path = req.uri().path().to_string();
+    if crate::prometheus::http::is_gateway_path(&path) {
+        return Ok(prometheus(req, &identity, &proxy, &conn).await);
+    }
     let query = req.uri().query().unwrap_or("").to_string();
     let info = match RequestInfo::classify(req.method(), &path, &query) {
         Ok(info) => info,
@@ -134,4 +139,24 @@ async fn forward(
         Ok(res) => res.map(|b| b.map_err(|e| Box::new(e) as super::BoxError).boxed_unsync()),
         Err(e) => respond::bad_gateway(format!("kubewitness: {e}")),
     }
+}
+
+/// The Prometheus gateway (`/prometheus/…`): its own checks, audit and recording.
+async fn prometheus(
+    req: Request<Incoming>,
+    identity: &Identity,
+    proxy: &Proxy,
+    conn: &Conn,
+) -> Response<ResponseBody> {
+    let ctx = crate::prometheus::http::Context {
+        gateway: proxy.prometheus.as_ref(),
+        policy: proxy.policy(),
+        recorder: proxy.recorder(),
+        redactor: proxy.redactor(),
+        audit: proxy.access.audit(),
+        remote: conn.remote,
+    };
+    crate::prometheus::http::serve(req, identity, ctx)
+        .await
+        .map(respond::full)
 }
