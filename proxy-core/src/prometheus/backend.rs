@@ -1,7 +1,8 @@
 //! The Prometheus server behind the gateway, reached with kubewitness's own read-only
 //! credential (a bearer token file or a TLS client certificate), never the caller's.
 //!
-//! Every request is a form `POST` (long rewritten queries never meet a URL length limit),
+//! Every request is a `GET` (every endpoint takes it; label values and metadata take
+//! nothing else; a checked query is at most 1000 characters before its namespace matcher),
 //! and every response body is read with a byte cap: a backend answer larger than the cap is
 //! an error, never an allocation.
 
@@ -122,9 +123,9 @@ impl Backend {
         })
     }
 
-    /// POSTs `form` to `path` (`/api/v1/…`) and reads at most `cap` bytes of the answer;
+    /// Sends `form` to `path` (`/api/v1/…`) and reads at most `cap` bytes of the answer;
     /// `Ok(None)` when the body is longer than that.
-    pub async fn post(
+    pub async fn fetch(
         &self,
         path: &str,
         form: &[(String, String)],
@@ -143,8 +144,8 @@ impl Backend {
         Ok((status, Some(body.freeze())))
     }
 
-    /// POSTs `form` and hands each body chunk to `f` until it returns false.
-    pub async fn post_streaming(
+    /// Sends `form` and hands each body chunk to `f` until it returns false.
+    pub async fn fetch_streaming(
         &self,
         path: &str,
         form: &[(String, String)],
@@ -179,13 +180,8 @@ impl Backend {
             .collect();
         let mut req = self
             .client
-            .post(format!("{}{path}", self.base))
-            .timeout(timeout + TIMEOUT_SLACK)
-            .header(
-                http::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            )
-            .body(body.join("&"));
+            .get(format!("{}{path}?{}", self.base, body.join("&")))
+            .timeout(timeout + TIMEOUT_SLACK);
         if let Some(t) = &self.token {
             req = req.bearer_auth(t);
         }

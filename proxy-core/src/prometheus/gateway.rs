@@ -181,7 +181,7 @@ impl Gateway {
         let mut counter = SeriesCounter::default();
         let status = self
             .backend
-            .post_streaming("/api/v1/series", &form, limits.timeout, |chunk| {
+            .fetch_streaming("/api/v1/series", &form, limits.timeout, |chunk| {
                 counter.feed(chunk);
                 counter.count <= limits.max_series
             })
@@ -201,7 +201,7 @@ impl Gateway {
         let cap = max.saturating_mul(CUT_FACTOR).min(MAX_BACKEND_BODY);
         let (status, body) = self
             .backend
-            .post(&plan.path, &plan.form, limits.timeout, cap)
+            .fetch(&plan.path, &plan.form, limits.timeout, cap)
             .await?;
         let Some(body) = body else {
             return Err(GatewayError::limit(format!(

@@ -138,6 +138,11 @@ fn selectors(
     form.push(("start".into(), seconds(start)));
     form.push(("end".into(), seconds(end)));
     form.push(("limit".into(), limits.max_series.to_string()));
+    if *endpoint == Endpoint::Metadata
+        && let Some(metric) = params.one("metric")?
+    {
+        form.push(("metric".into(), metric.to_string()));
+    }
     let count = (*endpoint == Endpoint::Series).then(|| (scoped.clone(), range));
     Ok(Plan {
         path: endpoint.path(),
