@@ -11,6 +11,7 @@ mod cli;
 mod demo;
 mod forensics;
 mod policy_cmd;
+mod promql_cmd;
 mod redact_cmd;
 mod serve;
 
