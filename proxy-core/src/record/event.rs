@@ -34,7 +34,7 @@ const KIND_POLICY: u8 = 5;
 pub struct SessionMeta {
     /// The session id (a ULID).
     pub session: String,
-    /// `exec`, `attach`, `logs` or `portforward`.
+    /// `exec`, `attach`, `logs`, `portforward` or `metrics` (a Prometheus gateway request).
     pub kind: String,
     /// The authenticated user.
     pub user: String,
