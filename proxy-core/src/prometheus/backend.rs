@@ -242,3 +242,43 @@ fn tls_config(cfg: &PrometheusConfig) -> Result<rustls::ClientConfig, String> {
         _ => Ok(builder.with_no_client_auth()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_config_key_is_checked_with_paths() {
+        let cfg = crate::config::Config::from_yaml(
+            "prometheus: {url: 'https://prom:9090', clientCert: /nonexistent/c.pem}\n",
+        )
+        .unwrap();
+        let prom = cfg.prometheus.expect("parsed");
+        let paths: Vec<String> = prom.problems().into_iter().map(|(p, _)| p).collect();
+        assert_eq!(
+            paths,
+            [
+                "prometheus.caFile",
+                "prometheus.clientKey",
+                "prometheus.clientCert"
+            ]
+        );
+        let err = crate::config::Config::from_yaml("prometheus: {url: x, token: y}\n").unwrap_err();
+        assert_eq!(err.problems()[0].0, "prometheus.token");
+        let plain = PrometheusConfig {
+            url: "http://127.0.0.1:9090".into(),
+            ..PrometheusConfig::default()
+        };
+        assert!(plain.problems().is_empty());
+        assert!(Backend::from_config(&plain).is_ok());
+        let bad = PrometheusConfig {
+            url: "ftp://x".into(),
+            ..PrometheusConfig::default()
+        };
+        assert!(
+            Backend::from_config(&bad)
+                .unwrap_err()
+                .contains("prometheus.url")
+        );
+    }
+}

@@ -91,3 +91,21 @@ async fn label_values_that_hold_secrets_are_redacted() {
     assert!(!text.contains(&planted_secret()), "{text}");
     assert!(text.contains("REDACTED"), "{text}");
 }
+
+#[tokio::test]
+async fn an_answer_over_max_result_bytes_is_cut_with_the_warning() {
+    let bed = testbed().await;
+    let full = post(&bed, 0, "query_range", &range_form("up", 10, "15")).await;
+    assert_eq!(full.result().len(), 3, "{}", full.json);
+    assert!(full.json["warnings"].is_null(), "{}", full.json);
+    let small = post(&bed, 3, "query_range", &range_form("up", 10, "15")).await;
+    assert_eq!(small.status, 200, "{}", small.json);
+    // The gateway's body is this value serialised the same way (sorted keys, compact).
+    let len = serde_json::to_vec(&small.json).unwrap().len();
+    assert!(len <= 2048, "{len} bytes");
+    let cut = &small.json;
+    assert_eq!(cut["warnings"][0], "results truncated due to limit");
+    let kept = cut["data"]["result"].as_array().unwrap();
+    assert!(!kept.is_empty() && kept.len() < 3, "{cut}");
+    assert_eq!(kept[0], full.result()[0]);
+}

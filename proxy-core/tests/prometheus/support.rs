@@ -49,6 +49,9 @@ rules:
 - name: bot-metrics
   subjects: {users: [bot]}
   metrics: {namespaces: [shop], queriesPerMinute: 2}
+- name: dash-small-answers
+  subjects: {users: [dash]}
+  metrics: {namespaces: [shop, "payments-*"], maxResultBytes: 2Ki}
 - name: carol-pods
   subjects: {users: [carol]}
   namespaces: [shop]
@@ -234,6 +237,7 @@ pub(crate) async fn testbed() -> Testbed {
             ("alice".into(), vec!["sre".into()]),
             ("bot".into(), vec![]),
             ("carol".into(), vec![]),
+            ("dash".into(), vec![]),
         ],
         policy: Some(POLICY.into()),
         prometheus: Some(PrometheusConfig {
