@@ -20,7 +20,7 @@ use crate::policy::limiter::Limiter;
 use crate::policy::{MetricsLimits, Policy, RateLimit};
 
 /// The largest backend answer read, whatever `maxResultBytes` says.
-pub const MAX_BACKEND_BODY: usize = 64 << 20;
+pub const MAX_BACKEND_BODY: usize = 32 << 20;
 /// How many times `maxResultBytes` a backend answer may be before it is refused instead of
 /// cut (cutting needs the whole answer in memory).
 pub const CUT_FACTOR: usize = 4;

@@ -11,6 +11,7 @@ use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
+use super::audit::MetricsAudit;
 use super::error::{ErrorKind, GatewayError};
 use super::gateway::{Ask, Gateway, Outcome};
 use super::params::{Endpoint, MAX_FORM_BODY, Params};
@@ -60,7 +61,13 @@ pub async fn serve(
     };
     let params = match read_params(req).await {
         Ok(p) => p,
-        Err(e) => return reply(e.status(), Bytes::from(e.to_json()), None),
+        Err(e) => {
+            let mut audit = MetricsAudit::new(identity, &endpoint);
+            audit.decision = "deny";
+            audit.reason = e.message.clone();
+            ctx.audit.line(&audit);
+            return reply(e.status(), Bytes::from(e.to_json()), None);
+        }
     };
     let outcome = gateway
         .query_for(&Ask {

@@ -75,37 +75,42 @@ fn is_sample(items: &[Value]) -> bool {
 
 /// Serialises `answer`, dropping entries from the end of its `data` (or `data.result`)
 /// until the body fits in `max` bytes; a cut answer gets [`TRUNCATED_WARNING`]. `None`
-/// when even an empty result does not fit.
+/// when even an empty result does not fit. Each entry is measured once; nothing is copied.
 pub fn fit(mut answer: Value, max: usize) -> Option<Vec<u8>> {
     let body = serde_json::to_vec(&answer).ok()?;
     if body.len() <= max {
         return Some(body);
     }
-    let total = entries(&mut answer).map(|e| e.len())?;
-    // Binary search the longest prefix of entries that fits.
-    let (mut lo, mut hi) = (0usize, total);
-    let mut best = None;
-    while lo <= hi {
-        let mid = lo + (hi - lo) / 2;
-        let mut candidate = answer.clone();
-        truncate(&mut candidate, mid);
-        let body = serde_json::to_vec(&candidate).ok()?;
-        if body.len() <= max {
-            best = Some(body);
-            lo = mid + 1;
-        } else if mid == 0 {
+    drop(body);
+    let list = std::mem::take(entries(&mut answer)?);
+    let sizes: Vec<usize> = list
+        .iter()
+        .map(|e| serde_json::to_vec(e).map(|b| b.len()).unwrap_or(usize::MAX))
+        .collect();
+    warn_truncated(&mut answer);
+    // The answer with an empty list, then each kept entry and a comma between entries.
+    let mut used = serde_json::to_vec(&answer).ok()?.len();
+    let mut keep = 0;
+    for (i, size) in sizes.iter().enumerate() {
+        let next = used
+            .saturating_add(*size)
+            .saturating_add(usize::from(i > 0));
+        if next > max {
             break;
-        } else {
-            hi = mid - 1;
         }
+        used = next;
+        keep += 1;
     }
-    best
+    if used > max {
+        return None;
+    }
+    let mut list = list;
+    list.truncate(keep);
+    *entries(&mut answer)? = list;
+    serde_json::to_vec(&answer).ok()
 }
 
-fn truncate(answer: &mut Value, keep: usize) {
-    if let Some(e) = entries(answer) {
-        e.truncate(keep);
-    }
+fn warn_truncated(answer: &mut Value) {
     if let Value::Object(map) = answer {
         let warnings = map
             .entry("warnings")
@@ -166,8 +171,11 @@ mod tests {
             serde_json::json!({"status":"success","data":{"resultType":"vector","result":result}});
         let full = serde_json::to_vec(&answer).unwrap();
         assert_eq!(fit(answer.clone(), full.len()).unwrap(), full);
-        let cut = fit(answer, 1000).unwrap();
+        let cut = fit(answer.clone(), 1000).unwrap();
         assert!(cut.len() <= 1000);
+        // The longest prefix that fits: one more entry would not.
+        let one_more = fit(answer, cut.len() + 40).unwrap();
+        assert!(one_more.len() > cut.len(), "{}", one_more.len());
         let v: Value = serde_json::from_slice(&cut).unwrap();
         let kept = v["data"]["result"].as_array().unwrap().len();
         assert!(kept > 5 && kept < 100, "{kept}");

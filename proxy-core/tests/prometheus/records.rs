@@ -122,9 +122,10 @@ async fn contents(store: &RecordStore, id: &str) -> (String, Vec<u8>) {
         for e in events {
             match e.event {
                 Event::Start(meta) => kind = meta.kind,
-                Event::Data { channel, bytes } if channel == Channel::Stdout => {
-                    out.extend_from_slice(&bytes)
-                }
+                Event::Data {
+                    channel: Channel::Stdout,
+                    bytes,
+                } => out.extend_from_slice(&bytes),
                 _ => {}
             }
         }
