@@ -131,7 +131,7 @@ pub(crate) struct ExplainArgs {
     #[arg(long)]
     pub(crate) pod_label: Vec<String>,
     /// `exec NS/POD [-c C] [-i] [-t] -- ARGV...`, `attach NS/POD`, `logs NS/POD [--tail N]`,
-    /// or `METHOD PATH`.
+    /// `promql QUERY [--range 30m] [--step 15s]` (the Prometheus gateway), or `METHOD PATH`.
     #[arg(required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
     pub(crate) request: Vec<String>,
 }

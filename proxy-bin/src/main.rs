@@ -12,6 +12,7 @@ mod demo;
 mod forensics;
 mod mcp_cmd;
 mod policy_cmd;
+mod promql_cmd;
 mod redact_cmd;
 mod serve;
 

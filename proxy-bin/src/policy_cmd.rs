@@ -66,7 +66,7 @@ fn labels(pairs: &[String]) -> Result<Labels, Failure> {
 fn request_line(words: &[String]) -> Result<(http::Method, String, String), Failure> {
     let usage = || {
         Failure::usage(anyhow!(
-            "request: `exec NS/POD [-c C] [-i] [-t] -- ARGV...`, `attach NS/POD [-c C] [-i] [-t]`, `logs NS/POD [-c C] [--tail N]`, or `METHOD PATH[?QUERY]`"
+            "request: `exec NS/POD [-c C] [-i] [-t] -- ARGV...`, `attach NS/POD [-c C] [-i] [-t]`, `logs NS/POD [-c C] [--tail N]`, `promql QUERY [--range D] [--step D]`, or `METHOD PATH[?QUERY]`"
         ))
     };
     let (kind, rest) = words.split_first().ok_or_else(usage)?;
@@ -149,6 +149,9 @@ fn request_line(words: &[String]) -> Result<(http::Method, String, String), Fail
 
 fn explain(args: ExplainArgs) -> Result<(), Failure> {
     let policy = load(&args.policy)?;
+    if args.request.first().is_some_and(|w| w == "promql") {
+        return crate::promql_cmd::explain(&policy, &args);
+    }
     let (method, path, query) = request_line(&args.request)?;
     let info = match RequestInfo::classify(&method, &path, &query) {
         Ok(i) => i,

@@ -91,9 +91,8 @@ impl Access {
         &self.store
     }
 
-    /// Where audit lines go (the MCP gateway adds one line per tool call).
-    #[cfg(feature = "mcp")]
-    pub(crate) fn audit(&self) -> &AuditSink {
+    /// The audit sink (the Prometheus gateway writes its lines there too).
+    pub fn audit(&self) -> &AuditSink {
         &self.audit
     }
 

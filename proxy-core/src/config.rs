@@ -8,6 +8,7 @@
 //! policy: /etc/kubewitness/policy.yaml      # default: the built-in policy
 //! audit: {path: /var/log/kubewitness/audit.jsonl}              # default: stdout
 //! listener: {idleTimeoutSeconds: 90, maxConnectionsPerAddress: 128} # limits, all optional
+//! prometheus: {url: http://127.0.0.1:9090, bearerTokenFile: prom.token}  # optional
 //! ```
 //!
 //! Keys are camelCase; an unknown key is an error naming its path (`tls.clientCa`), because a
@@ -46,6 +47,9 @@ pub struct Config {
     pub listener: ListenerConfig,
     /// The MCP gateway for AI agents (`user`, `groups` for stdio; `maxResultBytes`).
     pub mcp: McpConfig,
+    /// The Prometheus backend of the metrics gateway (`url`, `bearerTokenFile`,
+    /// `clientCert`/`clientKey`, `caFile`); without it `/prometheus/` answers 404.
+    pub prometheus: Option<crate::prometheus::PrometheusConfig>,
 }
 
 /// `mcp:` — the MCP gateway.
@@ -336,6 +340,9 @@ impl Config {
             }
         }
         problems.extend(self.mcp.problems());
+        if let Some(prom) = &self.prometheus {
+            problems.extend(prom.problems());
+        }
         let client_ca = self.tls.as_ref().and_then(|t| t.client_ca.as_ref());
         if self.auth.token_file.is_none() && !self.auth.token_review && client_ca.is_none() {
             problems.push((

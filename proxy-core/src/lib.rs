@@ -17,6 +17,7 @@ pub mod peer;
 pub mod pipeline;
 pub mod policy;
 pub mod portforward;
+pub mod prometheus;
 pub mod record;
 pub mod redaction;
 pub mod request;

@@ -48,6 +48,8 @@ pub struct TestbedOptions {
     pub policy: Option<String>,
     /// Listener limits (defaults when empty).
     pub listener: crate::config::ListenerConfig,
+    /// The metrics gateway's Prometheus backend, when the test runs one.
+    pub prometheus: Option<crate::prometheus::PrometheusConfig>,
 }
 
 impl Default for TestbedOptions {
@@ -61,6 +63,7 @@ impl Default for TestbedOptions {
             client_certs: false,
             policy: None,
             listener: Default::default(),
+            prometheus: None,
         }
     }
 }
@@ -167,6 +170,7 @@ impl Testbed {
             },
             listener: opts.listener.clone(),
             mcp: Default::default(),
+            prometheus: opts.prometheus.clone(),
         };
         config.validate()?;
         let proxy = Proxy::from_config(&config).await?;

@@ -80,7 +80,7 @@ pub fn build(
     Ok(config)
 }
 
-fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+pub(crate) fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let certs = CertificateDer::pem_file_iter(path)
         .map_err(|e| err(path.display().to_string(), e))?
         .collect::<Result<Vec<_>, _>>()

@@ -72,3 +72,57 @@ fn redact_refuses_a_bad_rules_file_with_its_path() {
     assert_eq!(code, Some(2));
     assert!(err.contains("rules[0]"), "{err}");
 }
+
+#[test]
+fn policy_explain_promql_shows_the_decision_and_the_rewritten_query() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(
+        &policy,
+        "apiVersion: kubewitness/v1\nkind: Policy\nrules:\n\
+         - name: sre-metrics\n  subjects: {groups: [sre]}\n  \
+         metrics: {namespaces: [shop, \"payments-*\"], maxRange: 1h, minStep: 10s}\n",
+    )
+    .unwrap();
+    let p = policy.to_str().unwrap();
+    let explain = |user: &str, query: &str, extra: &[&str]| {
+        let mut args = vec![
+            "policy", "explain", "--policy", p, "--user", user, "--group", "sre", "promql", query,
+        ];
+        args.extend_from_slice(extra);
+        kubewitness(&args, b"")
+    };
+    let q = r#"sum(rate(http_requests_total{status=~"5.."}[5m])) by (service)"#;
+    let (code, out, err) = explain("alice", q, &["--range", "30m", "--step", "15s"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.starts_with("allow\n"), "{out}");
+    assert!(out.contains("rule: sre-metrics"), "{out}");
+    assert!(
+        out.contains(r#"rewritten: sum by (service) (rate(http_requests_total{namespace=~"shop|payments-.*",status=~"5.."}[5m]))"#),
+        "{out}"
+    );
+    assert!(
+        out.contains("series counted first: http_requests_total{"),
+        "{out}"
+    );
+    assert!(out.contains("limit: maxRange 1h, minStep 10s"), "{out}");
+
+    let (code, out, _) = explain("alice", r#"{__name__=~".+"}"#, &[]);
+    assert_ne!(code, Some(0));
+    assert!(
+        out.starts_with("deny\n") && out.contains("names no metric"),
+        "{out}"
+    );
+    let (_, out, _) = explain("alice", "up", &["--range", "7h"]);
+    assert!(out.contains("maxRange is 1h"), "{out}");
+    let (_, out, _) = explain("alice", "up", &["--range", "30m", "--step", "1s"]);
+    assert!(out.contains("minStep 10s"), "{out}");
+    let (code, out, _) = kubewitness(
+        &[
+            "policy", "explain", "--policy", p, "--user", "bob", "promql", "up",
+        ],
+        b"",
+    );
+    assert_ne!(code, Some(0));
+    assert!(out.contains("no rule grants metrics to user bob"), "{out}");
+}

@@ -136,6 +136,12 @@ impl AuditSink {
 
     /// Writes one line. A write failure is logged, never fatal to the request.
     pub fn record(&self, rec: &AuditRecord) {
+        self.line(rec)
+    }
+
+    /// Writes any serialisable record as one line (the Prometheus gateway's have other
+    /// fields).
+    pub fn line<T: Serialize>(&self, rec: &T) {
         let mut line = match serde_json::to_vec(rec) {
             Ok(l) => l,
             Err(e) => return tracing::error!(error = %e, "audit record not serialisable"),

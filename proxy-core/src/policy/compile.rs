@@ -127,7 +127,8 @@ fn rule(spec: &RuleSpec, at: &str, p: &mut Problems, warnings: &mut Problems) ->
             }
         }
     }
-    if spec.namespaces.is_empty() {
+    // A metrics-only rule names its namespaces under `metrics:`.
+    if spec.namespaces.is_empty() && !metrics_only(spec) {
         push(
             "namespaces",
             "list the namespaces (names or globs, \"*\" for all)".into(),
@@ -185,6 +186,10 @@ fn rule(spec: &RuleSpec, at: &str, p: &mut Problems, warnings: &mut Problems) ->
             .or(Some(DEFAULT_LOG_IDLE_TIMEOUT)),
     });
     let exec = spec.exec.as_ref().map(|e| exec(e, &mut push));
+    let metrics = spec
+        .metrics
+        .as_ref()
+        .map(|m| super::metrics::compile(m, &mut push));
     let rate = spec.rate_limit.as_ref().map(|r| {
         let rps = r.requests_per_second.unwrap_or(f64::INFINITY);
         if r.requests_per_second.is_some() && !(rps.is_finite() && rps > 0.0) {
@@ -236,10 +241,11 @@ fn rule(spec: &RuleSpec, at: &str, p: &mut Problems, warnings: &mut Problems) ->
         && !spec.attach
         && !spec.port_forward
         && ephemeral.is_none()
+        && spec.metrics.is_none()
     {
         push(
             "",
-            "the rule allows nothing (no read, logs, exec or attach)".into(),
+            "the rule allows nothing (no read, logs, exec, attach or metrics)".into(),
         );
     }
     let session = exec
@@ -267,7 +273,19 @@ fn rule(spec: &RuleSpec, at: &str, p: &mut Problems, warnings: &mut Problems) ->
             ephemeral,
         }),
         logs: spec.logs.is_some(),
+        metrics,
     }
+}
+
+/// Whether the rule grants nothing but `metrics:`.
+fn metrics_only(spec: &RuleSpec) -> bool {
+    spec.metrics.is_some()
+        && spec.read.is_empty()
+        && spec.logs.is_none()
+        && spec.exec.is_none()
+        && !spec.attach
+        && !spec.port_forward
+        && spec.ephemeral_containers == super::ephemeral::EphemeralSpec::Flag(false)
 }
 
 fn globs(list: &[String], key: &str, push: &mut impl FnMut(&str, String)) -> Vec<Glob> {

@@ -176,6 +176,11 @@ fn applies_to(rule: &Rule, req: &Request<'_>) -> bool {
     rule.applies(req.user, req.groups)
 }
 
+/// Whether `rule` is for this caller (by name, group, or `system:authenticated`).
+pub(super) fn applies_to_caller(rule: &Rule, user: &str, groups: &[String]) -> bool {
+    rule.applies(user, groups)
+}
+
 fn check(rule: &Rule, req: &Request<'_>, facts: &Facts) -> Result<(), (Stage, String)> {
     let name = &rule.name;
     if !applies_to(rule, req) {

@@ -27,6 +27,7 @@ mod glob;
 pub mod labels;
 pub mod limiter;
 mod logs;
+pub mod metrics;
 mod model;
 mod reach;
 mod review;
@@ -52,6 +53,7 @@ pub use decide::{Action, Decision, Facts, Lookup, Needs, Request};
 pub use ephemeral::{EphemeralRule, MAX_IMAGE_LEN};
 pub use glob::{Glob, MAX_GLOB_LEN};
 pub use logs::{LogQueryError, clamp_log_query};
+pub use metrics::MetricsLimits;
 pub use reach::Reach;
 pub use review::{Permission, READ_VERBS, STREAM_VERBS};
 pub use selector::{Labels, Selector};
@@ -112,6 +114,8 @@ pub struct Rule {
     port_forward: bool,
     ephemeral_containers: bool,
     limits: Arc<Limits>,
+    /// `metrics:`: what the Prometheus gateway allows the rule's subjects.
+    metrics: Option<Arc<MetricsLimits>>,
 }
 
 impl Rule {

@@ -46,6 +46,9 @@ pub(crate) struct RuleSpec {
     /// Mask secrets in exec/attach output and logs. Default true; only an explicit
     /// `false` turns it off.
     pub(crate) redact: Option<bool>,
+    /// `metrics:` — present means the Prometheus gateway answers this rule's subjects,
+    /// scoped and limited as it says ([`super::metrics`]).
+    pub(crate) metrics: Option<MetricsSpec>,
 }
 
 /// Who a rule is for.
@@ -115,4 +118,17 @@ pub(crate) enum Quantity {
     Number(u64),
     /// A string such as `10Mi`.
     Text(String),
+}
+
+/// `metrics:` — read-only PromQL through the Prometheus gateway.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct MetricsSpec {
+    pub(crate) namespaces: Vec<String>,
+    pub(crate) max_range: Option<String>,
+    pub(crate) min_step: Option<String>,
+    pub(crate) max_series: Option<u64>,
+    pub(crate) max_result_bytes: Option<Quantity>,
+    pub(crate) timeout: Option<String>,
+    pub(crate) queries_per_minute: Option<u64>,
 }

@@ -34,7 +34,8 @@ const KIND_POLICY: u8 = 5;
 pub struct SessionMeta {
     /// The session id (a ULID).
     pub session: String,
-    /// `exec`, `attach`, `logs`, `portforward` or `mcp` (one MCP tool call).
+    /// `exec`, `attach`, `logs`, `portforward`, `mcp` (one MCP tool call) or `metrics` (a
+    /// Prometheus gateway request).
     pub kind: String,
     /// The authenticated user.
     pub user: String,

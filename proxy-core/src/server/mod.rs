@@ -63,6 +63,7 @@ pub struct Proxy {
     recorder: Option<Arc<Recorder>>,
     redactor: Option<redact::Redactor>,
     mcp: crate::config::McpConfig,
+    prometheus: Option<crate::prometheus::Gateway>,
 }
 
 /// Everything a [`Proxy`] is made of.
@@ -83,10 +84,30 @@ pub struct ProxyParts {
 impl Proxy {
     /// A proxy assembled from `parts`.
     pub fn from_parts(parts: ProxyParts) -> Arc<Proxy> {
-        Arc::new(Proxy::assemble(parts, crate::config::McpConfig::default()))
+        Arc::new(Proxy::assemble(
+            parts,
+            crate::config::McpConfig::default(),
+            None,
+        ))
     }
 
-    fn assemble(parts: ProxyParts, mcp: crate::config::McpConfig) -> Proxy {
+    /// A proxy assembled from `parts` that also serves the Prometheus gateway.
+    pub fn with_prometheus(
+        parts: ProxyParts,
+        prometheus: Option<crate::prometheus::Gateway>,
+    ) -> Arc<Proxy> {
+        Arc::new(Proxy::assemble(
+            parts,
+            crate::config::McpConfig::default(),
+            prometheus,
+        ))
+    }
+
+    fn assemble(
+        parts: ProxyParts,
+        mcp: crate::config::McpConfig,
+        prometheus: Option<crate::prometheus::Gateway>,
+    ) -> Proxy {
         Proxy {
             auth: parts.auth,
             upstream: parts.upstream,
@@ -95,6 +116,7 @@ impl Proxy {
             recorder: parts.recorder.map(Arc::new),
             redactor: parts.redactor,
             mcp,
+            prometheus,
         }
     }
 
@@ -199,6 +221,12 @@ impl Proxy {
             None => None,
         };
         let redactor = cfg.redaction.build()?;
+        let prometheus = cfg
+            .prometheus
+            .as_ref()
+            .map(crate::prometheus::Backend::from_config)
+            .transpose()?
+            .map(crate::prometheus::Gateway::new);
         let parts = ProxyParts {
             auth: Authenticator::with_store(tokens, review)
                 .with_address_limit(crate::auth::AddressLimit::from_config(&cfg.auth)),
@@ -207,7 +235,11 @@ impl Proxy {
             recorder,
             redactor,
         };
-        Ok(Arc::new(Proxy::assemble(parts, cfg.mcp.clone())))
+        Ok(Arc::new(Proxy::assemble(
+            parts,
+            cfg.mcp.clone(),
+            prometheus,
+        )))
     }
 
     /// Sessions (exec, attach, logs) running now.

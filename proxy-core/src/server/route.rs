@@ -6,7 +6,9 @@
 //! part of it. A denial is a 403 `Status` whose message kubectl prints; a rate or stream
 //! limit is a 429 with `Retry-After`. exec and attach go to [`super::exec`], logs to
 //! [`super::logs`] (with the clamped query), port-forward (any method) to
-//! [`super::portforward`], the rest is forwarded with its body streamed back.
+//! [`super::portforward`], the rest is forwarded with its body streamed back. Paths under
+//! `/prometheus/` are the metrics gateway ([`crate::prometheus`]), after authentication and
+//! before the Kubernetes classifier.
 //!
 //! Every early answer (401, 400, 403, 429) first drains a small request body
 //! ([`super::body::drain`]); a GET or HEAD with a body is refused.
@@ -49,6 +51,8 @@ enum Admitted {
     /// The MCP gateway at `/mcp`: each tool call is decided like any request.
     #[cfg(feature = "mcp")]
     Mcp(Identity),
+    /// The metrics gateway under `/prometheus/`.
+    Prometheus(Identity),
 }
 
 pub(super) async fn handle(
@@ -64,6 +68,7 @@ pub(super) async fn handle(
             info,
             review,
         }) => selfreview::handle(review, req, &info, &identity, &proxy, &conn).await,
+        Ok(Admitted::Prometheus(identity)) => prometheus(req, &identity, &proxy, &conn).await,
         #[cfg(feature = "mcp")]
         Ok(Admitted::Mcp(identity)) => {
             crate::mcp::http::serve(req, proxy, identity, conn.remote).await
@@ -106,6 +111,9 @@ async fn admit(
     #[cfg(feature = "mcp")]
     if crate::mcp::http::is_mcp(req.uri().path()) {
         return Ok(Admitted::Mcp(identity));
+    }
+    if crate::prometheus::http::is_gateway_path(req.uri().path()) {
+        return Ok(Admitted::Prometheus(identity));
     }
     let path = req.uri().path();
     let query = req.uri().query().unwrap_or("");
@@ -244,4 +252,24 @@ async fn forward(
         }),
         Err(e) => respond::upstream_failed(&e),
     }
+}
+
+/// The Prometheus gateway (`/prometheus/…`): its own checks, audit and recording.
+async fn prometheus(
+    req: Request<Incoming>,
+    identity: &Identity,
+    proxy: &Proxy,
+    conn: &Conn,
+) -> Response<ResponseBody> {
+    let ctx = crate::prometheus::http::Context {
+        gateway: proxy.prometheus.as_ref(),
+        policy: proxy.policy(),
+        recorder: proxy.recorder(),
+        redactor: proxy.redactor(),
+        audit: proxy.access.audit(),
+        remote: conn.remote,
+    };
+    crate::prometheus::http::serve(req, identity, ctx)
+        .await
+        .map(respond::full)
 }
