@@ -260,8 +260,15 @@ impl Recorder {
     }
 
     /// Starts recording a session; `end` lets the recorder end it when storage fails.
+    ///
+    /// A `meta.session` that is a ULID names the session (the server passes the `Audit-ID`
+    /// it sent upstream, so the API server's audit log and the recording share one id);
+    /// anything else is replaced by a new ULID.
     pub fn start(&self, mut meta: SessionMeta, end: EndHandle) -> RecorderHandle {
-        let id = ulid::Ulid::generate();
+        let id = meta
+            .session
+            .parse::<ulid::Ulid>()
+            .unwrap_or_else(|_| ulid::Ulid::generate());
         meta.session = id.to_string();
         meta.start_ms = now_ms();
         meta.signer = self.signer.as_ref().map(|s| s.info().fingerprint);

@@ -130,9 +130,17 @@ fn redacted_argv(proxy: &Proxy, info: &SessionInfo) -> Vec<String> {
     }
 }
 
-/// The recorded start metadata of a session (id, time and signer are filled in by the recorder).
+/// The recorded start metadata of a session (time and signer are filled in by the recorder).
+/// A session that is the whole of its request is named by the request's `Audit-ID`, so the
+/// API server's audit events and the recording join on one id; the forwarded connections of
+/// one port-forward request share its id, so each gets a new one.
 fn record_meta(proxy: &Proxy, info: &SessionInfo) -> SessionMeta {
+    let session = match info.kind {
+        SessionKind::PortForward => String::new(),
+        _ => info.audit_id.clone(),
+    };
     SessionMeta {
+        session,
         kind: info.kind.name().into(),
         user: info.identity.user.clone(),
         uid: info.identity.uid.clone(),

@@ -41,6 +41,19 @@ async fn the_api_server_sees_the_real_client_address_and_kubewitness_audit_id() 
         assert_ne!(audit, "forged-audit-id");
         assert_eq!(audit.len(), 26, "a ULID: {audit}");
     }
+    // The exec's recording is named by the Audit-ID the API server saw: the trails join.
+    let exec = requests
+        .iter()
+        .find(|r| r.uri.to_string().contains("/exec"))
+        .expect("the exec reached upstream");
+    let audit = exec.headers["audit-id"].to_str().unwrap().to_string();
+    let rc = bed.config.recording.as_ref().expect("the testbed records");
+    let store = proxy_core::record::RecordStore::open(&rc.store, &[], None).expect("store");
+    let sessions = store.sessions().await.expect("sessions");
+    assert!(
+        sessions.contains(&audit),
+        "no recording named {audit}: {sessions:?}"
+    );
 }
 
 /// `agent` may read pods `web-*` only.
