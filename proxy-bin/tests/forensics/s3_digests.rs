@@ -190,3 +190,62 @@ async fn tampering_with_digests_on_s3_is_named_by_both_verifiers() {
     let v = check("a session forged with another key", vec![], &[]).await;
     assert_eq!(v.failed.iter().collect::<Vec<_>>(), [&forged], "{v:?}");
 }
+
+#[tokio::test]
+async fn a_key_rotation_on_s3_verifies_from_the_first_key() {
+    let Some((_moto, _port, options)) = moto_bucket(BUCKET, false).await else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let (k1, p1, _) = new_key(t, "k1");
+    let (k2, p2, _) = new_key(t, "k2");
+    let url = format!("s3://{BUCKET}/{PREFIX}");
+    let on_s3 = |key: &Path, previous: Option<&Path>| RecordingConfig {
+        store: url.clone(),
+        store_options: options.iter().cloned().collect(),
+        ..config(&t.join("unused"), Some(key), previous)
+    };
+    // k1, then the rotation run (its start-up digest is signed by k1 and names k2), then k2.
+    for (what, cfg) in [
+        ("before", on_s3(&k1, None)),
+        ("during", on_s3(&k2, Some(&k1))),
+        ("after", on_s3(&k2, None)),
+    ] {
+        let run = Run::start(&cfg).await;
+        run.session(what).await;
+        run.close().await;
+    }
+    let store = RecordStore::open(&url, &options, None).unwrap();
+    let rotation = Digest::parse(&store.get(&digest_name(INSTANCE, 2)).await.unwrap()).unwrap();
+    assert!(rotation.body.next_signer.is_some(), "{:?}", rotation.body);
+    let copy = t.join("mirror");
+    mirror(&store, &copy).await;
+    let store_args: Vec<String> = options
+        .iter()
+        .flat_map(|(k, v)| ["--store-option".to_string(), format!("{k}={v}")])
+        .collect();
+    let store_args: Vec<&str> = store_args.iter().map(String::as_str).collect();
+    let (p1, p2) = (p1.display().to_string(), p2.display().to_string());
+    let first = ["--public-key", p1.as_str()];
+    agree(
+        "a rotation on S3, trusting the first key",
+        &url,
+        &store_args,
+        &copy,
+        &first,
+        &[],
+    )
+    .await;
+    let second = ["--public-key", p2.as_str()];
+    let kinds = ["digestUnknownKey"];
+    agree(
+        "a rotation on S3, trusting only the second key",
+        &url,
+        &store_args,
+        &copy,
+        &second,
+        &kinds,
+    )
+    .await;
+}
