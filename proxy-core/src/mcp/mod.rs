@@ -20,6 +20,7 @@ mod describe;
 mod get;
 pub(crate) mod http;
 mod kube;
+mod prom;
 mod record;
 mod stream;
 mod table;
@@ -136,7 +137,12 @@ impl ServerHandler for Gateway {
             .policy()
             .reach(&caller.identity.user, &caller.identity.groups);
         let budget = self.proxy.mcp_config().result_budget();
-        Ok(ListToolsResult::with_all_items(tools::list(&reach, budget)))
+        let metrics = call::metrics_grant(&self.proxy, &caller);
+        Ok(ListToolsResult::with_all_items(tools::list(
+            &reach,
+            metrics.as_deref(),
+            budget,
+        )))
     }
 
     async fn call_tool(
