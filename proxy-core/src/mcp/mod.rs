@@ -8,7 +8,8 @@
 //! kubewitness. What this module adds is only for the model: strict argument checks, compact
 //! text, ANSI and control characters removed, a per-call result budget with a truncation
 //! line, denials as tool results that say what is allowed, and a recording (kind `mcp`) and
-//! an audit line per call.
+//! an audit line per call. `prom_query` (`prom.rs`) is the same for metrics: it answers
+//! through the Prometheus gateway's own path ([`crate::prometheus::http::answer`]).
 //!
 //! Two transports: stdio (`kubewitness mcp`, identity fixed by the config file) and
 //! Streamable HTTP at `/mcp` on the main listener (identity from kubewitness's own
