@@ -178,12 +178,10 @@ async fn prom_query_answers_what_the_http_gateway_answers_and_refuses_over_limit
     let result = instant.result();
     assert_eq!(result.len(), 3, "{}", instant.json);
     for s in result {
-        let job = s["metric"]["job"].as_str().expect("a job");
+        let (job, ns) = (&s["metric"]["job"], &s["metric"]["namespace"]);
         let value = s["value"][1].as_str().expect("a value");
-        assert!(
-            text.contains(&format!("job=\"{job}\"}} value={value} at ")),
-            "{text}"
-        );
+        let line = format!("up{{job={job}, namespace={ns}}} value={value} at ");
+        assert!(text.contains(&line), "{line} in {text}");
     }
     assert!(!text.contains("secret-svc"), "{text}");
 
