@@ -18,6 +18,12 @@ pub(crate) const MAX_ARG_LEN: usize = 256;
 pub(crate) const MAX_SELECTOR_LEN: usize = 256;
 /// The longest Kubernetes name (DNS subdomain).
 pub(crate) const MAX_NAME_LEN: usize = 253;
+/// The longest PromQL query (the gateway refuses longer ones too).
+pub(crate) const MAX_QUERY_LEN: usize = 1000;
+/// `range_seconds` bounds.
+pub(crate) const RANGE_SECONDS: (u64, u64) = (60, 3600);
+/// `step_seconds` bounds.
+pub(crate) const STEP_SECONDS: (u64, u64) = (5, 60);
 
 /// `k8s_get_logs`.
 #[derive(Debug, Deserialize, serde::Serialize)]
@@ -70,6 +76,15 @@ pub(crate) struct GetArgs {
 pub(crate) struct DescribeArgs {
     pub(crate) namespace: String,
     pub(crate) pod: String,
+}
+
+/// `prom_query`: an instant query, or a range query over the last `range_seconds`.
+#[derive(Debug, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PromArgs {
+    pub(crate) query: String,
+    pub(crate) range_seconds: Option<u64>,
+    pub(crate) step_seconds: Option<u64>,
 }
 
 /// Parses and checks a tool's arguments; the error says which field and why.
@@ -144,6 +159,29 @@ impl Validate for DescribeArgs {
     fn validate(&self) -> Result<(), String> {
         name("namespace", &self.namespace)?;
         name("pod", &self.pod)
+    }
+}
+
+impl Validate for PromArgs {
+    fn validate(&self) -> Result<(), String> {
+        let q = self.query.trim();
+        if q.is_empty() || self.query.len() > MAX_QUERY_LEN {
+            return Err(format!("query: 1 to {MAX_QUERY_LEN} bytes of PromQL"));
+        }
+        if self
+            .query
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
+        {
+            return Err("query: no control characters".into());
+        }
+        if self.step_seconds.is_some() && self.range_seconds.is_none() {
+            return Err(
+                "step_seconds: only with range_seconds (an instant query has no step)".into(),
+            );
+        }
+        range("range_seconds", self.range_seconds, RANGE_SECONDS)?;
+        range("step_seconds", self.step_seconds, STEP_SECONDS)
     }
 }
 
@@ -245,6 +283,31 @@ mod tests {
             parse::<GetArgs>(args(sel))
                 .unwrap_err()
                 .contains("label_selector")
+        );
+        for (bad, why) in [
+            (
+                json!({"query": "up", "range_seconds": 7 * 86400}),
+                "range_seconds: 604800 is outside 60..=3600",
+            ),
+            (
+                json!({"query": "up", "range_seconds": 600, "step_seconds": 1}),
+                "step_seconds: 1 is outside 5..=60",
+            ),
+            (
+                json!({"query": "up", "step_seconds": 10}),
+                "only with range_seconds",
+            ),
+            (json!({"query": "x".repeat(1001)}), "query: 1 to 1000 bytes"),
+            (json!({"query": " "}), "query: 1 to 1000 bytes"),
+        ] {
+            let err = parse::<PromArgs>(args(bad)).unwrap_err();
+            assert!(err.contains(why), "{err}");
+        }
+        assert!(
+            parse::<PromArgs>(args(
+                json!({"query": "up", "range_seconds": 3600, "step_seconds": 60})
+            ))
+            .is_ok()
         );
         let limit = json!({"namespace": "s", "limit": 501});
         assert!(

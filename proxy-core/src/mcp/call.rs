@@ -7,13 +7,13 @@ use std::sync::Arc;
 
 use rmcp::model::{CallToolResult, ContentBlock, JsonObject};
 
-use super::args::{self, DescribeArgs, EventsArgs, ExecArgs, GetArgs, LogsArgs};
+use super::args::{self, DescribeArgs, EventsArgs, ExecArgs, GetArgs, LogsArgs, PromArgs};
 use super::kube::Refused;
 use super::record::CallRecording;
 use super::text::{Keep, fit, sanitize};
-use super::{Caller, describe, get, stream, tools};
-use crate::policy::Reach;
+use super::{Caller, describe, get, prom, stream, tools};
 use crate::policy::audit::AuditRecord;
+use crate::policy::{MetricsLimits, Reach};
 use crate::request::{RequestInfo, Target};
 use crate::server::Proxy;
 
@@ -85,9 +85,11 @@ pub(crate) async fn call(
         .policy()
         .reach(&caller.identity.user, &caller.identity.groups);
     let budget = proxy.mcp_config().result_budget();
-    let offered = tools::list(&reach, budget);
+    let metrics = metrics_grant(proxy, caller);
+    let offered = tools::list(&reach, metrics.as_deref(), budget);
     let mut reply = if offered.iter().any(|t| t.name == name) {
-        dispatch(proxy, caller, &reach, name, arguments, budget).await
+        let grant = (&reach, metrics.as_deref());
+        dispatch(proxy, caller, grant, name, arguments, budget).await
     } else {
         let names: Vec<&str> = offered.iter().map(|t| t.name.as_ref()).collect();
         Reply::refused(Refused::new(
@@ -99,7 +101,9 @@ pub(crate) async fn call(
         ))
     };
     if reply.is_error && reply.decision == "denied" {
-        reply.text.push_str(&allowed(&reach, name));
+        reply
+            .text
+            .push_str(&allowed(&reach, metrics.as_deref(), name));
     }
     let text = finish(proxy, &reply, recording.id(), budget);
     let outcome = recording.finish(&args_text, &text, reply.decision, reply.is_error);
@@ -113,10 +117,21 @@ pub(crate) async fn call(
     }
 }
 
+/// The caller's `metrics:` grant, when the proxy has a Prometheus backend to use it on.
+pub(crate) fn metrics_grant(proxy: &Proxy, caller: &Caller) -> Option<Arc<MetricsLimits>> {
+    proxy.prometheus()?;
+    let id = &caller.identity;
+    proxy
+        .policy()
+        .metrics_grant(&id.user, &id.groups)
+        .ok()
+        .map(|(_, limits)| limits)
+}
+
 async fn dispatch(
     proxy: &Arc<Proxy>,
     caller: &Caller,
-    reach: &Reach,
+    (reach, metrics): (&Reach, Option<&MetricsLimits>),
     name: &str,
     arguments: Option<JsonObject>,
     budget: usize,
@@ -143,14 +158,23 @@ async fn dispatch(
             Ok(a) => describe::describe(proxy, caller, &a).await,
             Err(e) => invalid(e),
         },
+        tools::PROM => match (args::parse::<PromArgs>(arguments), metrics) {
+            (Ok(a), Some(limits)) => prom::query(proxy, caller, &a, limits).await,
+            (Ok(_), None) => Reply::refused(Refused::new(
+                "denied",
+                "kubewitness: no rule grants you metrics",
+            )),
+            (Err(e), _) => invalid(e),
+        },
         other => invalid(format!("kubewitness: unknown tool {other}")),
     }
 }
 
 /// What the caller's policy does allow for `tool`, appended to a denial.
-fn allowed(reach: &Reach, tool: &str) -> String {
+fn allowed(reach: &Reach, metrics: Option<&MetricsLimits>, tool: &str) -> String {
     let namespaces = format!("namespaces [{}]", reach.namespaces.join(", "));
     match tool {
+        tools::PROM => prom::allowed(metrics),
         tools::EXEC => {
             format!(
                 "\nYour policy allows exec only of these commands {}.",

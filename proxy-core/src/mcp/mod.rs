@@ -8,7 +8,8 @@
 //! kubewitness. What this module adds is only for the model: strict argument checks, compact
 //! text, ANSI and control characters removed, a per-call result budget with a truncation
 //! line, denials as tool results that say what is allowed, and a recording (kind `mcp`) and
-//! an audit line per call.
+//! an audit line per call. `prom_query` (`prom.rs`) is the same for metrics: it answers
+//! through the Prometheus gateway's own path ([`crate::prometheus::http::answer`]).
 //!
 //! Two transports: stdio (`kubewitness mcp`, identity fixed by the config file) and
 //! Streamable HTTP at `/mcp` on the main listener (identity from kubewitness's own
@@ -20,6 +21,7 @@ mod describe;
 mod get;
 pub(crate) mod http;
 mod kube;
+mod prom;
 mod record;
 mod stream;
 mod table;
@@ -136,7 +138,12 @@ impl ServerHandler for Gateway {
             .policy()
             .reach(&caller.identity.user, &caller.identity.groups);
         let budget = self.proxy.mcp_config().result_budget();
-        Ok(ListToolsResult::with_all_items(tools::list(&reach, budget)))
+        let metrics = call::metrics_grant(&self.proxy, &caller);
+        Ok(ListToolsResult::with_all_items(tools::list(
+            &reach,
+            metrics.as_deref(),
+            budget,
+        )))
     }
 
     async fn call_tool(

@@ -11,7 +11,7 @@ use super::args::{
     ARGC, LIST_LIMIT, MAX_ARG_LEN, MAX_NAME_LEN, MAX_SELECTOR_LEN, SINCE_SECONDS, TAIL_LINES,
 };
 use super::get::offered_resources;
-use crate::policy::Reach;
+use crate::policy::{MetricsLimits, Reach};
 
 /// The fixed tool names.
 pub(crate) const LOGS: &str = "k8s_get_logs";
@@ -19,9 +19,11 @@ pub(crate) const EXEC: &str = "k8s_exec_readonly";
 pub(crate) const EVENTS: &str = "k8s_list_events";
 pub(crate) const GET: &str = "k8s_get";
 pub(crate) const DESCRIBE: &str = "k8s_describe_pod";
+pub(crate) const PROM: &str = "prom_query";
 
-/// The tools `reach` allows, with the result budget stated.
-pub(crate) fn list(reach: &Reach, budget: usize) -> Vec<Tool> {
+/// The tools `reach` and the caller's `metrics:` grant (when a backend is configured)
+/// allow, with the result budget stated.
+pub(crate) fn list(reach: &Reach, metrics: Option<&MetricsLimits>, budget: usize) -> Vec<Tool> {
     let mut tools = Vec::new();
     let namespaces = reach.namespaces.join(", ");
     let tail = format!(
@@ -80,6 +82,14 @@ pub(crate) fn list(reach: &Reach, budget: usize) -> Vec<Tool> {
             "Describe a pod: phase, conditions, container states with the last termination reason and exit code, restarts, recent events. Namespaces: [{namespaces}]. {tail}"
         );
         tools.push(tool(DESCRIBE, desc, describe_schema()));
+    }
+    if let Some(limits) = metrics {
+        let tail = tail.replace("from the cluster", "from Prometheus");
+        tools.push(tool(
+            PROM,
+            super::prom::description(limits, &tail),
+            super::prom::schema(),
+        ));
     }
     tools
 }
@@ -212,7 +222,7 @@ mod tests {
              namespaces: [shop]\n  read: [pods, secrets, deployments.apps]\n  logs: {maxTailLines: 7}\n",
         )
         .unwrap();
-        let tools = list(&p.reach("ann", &[]), 4096);
+        let tools = list(&p.reach("ann", &[]), None, 4096);
         let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
         assert_eq!(names, [LOGS, GET, DESCRIBE]);
         let logs = tools[0].description.as_deref().unwrap();
@@ -227,6 +237,23 @@ mod tests {
             serde_json::json!(["pods", "deployments.apps"])
         );
         assert_eq!(get["additionalProperties"], false);
-        assert!(list(&p.reach("bob", &[]), 4096).is_empty());
+        assert!(list(&p.reach("bob", &[]), None, 4096).is_empty());
+        let m = Policy::from_yaml(
+            "apiVersion: kubewitness/v1\nkind: Policy\nrules:\n- name: m\n  subjects: {users: [ann]}\n  \
+             metrics: {namespaces: [shop], maxRange: 30m, maxSeries: 500}\n",
+        )
+        .unwrap();
+        let grant = m.metrics_grant("ann", &[]).unwrap().1;
+        let tools = list(&m.reach("ann", &[]), Some(&grant), 4096);
+        assert_eq!(tools.len(), 1);
+        let desc = tools[0].description.as_deref().unwrap();
+        assert!(
+            desc.contains("namespaces [shop]") && desc.contains("at most 1800 s"),
+            "{desc}"
+        );
+        assert!(desc.contains("at most 500 series"), "{desc}");
+        let schema = serde_json::Value::Object((*tools[0].input_schema).clone());
+        assert_eq!(schema["properties"]["range_seconds"]["maximum"], 3600);
+        assert_eq!(schema["additionalProperties"], false);
     }
 }

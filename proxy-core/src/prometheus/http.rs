@@ -69,24 +69,50 @@ pub async fn serve(
             return reply(e.status(), Bytes::from(e.to_json()), None);
         }
     };
+    let answered = answer(gateway, &ctx, identity, &endpoint, &params).await;
+    reply(answered.status, answered.body, answered.retry_after)
+}
+
+/// An answer as delivered: recorded, or replaced by the refusal to deliver it.
+#[derive(Debug)]
+pub struct Answered {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The JSON body.
+    pub body: Bytes,
+    /// For a rate-limit refusal, when to retry.
+    pub retry_after: Option<Duration>,
+    /// The `metrics` recording's id, when recording is on.
+    pub recording: Option<String>,
+}
+
+/// Answers `endpoint` with `params` for `identity` through [`Gateway::query_for`], writes
+/// the audit line and records the answer; an answer that cannot be recorded is not
+/// delivered. Every front end (HTTP, the MCP tool) goes through here.
+pub async fn answer(
+    gateway: &Gateway,
+    ctx: &Context<'_>,
+    identity: &Identity,
+    endpoint: &Endpoint,
+    params: &Params,
+) -> Answered {
     let outcome = gateway
         .query_for(&Ask {
             policy: &ctx.policy,
             identity,
-            endpoint: &endpoint,
-            params: &params,
+            endpoint,
+            params,
             redactor: ctx.redactor,
         })
         .await;
     ctx.audit.line(&outcome.audit);
-    deliver(outcome, identity, &ctx).await
+    deliver(outcome, identity, ctx).await
 }
 
-/// Records the outcome, then answers with it; an answer that cannot be recorded is not
-/// delivered.
-async fn deliver(outcome: Outcome, identity: &Identity, ctx: &Context<'_>) -> Response<Bytes> {
-    if let Some(recorder) = ctx.recorder
-        && let Err(end) = super::record::record(
+async fn deliver(outcome: Outcome, identity: &Identity, ctx: &Context<'_>) -> Answered {
+    let mut recording = None;
+    if let Some(recorder) = ctx.recorder {
+        match super::record::record(
             recorder,
             identity,
             ctx.remote,
@@ -94,15 +120,29 @@ async fn deliver(outcome: Outcome, identity: &Identity, ctx: &Context<'_>) -> Re
             &outcome.body,
         )
         .await
-    {
-        tracing::warn!(user = %identity.user, reason = %end.status().message, "metrics answer not recorded");
-        let e = GatewayError::new(
-            ErrorKind::Unavailable,
-            "kubewitness could not record this answer, so it is not delivered",
-        );
-        return reply(e.status(), Bytes::from(e.to_json()), None);
+        {
+            Ok(id) => recording = Some(id),
+            Err(end) => {
+                tracing::warn!(user = %identity.user, reason = %end.status().message, "metrics answer not recorded");
+                let e = GatewayError::new(
+                    ErrorKind::Unavailable,
+                    "kubewitness could not record this answer, so it is not delivered",
+                );
+                return Answered {
+                    status: e.status(),
+                    body: Bytes::from(e.to_json()),
+                    retry_after: None,
+                    recording: None,
+                };
+            }
+        }
     }
-    reply(outcome.status, outcome.body, outcome.retry_after)
+    Answered {
+        status: outcome.status,
+        body: outcome.body,
+        retry_after: outcome.retry_after,
+        recording,
+    }
 }
 
 /// The parameters of the URL and, for a POST, of its form body.

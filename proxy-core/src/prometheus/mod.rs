@@ -24,8 +24,9 @@
 //! request is audited ([`audit`]) and recorded as a session of kind `metrics` ([`record`]).
 //! Errors keep Prometheus's shape ([`error`]).
 //!
-//! [`Gateway::query_for`] is the one code path; the HTTP front end is [`http`], and other
-//! front ends (an MCP tool) call the same function.
+//! [`Gateway::query_for`] is the one code path, and [`http::answer`] wraps it with the audit
+//! line and the recording for every front end: the HTTP one ([`http`]) and the MCP tool
+//! `prom_query` (`crate::mcp`).
 
 pub mod audit;
 pub mod backend;

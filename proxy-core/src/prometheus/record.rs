@@ -22,15 +22,16 @@ use crate::status::Status;
 /// The session kind of a gateway request.
 pub const SESSION_KIND: &str = "metrics";
 
-/// Records one request: `audit` as the request, `body` as the answer. An error means the
-/// answer must not be delivered (the recording could not take it).
+/// Records one request: `audit` as the request, `body` as the answer, and returns the
+/// recording's id. An error means the answer must not be delivered (the recording could
+/// not take it).
 pub async fn record(
     recorder: &Recorder,
     identity: &Identity,
     remote: SocketAddr,
     audit: &MetricsAudit,
     body: &Bytes,
-) -> Result<(), EndSession> {
+) -> Result<String, EndSession> {
     let pipeline = Pipeline::new();
     let meta = SessionMeta {
         kind: SESSION_KIND.into(),
@@ -46,6 +47,7 @@ pub async fn record(
         ..SessionMeta::default()
     };
     let handle = recorder.start(meta, pipeline.end_handle());
+    let id = handle.session_id().to_string();
     let mut asked = RecordFilter::new(handle.clone(), false);
     let mut answered = RecordFilter::new(handle, true);
     let request = serde_json::to_vec(audit).unwrap_or_default();
@@ -69,7 +71,7 @@ pub async fn record(
     };
     asked.on_end(&end);
     answered.on_end(&end);
-    result
+    result.map(|()| id)
 }
 
 /// Waits for room in the recording window, then records `bytes` on `channel`.

@@ -132,6 +132,13 @@ impl Proxy {
         &self.access
     }
 
+    /// The Prometheus gateway, when `prometheus:` is configured (the MCP `prom_query` tool
+    /// answers through it).
+    #[cfg(feature = "mcp")]
+    pub(crate) fn prometheus(&self) -> Option<&crate::prometheus::Gateway> {
+        self.prometheus.as_ref()
+    }
+
     /// The MCP gateway's settings.
     pub fn mcp_config(&self) -> &crate::config::McpConfig {
         &self.mcp
