@@ -46,6 +46,20 @@ impl Failure {
 }
 
 impl Failure {
+    /// The exit code a library error maps to: an invalid setting or file is bad usage (2);
+    /// an unreachable API server or recording store, or a port in use, is a runtime
+    /// failure (1).
+    fn from_core(error: proxy_core::Error) -> Failure {
+        Failure {
+            code: if error.is_config() {
+                EXIT_USAGE
+            } else {
+                EXIT_FAILURE
+            },
+            error: error.into(),
+        }
+    }
+
     /// A denial from `policy explain` (already printed).
     fn denied() -> Failure {
         Failure {

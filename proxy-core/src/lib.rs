@@ -8,6 +8,7 @@ pub mod auth;
 pub mod channel;
 pub mod config;
 pub mod downstream;
+mod error;
 #[doc(hidden)]
 pub mod fuzz_bridge;
 pub mod logstream;
@@ -32,3 +33,6 @@ pub mod tls;
 pub mod upstream;
 pub mod watched;
 pub mod websocket;
+
+pub use error::Error;
+pub use server::{Builder, Proxy, ProxyService, Server, SessionFilters};

@@ -6,8 +6,8 @@
 
 use std::sync::Arc;
 
+use crate::server::RequestBody;
 use http::{Request, Response};
-use hyper::body::Incoming;
 use tracing::{info, info_span};
 
 use super::respond::{self, ResponseBody};
@@ -21,7 +21,7 @@ use crate::request::StreamRequest;
 use crate::upstream::Origin;
 
 pub(super) async fn handle(
-    mut req: Request<Incoming>,
+    mut req: Request<RequestBody>,
     stream: StreamRequest,
     identity: Identity,
     proxy: Arc<Proxy>,

@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
+use crate::server::RequestBody;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use tracing::{Instrument, info, info_span};
 
 use super::respond::{self, ResponseBody};
@@ -20,7 +20,7 @@ use crate::request::RequestInfo;
 use crate::upstream::Origin;
 
 pub(super) async fn handle(
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     info: &RequestInfo,
     identity: Identity,
     proxy: Arc<Proxy>,

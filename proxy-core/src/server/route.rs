@@ -16,9 +16,9 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
+use crate::server::RequestBody;
 use http::{Request, Response};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use tracing::{debug, info, warn};
 
 use super::limits::InFlight;
@@ -56,7 +56,7 @@ enum Admitted {
 }
 
 pub(super) async fn handle(
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     proxy: Arc<Proxy>,
     conn: Conn,
     in_flight: InFlight,
@@ -68,7 +68,7 @@ pub(super) async fn handle(
             info,
             review,
         }) => selfreview::handle(review, req, &info, &identity, &proxy, &conn).await,
-        Ok(Admitted::Prometheus(identity)) => prometheus(req, &identity, &proxy, &conn).await,
+        Ok(Admitted::Prometheus(identity)) => prometheus(req, identity, proxy, conn.remote).await,
         #[cfg(feature = "mcp")]
         Ok(Admitted::Mcp(identity)) => {
             crate::mcp::http::serve(req, proxy, identity, conn.remote).await
@@ -85,7 +85,7 @@ pub(super) async fn handle(
 
 /// Authenticates, classifies and decides; an early answer when the request goes no further.
 async fn admit(
-    req: &Request<Incoming>,
+    req: &Request<RequestBody>,
     proxy: &Proxy,
     conn: &Conn,
 ) -> Result<Admitted, Response<ResponseBody>> {
@@ -194,7 +194,7 @@ fn too_many(limited: &Limited) -> Response<ResponseBody> {
 }
 
 async fn dispatch(
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     allowed: Allowed,
     proxy: Arc<Proxy>,
     conn: Conn,
@@ -229,7 +229,7 @@ async fn dispatch(
 /// Forwards an ordinary request and streams the response back; a watch holds its stream
 /// `permit` until the response body is done.
 async fn forward(
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     identity: &Identity,
     proxy: &Proxy,
     conn: &Conn,
@@ -256,10 +256,10 @@ async fn forward(
 
 /// The Prometheus gateway (`/prometheus/…`): its own checks, audit and recording.
 async fn prometheus(
-    req: Request<Incoming>,
-    identity: &Identity,
-    proxy: &Proxy,
-    conn: &Conn,
+    req: Request<RequestBody>,
+    identity: Identity,
+    proxy: Arc<Proxy>,
+    remote: std::net::SocketAddr,
 ) -> Response<ResponseBody> {
     let ctx = crate::prometheus::http::Context {
         gateway: proxy.prometheus.as_ref(),
@@ -267,9 +267,9 @@ async fn prometheus(
         recorder: proxy.recorder(),
         redactor: proxy.redactor(),
         audit: proxy.access.audit(),
-        remote: conn.remote,
+        remote,
     };
-    crate::prometheus::http::serve(req, identity, ctx)
+    crate::prometheus::http::serve(req, &identity, ctx)
         .await
         .map(respond::full)
 }
