@@ -37,7 +37,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tracing::debug;
 
-use crate::channel::{Channel, Frame, Msg};
+pub use crate::channel::{Channel, Frame, Msg};
 use crate::peer::Peer;
 use crate::status::Status;
 mod pump;
