@@ -7,8 +7,8 @@
 use std::path::Path;
 
 use anyhow::anyhow;
-use proxy_core::channel::StreamOptions;
 use proxy_core::policy::{Facts, Labels, Lookup, Policy, Request};
+use proxy_core::request::StreamOptions;
 use proxy_core::request::{RequestInfo, StreamRequest, percent_encode};
 
 use crate::Failure;

@@ -14,7 +14,8 @@ use std::fmt;
 
 use http::Method;
 
-use crate::channel::{StreamOptions, check_query, url_pairs};
+pub use crate::channel::StreamOptions;
+use crate::channel::{check_query, url_pairs};
 
 mod generic;
 pub use generic::{Generic, MAX_TIMEOUT_LEN, go_duration};

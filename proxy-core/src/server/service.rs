@@ -29,7 +29,14 @@ use super::respond::{BodyError, BoxError, ResponseBody};
 use super::{Conn, Proxy, route};
 use crate::auth::{Identity, identity_from_cert};
 
-/// The proxy serving one client connection; see the [module docs](self).
+/// The proxy serving one client connection, for a server of the embedder's own; made by
+/// [`Proxy::service`].
+///
+/// Serve it with upgrades on (exec, attach and port-forward are HTTP upgrades), e.g.
+/// hyper-util's `auto::Builder::serve_connection_with_upgrades(io, service)`, or mount it
+/// in a router that strips its prefix: kubectl's `server:` URL then carries the prefix and
+/// the proxy sees the API paths. It is a `hyper::service::Service` and a
+/// `tower_service::Service` over any request body of `Bytes`.
 #[derive(Clone, Debug)]
 pub struct ProxyService {
     proxy: Arc<Proxy>,
