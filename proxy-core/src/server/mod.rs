@@ -26,7 +26,7 @@ pub(crate) mod session;
 mod upgrade;
 
 pub use builder::Builder;
-pub use service::{ProxyService, ResponseFuture};
+pub use service::{IntoRequestBody, ProxyService, ResponseFuture};
 pub use session::SessionFilters;
 
 pub use limits::ListenerLimits;

@@ -27,7 +27,7 @@ use super::{Conn, Proxy, body, ephemeral, exec, logs, portforward, readredact, s
 use crate::access::{Grant, Verdict, retry_after_secs};
 use crate::auth::{AuthError, Identity};
 use crate::policy::limiter::{Limited, StreamPermit};
-use crate::request::{RequestInfo, StreamRequest};
+use crate::request::{Dispatch, RequestInfo, StreamRequest};
 use crate::upstream::Origin;
 
 /// An allowed request, ready to dispatch.
@@ -142,10 +142,7 @@ async fn admit(
             review,
         });
     }
-    let streaming = info
-        .resource()
-        .is_some_and(|r| r.is_core("pods", Some("exec")) || r.is_core("pods", Some("attach")));
-    let stream = match streaming {
+    let stream = match info.dispatch().is_stream() {
         true => Some(StreamRequest::parse(&info, query).map_err(|w| refuse(w.to_string()))?),
         false => None,
     };
@@ -205,16 +202,14 @@ async fn dispatch(
         stream,
         grant,
     } = allowed;
-    match (stream, info.resource()) {
+    match (stream, info.dispatch()) {
         (Some(stream), _) => exec::handle(req, stream, identity, proxy, conn, grant).await,
-        (None, Some(r)) if r.is_core("pods", Some("log")) => {
-            logs::handle(req, &info, identity, proxy, conn, grant).await
-        }
+        (None, Dispatch::Log) => logs::handle(req, &info, identity, proxy, conn, grant).await,
         // Every method: nothing about port-forward is ever relayed unrecorded.
-        (None, Some(r)) if r.is_core("pods", Some("portforward")) => {
+        (None, Dispatch::PortForward) => {
             portforward::handle(req, &info, identity, proxy, conn, grant).await
         }
-        (None, Some(r)) if r.is_core("pods", Some("ephemeralcontainers")) => {
+        (None, Dispatch::EphemeralContainers) => {
             ephemeral::handle(req, &identity, &proxy, &conn, &grant).await
         }
         _ => match readredact::redactor(&proxy, &info, &grant) {

@@ -110,20 +110,23 @@ impl ProxyService {
     }
 }
 
-/// Boxes any request body whose chunks are `Bytes`.
-pub(super) fn boxed<B>(req: Request<B>) -> Request<super::RequestBody>
-where
-    B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
-    B::Error: Into<BoxError>,
+/// A request body [`ProxyService`] takes: chunks of `Bytes`, an error that boxes.
+pub trait IntoRequestBody:
+    http_body::Body<Data = Bytes, Error: Into<BoxError>> + Send + Sync + 'static
 {
+}
+
+impl<B> IntoRequestBody for B where
+    B: http_body::Body<Data = Bytes, Error: Into<BoxError>> + Send + Sync + 'static
+{
+}
+
+/// Boxes any request body whose chunks are `Bytes`.
+pub(super) fn boxed<B: IntoRequestBody>(req: Request<B>) -> Request<super::RequestBody> {
     req.map(|b| b.map_err(|e| BodyError(e.into())).boxed())
 }
 
-impl<B> hyper::service::Service<Request<B>> for ProxyService
-where
-    B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
-    B::Error: Into<BoxError>,
-{
+impl<B: IntoRequestBody> hyper::service::Service<Request<B>> for ProxyService {
     type Response = Response<ResponseBody>;
     type Error = Infallible;
     type Future = ResponseFuture;
@@ -133,11 +136,7 @@ where
     }
 }
 
-impl<B> tower_service::Service<Request<B>> for ProxyService
-where
-    B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
-    B::Error: Into<BoxError>,
-{
+impl<B: IntoRequestBody> tower_service::Service<Request<B>> for ProxyService {
     type Response = Response<ResponseBody>;
     type Error = Infallible;
     type Future = ResponseFuture;
