@@ -8,6 +8,8 @@ pub mod auth;
 pub mod channel;
 pub mod config;
 pub mod downstream;
+// Compiled for the unit tests and `cargo fuzz` (which sets `--cfg fuzzing`) only.
+#[cfg(any(test, fuzzing))]
 #[doc(hidden)]
 pub mod fuzz_bridge;
 pub mod logstream;
@@ -22,12 +24,8 @@ pub mod record;
 pub mod redaction;
 pub mod request;
 pub mod server;
-#[cfg(feature = "sim")]
-pub mod sim;
 pub mod spdy;
 pub mod status;
-#[cfg(feature = "sim")]
-pub mod testbed;
 pub mod tls;
 pub mod upstream;
 pub mod watched;

@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use kubewitness_sim::testbed::{Testbed, client_kubeconfig};
 use proxy_core::access::Access;
 use proxy_core::auth::{Authenticator, TokenFile};
 use proxy_core::policy::Policy;
@@ -15,7 +16,6 @@ use proxy_core::policy::audit::AuditSink;
 use proxy_core::policy::store::PolicyStore;
 use proxy_core::record::{RecordStore, Recorder, RecordingConfig, SealSigner};
 use proxy_core::server::{Proxy, ProxyParts, Server};
-use proxy_core::testbed::{Testbed, client_kubeconfig};
 use proxy_core::upstream::Upstream;
 use tokio::sync::watch;
 

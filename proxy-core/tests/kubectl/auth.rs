@@ -1,7 +1,7 @@
 //! Identity: every upstream request impersonates the caller; nobody gets in without valid
 //! credentials; nobody can choose whom they act as.
 
-use proxy_core::testbed::TestbedOptions;
+use kubewitness_sim::testbed::TestbedOptions;
 
 use crate::support::*;
 

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use proxy_core::testbed::{Testbed, TestbedOptions};
+use kubewitness_sim::testbed::{Testbed, TestbedOptions};
 
 use crate::support::*;
 
