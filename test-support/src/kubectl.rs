@@ -287,3 +287,17 @@ pub async fn python_json(
         )
     })
 }
+
+/// Polls `done` every 50 ms until it holds: how the tests observe an asynchronous change
+/// (a reload, a session reaching the API server) instead of sleeping for a fixed time.
+/// Panics naming `what` after 15 s.
+pub async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -65,7 +65,9 @@ fn tmpfs_or_rerun(dir: &Path) -> Option<Tmpfs> {
     eprintln!("mounting a tmpfs is not permitted ({err}); re-running in a user namespace");
     // libtest names each test's thread after the test.
     let current = std::thread::current();
-    let test = current.name().expect("a test thread is named after its test");
+    let test = current
+        .name()
+        .expect("a test thread is named after its test");
     let exe = std::env::current_exe().expect("the test binary");
     let out = Command::new("unshare")
         .args(["--user", "--map-root-user", "--mount"])
@@ -77,7 +79,10 @@ fn tmpfs_or_rerun(dir: &Path) -> Option<Tmpfs> {
     let stdout = String::from_utf8_lossy(&out.stdout);
     print!("{stdout}");
     eprint!("{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "the re-run in a user namespace failed");
+    assert!(
+        out.status.success(),
+        "the re-run in a user namespace failed"
+    );
     assert!(
         stdout.contains("test result: ok. 1 passed"),
         "the re-run did not run {test}"
