@@ -7,7 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod cli;
-#[cfg(feature = "sim")]
+#[cfg(feature = "demo")]
 mod demo;
 mod forensics;
 mod mcp_cmd;
@@ -100,7 +100,7 @@ fn main() -> ExitCode {
             Command::Verify(args) => forensics::verify(args).await,
             Command::Export(args) => forensics::export(args).await,
             Command::Mcp(args) => mcp_cmd::run(args).await,
-            #[cfg(feature = "sim")]
+            #[cfg(feature = "demo")]
             Command::Demo(args) => demo::run(args).await,
         }
     });

@@ -87,10 +87,10 @@ async fn main() -> Result<(), Box<dyn Error + Send + Sync>> {
 
 /// The example, run by the tests: real kubectl execs through the proxy `embed` built, and
 /// the tap saw the output.
-#[cfg(all(test, feature = "sim"))]
+#[cfg(test)]
 mod tests {
     use super::*;
-    use proxy_core::testbed::{Testbed, TestbedOptions, client_kubeconfig};
+    use kubewitness_sim::testbed::{Testbed, TestbedOptions, client_kubeconfig};
 
     #[tokio::test(flavor = "multi_thread")]
     async fn kubectl_execs_through_the_embedded_proxy_and_the_filter_sees_the_bytes() {

@@ -71,6 +71,8 @@ unstable! { channel }
 pub mod config;
 unstable! { downstream }
 mod error;
+// Compiled for the unit tests and `cargo fuzz` (which sets `--cfg fuzzing`) only.
+#[cfg(any(test, fuzzing))]
 #[doc(hidden)]
 pub mod fuzz_bridge;
 unstable! { logstream }
@@ -85,12 +87,8 @@ pub mod record;
 pub mod redaction;
 pub mod request;
 pub mod server;
-#[cfg(feature = "sim")]
-pub mod sim;
 unstable! { spdy }
 pub mod status;
-#[cfg(feature = "sim")]
-pub mod testbed;
 pub mod tls;
 pub mod upstream;
 pub mod watched;

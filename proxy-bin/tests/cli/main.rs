@@ -1,7 +1,11 @@
-//! The `kubewitness` binary's offline commands, run as a user would.
+//! The `kubewitness` binary run as a user would: the offline commands, and `serve` in front
+//! of the simulated API server.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
+
+mod policy;
+mod serve;
 
 fn kubewitness(args: &[&str], stdin: &[u8]) -> (Option<i32>, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kubewitness"))

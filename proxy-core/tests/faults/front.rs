@@ -8,12 +8,12 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use kubewitness_sim::testbed::{Testbed, client_kubeconfig};
 use proxy_core::auth::{Authenticator, TokenFile};
 use proxy_core::policy::Policy;
 use proxy_core::policy::audit::AuditSink;
 use proxy_core::policy::store::PolicyStore;
 use proxy_core::record::{RecordStore, Recorder, RecordingConfig, SealSigner};
-use proxy_core::testbed::{Testbed, client_kubeconfig};
 use proxy_core::upstream::Upstream;
 use proxy_core::{Proxy, Server};
 use tokio::sync::watch;
