@@ -45,7 +45,7 @@
 //! | Configuration, files, TLS | [`config`], [`watched`], [`tls`], [`status`] |
 //!
 //! Below the pipeline sit the wire codecs and their drivers (`spdy`, `websocket`,
-//! `portforward`, `channel`, `peer`, `downstream`, `logstream`): not an API, public only
+//! `portforward`, `channel`, `peer`): not an API, public only
 //! with the `unstable` feature, for fuzzing, benches and the simulator.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -69,13 +69,12 @@ pub mod access;
 pub mod auth;
 unstable! { channel }
 pub mod config;
-unstable! { downstream }
 mod error;
+mod files;
 // Compiled for the unit tests and `cargo fuzz` (which sets `--cfg fuzzing`) only.
 #[cfg(any(test, fuzzing))]
 #[doc(hidden)]
 pub mod fuzz_bridge;
-unstable! { logstream }
 #[cfg(feature = "mcp")]
 pub mod mcp;
 unstable! { peer }

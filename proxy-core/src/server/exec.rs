@@ -16,8 +16,8 @@ use super::upgrade::upgrade;
 use super::{Conn, Proxy};
 use crate::access::Grant;
 use crate::auth::Identity;
-use crate::downstream;
 use crate::request::StreamRequest;
+use crate::server::downstream;
 use crate::upstream::Origin;
 
 pub(super) async fn handle(

@@ -15,8 +15,8 @@ use super::session::{self, SessionInfo, SessionKind};
 use super::{BoxError, Conn, Proxy, SessionGuard};
 use crate::access::Grant;
 use crate::auth::Identity;
-use crate::logstream;
 use crate::request::RequestInfo;
+use crate::server::logstream;
 use crate::upstream::Origin;
 
 pub(super) async fn handle(

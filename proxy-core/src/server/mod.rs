@@ -10,10 +10,12 @@
 
 mod body;
 mod builder;
+mod downstream;
 mod ephemeral;
 mod exec;
 pub mod limits;
 mod logs;
+pub(crate) mod logstream;
 mod portforward;
 mod readredact;
 mod respond;
