@@ -161,7 +161,7 @@ impl Builder {
         let mut this = std::mem::take(self);
         let (parts, mcp) = match this.config.take() {
             Some(cfg) => {
-                if this.upstream.is_some() || this.auth.is_some() || this.policy.is_some() {
+                if this.has_parts() {
                     return Err(Error::config(
                         "proxy builder",
                         "a configuration and parts were both given",
@@ -186,6 +186,17 @@ impl Builder {
             this.prometheus,
             this.filters,
         )))
+    }
+
+    /// Whether any part was set one by one (a configuration would silently replace it).
+    fn has_parts(&self) -> bool {
+        self.upstream.is_some()
+            || self.auth.is_some()
+            || self.policy.is_some()
+            || self.audit.is_some()
+            || self.recorder.is_some()
+            || self.redactor.is_some()
+            || self.prometheus.is_some()
     }
 
     /// The parts set one by one.
@@ -293,4 +304,22 @@ async fn recover(recorder: &Recorder, audit: &AuditSink) -> Result<(), Error> {
         .map_err(|e| Error::storage(&store, e))?;
     audit.tee(ledger);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A part the configuration would replace (here the audit sink) is refused, not dropped.
+    #[tokio::test]
+    async fn a_configuration_with_any_part_beside_it_is_refused() {
+        let err = Proxy::builder()
+            .config(Config::default())
+            .audit(AuditSink::stdout())
+            .build()
+            .await
+            .unwrap_err();
+        assert!(err.is_config(), "{err}");
+        assert!(err.to_string().contains("both given"), "{err}");
+    }
 }
