@@ -359,7 +359,7 @@ async fn serve_conn(
     proxy: Arc<Proxy>,
     stop: watch::Receiver<bool>,
 ) {
-    let service = ProxyService::new(proxy, remote, None, limits);
+    let service = ProxyService::new(proxy, remote, limits);
     match tls {
         None => serve_http(TokioIo::new(tcp), service, limits, stop).await,
         Some(acceptor) => {

@@ -27,7 +27,7 @@ use http_body_util::BodyExt;
 use super::limits::{Activity, ListenerLimits};
 use super::respond::{BodyError, BoxError, ResponseBody};
 use super::{Conn, Proxy, route};
-use crate::auth::{Identity, identity_from_cert};
+use crate::auth::identity_from_cert;
 
 /// The proxy serving one client connection, for a server of the embedder's own; made by
 /// [`Proxy::service`].
@@ -51,7 +51,7 @@ pub type ResponseFuture =
 impl Proxy {
     /// The proxy as a service for one connection from `remote`.
     pub fn service(self: &Arc<Self>, remote: SocketAddr) -> ProxyService {
-        ProxyService::new(self.clone(), remote, None, ListenerLimits::default())
+        ProxyService::new(self.clone(), remote, ListenerLimits::default())
     }
 }
 
@@ -59,14 +59,13 @@ impl ProxyService {
     pub(super) fn new(
         proxy: Arc<Proxy>,
         remote: SocketAddr,
-        cert: Option<Identity>,
         limits: ListenerLimits,
     ) -> ProxyService {
         ProxyService {
             proxy,
             conn: Conn {
                 remote,
-                cert,
+                cert: None,
                 limits,
             },
             activity: Arc::default(),
