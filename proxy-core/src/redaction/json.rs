@@ -87,7 +87,7 @@ impl JsonRedactor {
         JsonRedactor::with_values(Values::new(redactor, 0))
     }
 
-    pub(super) fn with_values(values: Values) -> JsonRedactor {
+    fn with_values(values: Values) -> JsonRedactor {
         JsonRedactor {
             values,
             stack: Vec::new(),
@@ -282,7 +282,7 @@ impl JsonRedactor {
             }
             self.state = State::Colon;
         } else {
-            let replaced = self.values.redact(&text, self.context().as_deref());
+            let replaced = self.redact_value(&text);
             if let Some(Container::Object { key, name }) = self.stack.last_mut()
                 && key.as_deref() == Some("name")
             {
@@ -329,6 +329,32 @@ impl JsonRedactor {
 }
 
 /// The literal a scalar starting with `first` must spell, if it is one.
+impl JsonRedactor {
+    /// One complete string value: as JSON when it is embedded JSON that parses, else as text
+    /// with its context key.
+    fn redact_value(&mut self, text: &str) -> Option<String> {
+        if self.values.may_embed(text)
+            && let Some(redacted) = self.embedded_json(text)
+        {
+            return (redacted != text).then_some(redacted);
+        }
+        let context = self.context();
+        self.values.redact(text, context.as_deref())
+    }
+
+    /// `text` redacted as JSON one level deeper, or `None` if it is not JSON.
+    fn embedded_json(&mut self, text: &str) -> Option<String> {
+        let mut inner = JsonRedactor::with_values(self.values.nested());
+        let mut out = Vec::new();
+        inner
+            .push(Bytes::copy_from_slice(text.as_bytes()), &mut out)
+            .ok()?;
+        inner.finish().ok()?;
+        self.values.absorb(inner.take_findings());
+        String::from_utf8(out.concat()).ok()
+    }
+}
+
 fn literal(first: u8) -> Option<&'static [u8]> {
     match first {
         b't' => Some(b"true"),

@@ -6,13 +6,11 @@
 //!   (`{"DB_PASSWORD": "…"}`), so an assignment rule masks it as it would `password=…`.
 //!   If the redactor changed more than the value there, the whole value is masked.
 //! - A value that is itself JSON (`last-applied-configuration`) is redacted as JSON, value
-//!   by value, up to [`MAX_EMBEDDED`] levels; if it does not parse, as text.
+//!   by value, up to [`MAX_EMBEDDED`] levels, by the JSON redactor (`super::json`), which
+//!   asks [`Values::may_embed`] first; if it does not parse, as text.
 
-use bytes::Bytes;
 use redact::{Finding, Redactor};
 use serde_json::{Map, Value};
-
-use super::json::JsonRedactor;
 
 /// How many levels of JSON-in-a-string are redacted as JSON.
 pub const MAX_EMBEDDED: usize = 2;
@@ -41,15 +39,25 @@ impl Values {
         std::mem::take(&mut self.findings)
     }
 
-    /// The redacted value, or `None` when nothing changed.
-    pub(super) fn redact(&mut self, text: &str, context: Option<&str>) -> Option<String> {
+    /// Whether `text` may be JSON to redact value by value (an embedding level is left).
+    pub(super) fn may_embed(&self, text: &str) -> bool {
         let trimmed = text.trim_start();
-        if self.embedded < MAX_EMBEDDED
-            && (trimmed.starts_with('{') || trimmed.starts_with('['))
-            && let Some(redacted) = self.embedded_json(text)
-        {
-            return (redacted != text).then_some(redacted);
-        }
+        self.embedded < MAX_EMBEDDED && (trimmed.starts_with('{') || trimmed.starts_with('['))
+    }
+
+    /// The values of one embedded JSON document: the same redactor, one level deeper.
+    pub(super) fn nested(&self) -> Values {
+        Values::new(self.redactor.clone(), self.embedded + 1)
+    }
+
+    /// Findings of an embedded document's values, kept with this level's.
+    pub(super) fn absorb(&mut self, found: Vec<Finding>) {
+        self.findings.extend(found);
+    }
+
+    /// The redacted text value, or `None` when nothing changed (embedded JSON is handled by
+    /// the JSON redactor, which owns the parser, before it asks here).
+    pub(super) fn redact(&mut self, text: &str, context: Option<&str>) -> Option<String> {
         let (bytes, found) = self.redactor.redact_all(text.as_bytes());
         self.findings.extend(found);
         let plain = String::from_utf8_lossy(&bytes).into_owned();
@@ -81,18 +89,5 @@ impl Values {
             Some(masked) if back.as_ref().is_some_and(|m| m.len() == 1) => masked.to_string(),
             _ => WHOLE_VALUE_MASK.into(),
         }
-    }
-
-    /// `text` redacted as JSON, or `None` if it is not JSON.
-    fn embedded_json(&mut self, text: &str) -> Option<String> {
-        let values = Values::new(self.redactor.clone(), self.embedded + 1);
-        let mut inner = JsonRedactor::with_values(values);
-        let mut out = Vec::new();
-        inner
-            .push(Bytes::copy_from_slice(text.as_bytes()), &mut out)
-            .ok()?;
-        inner.finish().ok()?;
-        self.findings.extend(inner.take_findings());
-        String::from_utf8(out.concat()).ok()
     }
 }
