@@ -26,7 +26,7 @@
 //!
 //! [`Gateway::query_for`] is the one code path, and [`http::answer`] wraps it with the audit
 //! line and the recording for every front end: the HTTP one ([`http`]) and the MCP tool
-//! `prom_query` (`crate::mcp`).
+//! `prom_query` ([`crate::mcp`]).
 
 pub mod audit;
 pub mod backend;
@@ -39,7 +39,8 @@ pub mod promql;
 pub mod record;
 pub mod response;
 
-pub use backend::{Backend, PrometheusConfig};
+pub use crate::config::PrometheusConfig;
+pub use backend::Backend;
 pub use error::{ErrorKind, GatewayError};
 pub use gateway::{Ask, Gateway, Outcome};
 pub use params::{Endpoint, Params};
