@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::auth::Identity;
+use crate::channel::StreamOptions;
 use crate::policy::audit::{AuditRecord, AuditSink};
 use crate::policy::labels::LabelCache;
 use crate::policy::limiter::{Limited, Limiter, StreamPermit};
@@ -228,6 +229,52 @@ impl Access {
         let policy = self.store.current();
         let req = Request::new(&identity.user, &identity.groups, info, stream);
         self.decision(client, &policy, &req).await
+    }
+
+    /// The decision a self review reports for `info`. exec and attach are decided for each
+    /// command some rule allows (a review names no command); the first allowing decision wins.
+    pub(crate) async fn review_any_command(
+        &self,
+        client: &kube_client::Client,
+        identity: &Identity,
+        info: &RequestInfo,
+    ) -> policy::Decision {
+        let sub = info
+            .resource()
+            .filter(|r| r.is_core("pods", Some("exec")) || r.is_core("pods", Some("attach")))
+            .and_then(|r| r.subresource.clone());
+        let Some(sub) = sub else {
+            return self.review(client, identity, info, None).await;
+        };
+        let r = info.resource().expect("checked above");
+        let argvs = if sub == "exec" {
+            self.store.current().exec_examples()
+        } else {
+            vec![Vec::new()]
+        };
+        let mut first: Option<policy::Decision> = None;
+        for command in argvs {
+            let stream = StreamRequest {
+                subresource: sub.clone(),
+                namespace: r.namespace.clone().unwrap_or_default(),
+                pod: r.name.clone().unwrap_or_default(),
+                container: None,
+                command,
+                options: StreamOptions {
+                    stdout: true,
+                    ..StreamOptions::default()
+                },
+            };
+            let d = self.review(client, identity, info, Some(&stream)).await;
+            if d.allowed {
+                return d;
+            }
+            first.get_or_insert(d);
+        }
+        match first {
+            Some(d) => d,
+            None => self.review(client, identity, info, None).await,
+        }
     }
 
     async fn decision(

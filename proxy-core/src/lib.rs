@@ -67,6 +67,7 @@ macro_rules! unstable {
 
 pub mod access;
 pub mod auth;
+mod bodies;
 unstable! { channel }
 pub mod config;
 mod error;
@@ -75,8 +76,6 @@ mod files;
 #[cfg(any(test, fuzzing))]
 #[doc(hidden)]
 pub mod fuzz_bridge;
-#[cfg(feature = "mcp")]
-pub mod mcp;
 unstable! { peer }
 pub mod pipeline;
 pub mod policy;
@@ -94,4 +93,7 @@ pub mod watched;
 unstable! { websocket }
 
 pub use error::Error;
+/// The MCP gateway for AI agents (served by the [`server`], through its session pipeline).
+#[cfg(feature = "mcp")]
+pub use server::mcp;
 pub use server::{Builder, Proxy, ProxyService, Server, SessionFilters};

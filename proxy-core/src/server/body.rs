@@ -8,14 +8,15 @@
 
 use std::time::Duration;
 
-use super::respond::RequestBody;
+use crate::bodies::RequestBody;
 use bytes::Bytes;
 use http::{Method, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Body as _;
 
 use super::limits::ListenerLimits;
-use super::respond::{self, ResponseBody};
+use super::respond::{self};
+use crate::bodies::ResponseBody;
 
 /// The most of a body read and dropped before an early answer.
 pub(super) const DRAIN_MAX: usize = 64 * 1024;

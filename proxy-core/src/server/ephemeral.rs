@@ -9,10 +9,11 @@ use http::{Request, Response, header};
 use http_body_util::BodyExt;
 use tracing::info;
 
-use super::respond::{self, ResponseBody};
+use super::respond::{self};
 use super::{Conn, Proxy};
 use crate::access::Grant;
 use crate::auth::Identity;
+use crate::bodies::ResponseBody;
 use crate::upstream::Origin;
 
 /// Checks and forwards an allowed ephemeral-containers patch.

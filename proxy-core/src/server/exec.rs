@@ -10,12 +10,13 @@ use crate::server::RequestBody;
 use http::{Request, Response};
 use tracing::{info, info_span};
 
-use super::respond::{self, ResponseBody};
+use super::respond::{self};
 use super::session::{self, SessionInfo, SessionKind};
 use super::upgrade::upgrade;
 use super::{Conn, Proxy};
 use crate::access::Grant;
 use crate::auth::Identity;
+use crate::bodies::ResponseBody;
 use crate::request::StreamRequest;
 use crate::server::downstream;
 use crate::upstream::Origin;

@@ -10,11 +10,12 @@ use http::{Request, Response};
 use http_body_util::BodyExt;
 use tracing::{Instrument, info, info_span};
 
-use super::respond::{self, ResponseBody};
+use super::respond::{self};
 use super::session::{self, SessionInfo, SessionKind};
 use super::{BoxError, Conn, Proxy, SessionGuard};
 use crate::access::Grant;
 use crate::auth::Identity;
+use crate::bodies::ResponseBody;
 use crate::request::RequestInfo;
 use crate::server::logstream;
 use crate::upstream::Origin;

@@ -16,6 +16,8 @@ mod exec;
 pub mod limits;
 mod logs;
 pub(crate) mod logstream;
+#[cfg(feature = "mcp")]
+pub mod mcp;
 mod portforward;
 mod readredact;
 mod respond;
@@ -31,8 +33,8 @@ pub use builder::Builder;
 pub use service::{IntoRequestBody, ProxyService, ResponseFuture};
 pub use session::SessionFilters;
 
+pub use crate::bodies::{BodyError, BoxError, RequestBody, ResponseBody};
 pub use limits::ListenerLimits;
-pub use respond::{BodyError, BoxError, RequestBody, ResponseBody};
 pub use session::{SessionInfo, SessionKind};
 
 use std::future::Future;

@@ -18,12 +18,13 @@ use crate::server::RequestBody;
 use http::{Request, Response};
 use tracing::{Instrument, debug, info, info_span};
 
-use super::respond::{self, ResponseBody};
+use super::respond::{self};
 use super::session::{self, SessionInfo, SessionKind};
 use super::upgrade::upgrade;
 use super::{Conn, Proxy, SessionGuard};
 use crate::access::Grant;
 use crate::auth::Identity;
+use crate::bodies::ResponseBody;
 use crate::channel::{Channel, Frame, Msg, StreamOptions};
 use crate::portforward::{self, Forwarded, Tunnel};
 use crate::request::RequestInfo;

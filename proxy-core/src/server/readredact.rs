@@ -20,10 +20,11 @@ use hyper::body::Frame;
 use redact::Redactor;
 use tracing::info;
 
-use super::respond::{self, BoxError, ResponseBody};
+use super::respond::{self};
 use super::{Conn, Proxy};
 use crate::access::Grant;
 use crate::auth::Identity;
+use crate::bodies::{BoxError, ResponseBody};
 use crate::policy::limiter::StreamPermit;
 use crate::redaction::json::JsonRedactor;
 use crate::request::RequestInfo;

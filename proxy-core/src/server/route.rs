@@ -22,10 +22,11 @@ use http_body_util::BodyExt;
 use tracing::{debug, info, warn};
 
 use super::limits::InFlight;
-use super::respond::{self, ResponseBody};
+use super::respond::{self};
 use super::{Conn, Proxy, body, ephemeral, exec, logs, portforward, readredact, selfreview};
 use crate::access::{Grant, Verdict, retry_after_secs};
 use crate::auth::{AuthError, Identity};
+use crate::bodies::ResponseBody;
 use crate::policy::limiter::{Limited, StreamPermit};
 use crate::request::{Dispatch, RequestInfo, StreamRequest};
 use crate::upstream::Origin;
@@ -71,7 +72,7 @@ pub(super) async fn handle(
         Ok(Admitted::Prometheus(identity)) => prometheus(req, identity, proxy, conn.remote).await,
         #[cfg(feature = "mcp")]
         Ok(Admitted::Mcp(identity)) => {
-            crate::mcp::http::serve(req, proxy, identity, conn.remote).await
+            super::mcp::http::serve(req, proxy, identity, conn.remote).await
         }
         Err(res) => {
             // Read (a little of) what the client is still sending, so it sees the answer.
@@ -109,7 +110,7 @@ async fn admit(
     };
     // The MCP gateway: after authentication, every tool call decided like any request.
     #[cfg(feature = "mcp")]
-    if crate::mcp::http::is_mcp(req.uri().path()) {
+    if super::mcp::http::is_mcp(req.uri().path()) {
         return Ok(Admitted::Mcp(identity));
     }
     if crate::prometheus::http::is_gateway_path(req.uri().path()) {

@@ -14,7 +14,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::Proxy;
-use super::selfreview::decide;
 use crate::auth::Identity;
 use crate::policy::Permission;
 use crate::request::{RequestInfo, Resource, Target};
@@ -62,7 +61,12 @@ pub(super) async fn rules(
                     subresource: perm.subresource.clone(),
                 }),
             };
-            if decide(proxy, identity, &info).await.allowed {
+            if proxy
+                .access
+                .review_any_command(proxy.upstream.client(), identity, &info)
+                .await
+                .allowed
+            {
                 verbs.push(*verb);
             }
         }

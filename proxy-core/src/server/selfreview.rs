@@ -15,12 +15,12 @@ use http_body_util::{BodyExt, Limited};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::respond::{self, ResponseBody};
+use super::respond::{self};
 use super::{Conn, Proxy};
 use crate::auth::Identity;
-use crate::channel::StreamOptions;
-use crate::policy::{AUTHENTICATED_GROUP, Decision};
-use crate::request::{RequestInfo, Resource, StreamRequest, Target};
+use crate::bodies::ResponseBody;
+use crate::policy::AUTHENTICATED_GROUP;
+use crate::request::{RequestInfo, Resource, Target};
 use crate::upstream::Origin;
 
 /// The largest review body read, either way.
@@ -289,51 +289,6 @@ fn asked(spec: &AccessSpec) -> Result<RequestInfo, String> {
     }
 }
 
-/// The policy's decision on `info`. exec and attach are decided for each command some rule
-/// allows (a review names no command); the first allowing decision wins.
-pub(super) async fn decide(proxy: &Proxy, identity: &Identity, info: &RequestInfo) -> Decision {
-    let client = proxy.upstream.client();
-    let sub = info
-        .resource()
-        .filter(|r| r.is_core("pods", Some("exec")) || r.is_core("pods", Some("attach")))
-        .and_then(|r| r.subresource.clone());
-    let Some(sub) = sub else {
-        return proxy.access.review(client, identity, info, None).await;
-    };
-    let r = info.resource().expect("checked above");
-    let argvs = if sub == "exec" {
-        proxy.policy().exec_examples()
-    } else {
-        vec![Vec::new()]
-    };
-    let mut first: Option<Decision> = None;
-    for command in argvs {
-        let stream = StreamRequest {
-            subresource: sub.clone(),
-            namespace: r.namespace.clone().unwrap_or_default(),
-            pod: r.name.clone().unwrap_or_default(),
-            container: None,
-            command,
-            options: StreamOptions {
-                stdout: true,
-                ..StreamOptions::default()
-            },
-        };
-        let d = proxy
-            .access
-            .review(client, identity, info, Some(&stream))
-            .await;
-        if d.allowed {
-            return d;
-        }
-        first.get_or_insert(d);
-    }
-    match first {
-        Some(d) => d,
-        None => proxy.access.review(client, identity, info, None).await,
-    }
-}
-
 /// Combines the policy's decision with the API server's `status`.
 async fn access(
     proxy: &Proxy,
@@ -344,7 +299,10 @@ async fn access(
     let review: AccessReview = serde_json::from_value(review)
         .map_err(|e| format!("invalid SelfSubjectAccessReview: {e}"))?;
     let info = asked(&review.spec)?;
-    let d = decide(proxy, identity, &info).await;
+    let d = proxy
+        .access
+        .review_any_command(proxy.upstream.client(), identity, &info)
+        .await;
     let up = &upstream["status"];
     let up_allowed = up["allowed"].as_bool() == Some(true);
     let up_denied = up["denied"].as_bool() == Some(true);

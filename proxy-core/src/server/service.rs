@@ -25,9 +25,9 @@ use http::{Request, Response};
 use http_body_util::BodyExt;
 
 use super::limits::{Activity, ListenerLimits};
-use super::respond::{BodyError, BoxError, ResponseBody};
 use super::{Conn, Proxy, route};
 use crate::auth::identity_from_cert;
+use crate::bodies::{BodyError, BoxError, ResponseBody};
 
 /// The proxy serving one client connection, for a server of the embedder's own; made by
 /// [`Proxy::service`].

@@ -10,8 +10,9 @@ use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use tracing::{Instrument, Span, debug};
 
-use super::respond::{self, ResponseBody};
+use super::respond::{self};
 use super::{Proxy, SessionGuard};
+use crate::bodies::ResponseBody;
 use crate::policy::limiter::StreamPermit;
 
 /// Answers `req` with 101 and `headers`, then runs `session` on the upgraded connection in
