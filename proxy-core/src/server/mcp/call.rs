@@ -10,7 +10,8 @@ use rmcp::model::{CallToolResult, ContentBlock, JsonObject};
 use super::args::{self, DescribeArgs, EventsArgs, ExecArgs, GetArgs, LogsArgs, PromArgs};
 use super::kube::Refused;
 use super::record::CallRecording;
-use super::text::{Keep, fit, sanitize};
+use super::reply::Reply;
+use super::text::{fit, sanitize};
 use super::{Caller, describe, get, prom, stream, tools};
 use crate::policy::audit::AuditRecord;
 use crate::policy::{MetricsLimits, Reach};
@@ -21,46 +22,6 @@ use crate::server::Proxy;
 const MAX_RECORDED_ARGS: usize = 16 * 1024;
 /// Room kept in the budget for the truncation and recording lines.
 const TRAILER_ROOM: usize = 256;
-
-/// What a tool produced, before finishing.
-#[derive(Debug)]
-pub(crate) struct Reply {
-    pub(crate) text: String,
-    pub(crate) is_error: bool,
-    /// `allowed`, `denied`, `rateLimited`, `invalid`, `upstreamError`.
-    pub(crate) decision: &'static str,
-    pub(crate) rule: Option<String>,
-    pub(crate) keep: Keep,
-    /// Bytes produced before any cut (0: the text is all of it).
-    pub(crate) total: u64,
-    /// The exec or logs session the call ran, when it ran one.
-    pub(crate) linked: Option<String>,
-}
-
-impl Reply {
-    /// A successful result allowed by `rule`.
-    pub(crate) fn text(text: String, rule: Option<String>) -> Reply {
-        Reply {
-            text,
-            is_error: false,
-            decision: "allowed",
-            rule,
-            keep: Keep::Head,
-            total: 0,
-            linked: None,
-        }
-    }
-
-    /// A refusal.
-    pub(crate) fn refused(r: Refused) -> Reply {
-        Reply {
-            text: r.text,
-            is_error: true,
-            decision: r.decision,
-            ..Reply::text(String::new(), None)
-        }
-    }
-}
 
 /// Runs tool `name` for `caller` and returns the finished result.
 pub(crate) async fn call(

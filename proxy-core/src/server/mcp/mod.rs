@@ -23,6 +23,7 @@ pub(crate) mod http;
 mod kube;
 mod prom;
 mod record;
+mod reply;
 mod stream;
 mod table;
 mod text;
@@ -41,7 +42,7 @@ use rmcp::service::{RequestContext, RoleServer};
 use crate::auth::Identity;
 use crate::server::Proxy;
 
-pub(crate) use call::Reply;
+pub(crate) use reply::Reply;
 
 /// Who is calling, and from where.
 #[derive(Clone, Debug)]

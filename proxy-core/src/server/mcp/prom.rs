@@ -11,8 +11,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 
 use super::args::{MAX_QUERY_LEN, PromArgs, RANGE_SECONDS, STEP_SECONDS};
-use super::call::Reply;
 use super::kube::Refused;
+use super::reply::Reply;
 use super::{Caller, text::Keep};
 use crate::policy::MetricsLimits;
 use crate::prometheus::http::{Context, answer};
