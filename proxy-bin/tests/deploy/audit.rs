@@ -18,10 +18,18 @@ pub(crate) struct AuditPolicy {
     api_version: String,
     kind: String,
     #[serde(default)]
+    #[expect(
+        dead_code,
+        reason = "a known key: parsed so that deny_unknown_fields accepts it"
+    )]
     metadata: Option<serde_json::Value>,
     #[serde(default)]
     omit_stages: Vec<String>,
     #[serde(default)]
+    #[expect(
+        dead_code,
+        reason = "a known key: parsed so that deny_unknown_fields accepts it"
+    )]
     omit_managed_fields: Option<bool>,
     rules: Vec<AuditRule>,
 }
@@ -45,6 +53,10 @@ struct AuditRule {
     #[serde(default)]
     omit_stages: Vec<String>,
     #[serde(default)]
+    #[expect(
+        dead_code,
+        reason = "a known key: parsed so that deny_unknown_fields accepts it"
+    )]
     omit_managed_fields: Option<bool>,
 }
 
