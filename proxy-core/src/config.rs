@@ -9,6 +9,9 @@
 //! audit: {path: /var/log/kubewitness/audit.jsonl}              # default: stdout
 //! listener: {idleTimeoutSeconds: 90, maxConnectionsPerAddress: 128} # limits, all optional
 //! prometheus: {url: http://127.0.0.1:9090, bearerTokenFile: prom.token}  # optional
+//! admin: {listen: 127.0.0.1:9090}            # /healthz, /readyz, /metrics; optional
+//! shutdownGrace: 30s                         # running sessions' time after SIGTERM
+//! log: {level: info, format: auto}           # auto: JSON unless logging to a terminal
 //! ```
 //!
 //! Keys are camelCase; an unknown key is an error naming its path (`tls.clientCa`), because a
@@ -23,6 +26,9 @@ use serde::Deserialize;
 
 pub use crate::files::expand_home;
 use crate::files::write_problems;
+
+mod runtime;
+pub use runtime::{AdminConfig, DEFAULT_SHUTDOWN_GRACE, LogConfig, LogFormat};
 
 /// The whole configuration.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
@@ -53,6 +59,13 @@ pub struct Config {
     /// The Prometheus backend of the metrics gateway (`url`, `bearerTokenFile`,
     /// `clientCert`/`clientKey`, `caFile`); without it `/prometheus/` answers 404.
     pub prometheus: Option<crate::prometheus::PrometheusConfig>,
+    /// The admin listener (`listen`): `/healthz`, `/readyz`, `/metrics`.
+    pub admin: AdminConfig,
+    /// How long running sessions may go on after SIGTERM before they are ended (`30s`,
+    /// `2m`; default [`DEFAULT_SHUTDOWN_GRACE`]).
+    pub shutdown_grace: Option<String>,
+    /// Logging (`level`, `format`).
+    pub log: LogConfig,
 }
 
 /// `mcp:` — the MCP gateway.
@@ -119,6 +132,12 @@ pub struct ListenerConfig {
     pub max_connections_per_address: Option<usize>,
     /// `H2_MAX_CONCURRENT_STREAMS`: concurrent HTTP/2 streams per connection.
     pub http2_max_concurrent_streams: Option<u32>,
+    /// `MAX_REQUEST_LINE_BYTES`: the longest request line (method and target).
+    pub max_request_line_bytes: Option<usize>,
+    /// `MAX_HEADER_COUNT`: the most header fields in one request.
+    pub max_header_count: Option<usize>,
+    /// `MAX_HEADER_BYTES`: the most bytes of header names and values in one request.
+    pub max_header_bytes: Option<usize>,
 }
 
 /// The audit sink.
@@ -226,6 +245,11 @@ impl Config {
             .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default"))
     }
 
+    /// The shutdown grace period, with the default applied.
+    pub fn shutdown_grace(&self) -> Result<std::time::Duration, String> {
+        runtime::shutdown_grace(self.shutdown_grace.as_deref())
+    }
+
     /// Limits set to zero, which would refuse everything: each a problem with its path.
     fn zero_limits(&self) -> Vec<(String, String)> {
         let l = &self.listener;
@@ -251,6 +275,18 @@ impl Config {
             (
                 "listener.http2MaxConcurrentStreams",
                 l.http2_max_concurrent_streams.map(u64::from),
+            ),
+            (
+                "listener.maxRequestLineBytes",
+                l.max_request_line_bytes.map(|n| n as u64),
+            ),
+            (
+                "listener.maxHeaderCount",
+                l.max_header_count.map(|n| n as u64),
+            ),
+            (
+                "listener.maxHeaderBytes",
+                l.max_header_bytes.map(|n| n as u64),
             ),
             (
                 "auth.unauthenticatedPerSecond",
@@ -336,6 +372,9 @@ impl Config {
             ));
         }
         problems.extend(self.zero_limits());
+        if let Err(e) = self.shutdown_grace() {
+            problems.push(("shutdownGrace".into(), e));
+        }
         if problems.is_empty() {
             Ok(())
         } else {

@@ -66,6 +66,7 @@ macro_rules! unstable {
 }
 
 pub mod access;
+pub mod admin;
 pub mod auth;
 unstable! { channel }
 pub mod config;

@@ -158,6 +158,7 @@ impl RedactFilter {
             }
         }
         for f in self.findings.drain(..) {
+            crate::admin::metrics().redaction(&f.rule);
             debug!(
                 rule = %f.rule,
                 channel = channel.stream_type(),

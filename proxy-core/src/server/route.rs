@@ -89,11 +89,15 @@ async fn admit(
     proxy: &Proxy,
     conn: &Conn,
 ) -> Result<Admitted, Response<ResponseBody>> {
-    let identity = match proxy
+    super::head::check(req, &conn.limits)?;
+    let authenticated = proxy
         .auth
         .authenticate(req.headers(), conn.cert.as_ref(), conn.remote.ip())
-        .await
-    {
+        .await;
+    if let Err(err) = &authenticated {
+        crate::admin::metrics().auth_failure(failure_reason(err));
+    }
+    let identity = match authenticated {
         Ok(id) => id,
         Err(AuthError::Throttled(limited)) => {
             debug!(method = %req.method(), "unauthenticated and over the address budget");
@@ -173,6 +177,16 @@ async fn admit(
             info!(user = %identity.user, verb = %info.verb, %path, reason = %limited, "rate limited");
             Err(too_many(&limited))
         }
+    }
+}
+
+/// The `reason` label of an authentication failure.
+fn failure_reason(err: &AuthError) -> &'static str {
+    match err {
+        AuthError::Missing => "missing",
+        AuthError::Invalid => "invalid",
+        AuthError::Unavailable(_) => "unavailable",
+        AuthError::Throttled(_) => "throttled",
     }
 }
 
