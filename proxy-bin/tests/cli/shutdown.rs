@@ -97,8 +97,8 @@ async fn verify_all(bed: &Testbed) -> usize {
         "{text}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let reports: serde_json::Value = serde_json::from_str(&text).expect("JSON reports");
-    let reports = reports.as_array().expect("a list of reports");
+    let report: serde_json::Value = serde_json::from_str(&text).expect("a JSON report");
+    let reports = report["sessions"].as_array().expect("a list of sessions");
     for r in reports {
         assert_eq!(r["intact"], true, "{r}");
     }

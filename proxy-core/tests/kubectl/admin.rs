@@ -193,21 +193,14 @@ async fn every_metric_moves_under_kubectl() {
 
     // An exec whose output carries a secret and lingers, watched while it runs.
     let script = format!("echo AWS_ACCESS_KEY_ID={}; sleep 1.5", aws_key());
-    let exec = kubectl(
-        &bed,
-        Client::WebSocket,
-        &["exec", "web-0", "--", "sh", "-c", &script],
-    );
+    let argv = ["exec", "web-0", "--", "sh", "-c", &script];
+    let exec = kubectl(&bed, Client::WebSocket, &argv);
     let (active, run) = peak(addr, "kubewitness_sessions_active", exec).await;
     run.ok();
     assert!(run.stdout_str().contains("[REDACTED:aws-access-key-id]"));
     assert!(active >= 1.0, "no session was counted active");
     let queue = {
-        let exec = kubectl(
-            &bed,
-            Client::Spdy,
-            &["exec", "web-0", "--", "sh", "-c", &script],
-        );
+        let exec = kubectl(&bed, Client::Spdy, &argv);
         let (queue, run) = peak(addr, "kubewitness_recording_queue_bytes", exec).await;
         run.ok();
         queue
@@ -247,10 +240,7 @@ async fn every_metric_moves_under_kubectl() {
         "kubewitness_policy_decisions_total",
         &["rule=\"sre-debug\"", "result=\"allow\""],
     );
-    moved(
-        "kubewitness_policy_decisions_total",
-        &["rule=\"none\"", "result=\"deny\""],
-    );
+    moved("kubewitness_policy_decisions_total", &["result=\"deny\""]);
     moved(
         "kubewitness_policy_decisions_total",
         &["rule=\"sre-configmaps\"", "result=\"limited\""],
