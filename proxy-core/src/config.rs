@@ -124,6 +124,8 @@ pub struct ListenerConfig {
     pub idle_timeout_seconds: Option<u64>,
     /// `BODY_READ_TIMEOUT`: seconds reading a request body may take.
     pub body_read_timeout_seconds: Option<u64>,
+    /// `REQUEST_TIMEOUT`: seconds a request may take until its response head.
+    pub request_timeout_seconds: Option<u64>,
     /// `MAX_BODY_BYTES`: the largest request body read.
     pub max_body_bytes: Option<usize>,
     /// `MAX_CONNECTIONS`: client connections open at once.
@@ -264,6 +266,7 @@ impl Config {
                 "listener.bodyReadTimeoutSeconds",
                 l.body_read_timeout_seconds,
             ),
+            ("listener.requestTimeoutSeconds", l.request_timeout_seconds),
             (
                 "listener.maxConnections",
                 l.max_connections.map(|n| n as u64),

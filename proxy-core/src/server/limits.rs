@@ -11,6 +11,9 @@
 //!   head must arrive within [`HEADER_READ_TIMEOUT`];
 //! - request bodies: at most [`MAX_BODY_BYTES`], read within [`BODY_READ_TIMEOUT`], and
 //!   none at all on GET, HEAD, DELETE and OPTIONS (`server/body.rs`);
+//! - time to answer: a request gets its response head within [`REQUEST_TIMEOUT`] (504
+//!   with a `Status` otherwise); a watch, a log follow or an exec session goes on after its
+//!   head for as long as it runs;
 //! - HTTP/2: at most [`H2_MAX_CONCURRENT_STREAMS`] streams per connection and header lists
 //!   of at most [`H2_MAX_HEADER_LIST_SIZE`] bytes;
 //! - request heads: a request line (method and target) of at most
@@ -39,6 +42,9 @@ use crate::config::ListenerConfig;
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a connection may stay open with no request in flight.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+/// How long a request may take until its response head (kube-apiserver's default
+/// `--request-timeout` is one minute too).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long reading a request body may take.
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// The largest request body read (kube-apiserver's own limit is 3 MiB).
@@ -70,6 +76,8 @@ pub struct ListenerLimits {
     pub idle_timeout: Duration,
     /// See [`BODY_READ_TIMEOUT`].
     pub body_read_timeout: Duration,
+    /// See [`REQUEST_TIMEOUT`].
+    pub request_timeout: Duration,
     /// See [`MAX_BODY_BYTES`].
     pub max_body_bytes: usize,
     /// See [`MAX_CONNECTIONS`].
@@ -100,6 +108,7 @@ impl ListenerLimits {
             header_read_timeout: secs(cfg.header_read_timeout_seconds, HEADER_READ_TIMEOUT),
             idle_timeout: secs(cfg.idle_timeout_seconds, IDLE_TIMEOUT),
             body_read_timeout: secs(cfg.body_read_timeout_seconds, BODY_READ_TIMEOUT),
+            request_timeout: secs(cfg.request_timeout_seconds, REQUEST_TIMEOUT),
             max_body_bytes: cfg.max_body_bytes.unwrap_or(MAX_BODY_BYTES),
             max_connections: cfg.max_connections.unwrap_or(MAX_CONNECTIONS),
             max_connections_per_address: cfg

@@ -61,7 +61,29 @@ pub(super) async fn handle(
     conn: Conn,
     in_flight: InFlight,
 ) -> Result<Response<ResponseBody>, Infallible> {
-    let res = match admit(&req, &proxy, &conn).await {
+    let limit = conn.limits.request_timeout;
+    let res = match tokio::time::timeout(limit, answer(req, proxy, conn)).await {
+        Ok(res) => res,
+        Err(_) => respond::status(
+            http::StatusCode::GATEWAY_TIMEOUT,
+            "Timeout",
+            format!(
+                "kubewitness: the request took longer than {}s",
+                limit.as_secs()
+            ),
+        ),
+    };
+    // The connection counts as busy until the response body is done.
+    Ok(res.map(|b| respond::holding(b, in_flight)))
+}
+
+/// The answer to one request (its head within the request timeout).
+async fn answer(
+    req: Request<RequestBody>,
+    proxy: Arc<Proxy>,
+    conn: Conn,
+) -> Response<ResponseBody> {
+    match admit(&req, &proxy, &conn).await {
         Ok(Admitted::Allowed(allowed)) => dispatch(req, allowed, proxy, conn).await,
         Ok(Admitted::SelfReview {
             identity,
@@ -78,9 +100,7 @@ pub(super) async fn handle(
             body::drain(req.into_body()).await;
             res
         }
-    };
-    // The connection counts as busy until the response body is done.
-    Ok(res.map(|b| respond::holding(b, in_flight)))
+    }
 }
 
 /// Authenticates, classifies and decides; an early answer when the request goes no further.
