@@ -391,6 +391,26 @@ mod tests {
         assert!(after.contains("# TYPE kubewitness_store_write_seconds histogram"));
     }
 
+    /// Every metric `docs/OPERATIONS.md` lists is served, and every served one is listed.
+    #[test]
+    fn the_operations_guide_lists_exactly_the_metrics_served() {
+        let guide = include_str!("../../../docs/OPERATIONS.md");
+        let documented: std::collections::BTreeSet<&str> = guide
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `kubewitness_"))
+            .filter_map(|l| l.split('`').next())
+            .collect();
+        let served: std::collections::BTreeSet<String> = metrics()
+            .encode()
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE kubewitness_"))
+            .filter_map(|l| l.split(' ').next())
+            .map(str::to_string)
+            .collect();
+        let served: std::collections::BTreeSet<&str> = served.iter().map(String::as_str).collect();
+        assert_eq!(documented, served);
+    }
+
     #[test]
     fn a_throttled_caller_is_an_auth_failure_and_a_rate_limit() {
         let m = metrics();
