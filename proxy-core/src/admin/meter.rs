@@ -44,3 +44,41 @@ impl Filter for Meter {
         self.meter.end(end);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::channel::{Channel, Frame};
+    use crate::peer::Peer;
+    use crate::status::Status;
+
+    fn stdin_to_server() -> u64 {
+        let text = metrics().encode();
+        let series = "kubewitness_session_bytes_total{channel=\"stdin\",direction=\"to_server\"} ";
+        text.lines()
+            .find_map(|l| l.strip_prefix(series))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+
+    #[tokio::test]
+    async fn stdin_is_counted_toward_the_server() {
+        let before = stdin_to_server();
+        let mut pipeline = Pipeline::new();
+        install(&mut pipeline, "exec");
+        let (client, c) = Peer::fake();
+        let (server, mut s) = Peer::fake();
+        let session = tokio::spawn(pipeline.run(client, server));
+        let input = Msg::Data(Frame::new(Channel::Stdin, Bytes::from_static(b"typed\n")));
+        c.to_pipeline.send(input.clone()).await.unwrap();
+        assert_eq!(s.from_pipeline.recv().await, Some(input));
+        let done = Frame::new(Channel::Error, Status::success().to_json());
+        s.to_pipeline.send(Msg::Data(done)).await.unwrap();
+        drop(s);
+        drop(c);
+        session.await.unwrap();
+        assert!(stdin_to_server() >= before + 6);
+    }
+}

@@ -6,15 +6,15 @@ use http::{Request, Response, StatusCode};
 use super::ListenerLimits;
 use super::respond::{self, ResponseBody};
 
-/// `Err` with the answer when the head of `req` is over a limit.
+/// The answer when the head of `req` is over a limit.
 pub(super) fn check<B>(
     req: &Request<B>,
     limits: &ListenerLimits,
-) -> Result<(), Response<ResponseBody>> {
+) -> Option<Response<ResponseBody>> {
     let target = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
     let line = req.method().as_str().len() + 1 + target;
     if line > limits.max_request_line_bytes {
-        return Err(respond::status(
+        return Some(respond::status(
             StatusCode::URI_TOO_LONG,
             "RequestURITooLong",
             format!(
@@ -25,7 +25,7 @@ pub(super) fn check<B>(
     }
     let headers = req.headers();
     if headers.len() > limits.max_header_count {
-        return Err(too_large(format!(
+        return Some(too_large(format!(
             "{} header fields; at most {} are accepted",
             headers.len(),
             limits.max_header_count
@@ -36,12 +36,12 @@ pub(super) fn check<B>(
         .map(|(name, value)| name.as_str().len() + value.len())
         .sum();
     if bytes > limits.max_header_bytes {
-        return Err(too_large(format!(
+        return Some(too_large(format!(
             "{bytes} bytes of header fields; at most {} are accepted",
             limits.max_header_bytes
         )));
     }
-    Ok(())
+    None
 }
 
 fn too_large(what: String) -> Response<ResponseBody> {
@@ -57,7 +57,7 @@ mod tests {
     use super::*;
 
     fn answer(req: Request<()>) -> Option<(u16, serde_json::Value)> {
-        let res = check(&req, &ListenerLimits::default()).err()?;
+        let res = check(&req, &ListenerLimits::default())?;
         let code = res.status().as_u16();
         let body = futures_util::FutureExt::now_or_never(http_body_util::BodyExt::collect(
             res.into_body(),

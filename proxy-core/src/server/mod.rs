@@ -210,7 +210,7 @@ impl Proxy {
     /// assert!(text.contains("kubewitness_sessions_active"));
     /// # }
     /// let text = proxy_core::admin::metrics().encode();
-    /// assert!(text.contains("# TYPE kubewitness_policy_decisions_total counter"));
+    /// assert!(text.contains("# TYPE kubewitness_auth_failures_total counter"));
     /// ```
     pub fn metrics(&self) -> &'static crate::admin::Metrics {
         crate::admin::metrics()

@@ -109,7 +109,9 @@ async fn admit(
     proxy: &Proxy,
     conn: &Conn,
 ) -> Result<Admitted, Response<ResponseBody>> {
-    super::head::check(req, &conn.limits)?;
+    if let Some(refused) = super::head::check(req, &conn.limits) {
+        return Err(refused);
+    }
     let authenticated = proxy
         .auth
         .authenticate(req.headers(), conn.cert.as_ref(), conn.remote.ip())

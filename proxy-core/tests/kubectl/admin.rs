@@ -10,6 +10,7 @@ use kubewitness_sim::testbed::{Testbed, TestbedOptions};
 use proxy_core::admin::{AdminServer, STORE_PROBE_INTERVAL};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::policy::curl_status;
 use crate::support::*;
 
 const POLICY: &str = r#"
@@ -25,6 +26,7 @@ rules:
     commands:
       - [cat, "*"]
       - [sh, -c, "*"]
+    stdin: true
 - name: sre-configmaps
   subjects: {groups: [sre]}
   namespaces: [default]
@@ -165,20 +167,6 @@ fn aws_key() -> String {
     ["AK", "IA", "Q4W7E2R9T1Y5U3I8"].concat()
 }
 
-/// An HTTP status from curl as the testbed's caller.
-async fn curl_code(bed: &Testbed, path: &str) -> String {
-    let out = tokio::process::Command::new("curl")
-        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
-        .arg(bed.dir().join("ca.crt"))
-        .arg("-H")
-        .arg(format!("Authorization: Bearer {}", bed.callers[0].token))
-        .arg(format!("{}{path}", bed.url()))
-        .output()
-        .await
-        .expect("curl runs");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 #[tokio::test]
 async fn every_metric_moves_under_kubectl() {
     let bed = testbed_with(TestbedOptions {
@@ -206,6 +194,9 @@ async fn every_metric_moves_under_kubectl() {
         queue
     };
     assert!(queue > 0.0, "the recording queue never held a byte");
+    let typed = ["exec", "-i", "web-0", "--", "cat", "-"];
+    let typed = kubectl_stdin(&bed, Client::Spdy, &typed, b"typed\n".to_vec()).await;
+    assert_eq!(typed.ok().stdout_str(), "typed\n");
     kubectl(&bed, Client::WebSocket, &["logs", "web-0"])
         .await
         .ok();
@@ -216,26 +207,29 @@ async fn every_metric_moves_under_kubectl() {
     let refused = kubectl_with(&bed, &stranger, Client::WebSocket, &["get", "pods"], None).await;
     assert_ne!(refused.code, Some(0));
     let path = "/api/v1/namespaces/default/configmaps";
-    assert_eq!(curl_code(&bed, path).await, "200");
-    assert_eq!(curl_code(&bed, path).await, "429");
+    assert_eq!(curl_status(&bed, path).await.0, 200);
+    assert_eq!(curl_status(&bed, path).await.0, 429);
 
     let after = parse(&get(addr, "/metrics").await.1);
     let moved = |name: &str, labels: &[&str]| {
         let (b, a) = (sum(&before, name, labels), sum(&after, name, labels));
-        assert!(a > b, "{name}{labels:?} did not move: {b} -> {a}");
+        let mut seen: Vec<_> = after.iter().filter(|(k, _)| k.starts_with(name)).collect();
+        seen.sort_by(|x, y| x.0.cmp(y.0));
+        assert!(a > b, "{name}{labels:?} did not move: {b} -> {a}; {seen:?}");
     };
     moved(
         "kubewitness_sessions_total",
         &["kind=\"exec\"", "outcome=\"success\""],
     );
     moved("kubewitness_sessions_total", &["kind=\"logs\""]);
-    for (channel, dir) in [("stdout", "to_client")] {
-        let labels = [
-            &format!("channel=\"{channel}\"")[..],
-            &format!("direction=\"{dir}\""),
-        ];
-        moved("kubewitness_session_bytes_total", &labels);
-    }
+    moved(
+        "kubewitness_session_bytes_total",
+        &["channel=\"stdout\"", "direction=\"to_client\""],
+    );
+    moved(
+        "kubewitness_session_bytes_total",
+        &["channel=\"stdin\"", "direction=\"to_server\""],
+    );
     moved(
         "kubewitness_policy_decisions_total",
         &["rule=\"sre-debug\"", "result=\"allow\""],
@@ -285,4 +279,41 @@ async fn every_metric_moves_under_kubectl() {
             &[]
         ) > 0.0
     );
+}
+
+/// The example alerting rules in `docs/OPERATIONS.md` load in promtool and use only
+/// metrics kubewitness serves.
+#[tokio::test]
+async fn the_documented_alert_rules_load_and_name_served_metrics() {
+    let guide = include_str!("../../../docs/OPERATIONS.md");
+    let alerts = &guide[guide.find("## Alerts").expect("an Alerts section")..];
+    let start = alerts.find("```yaml\n").expect("a YAML block") + "```yaml\n".len();
+    let rules = &alerts[start..start + alerts[start..].find("```").expect("closed")];
+    let served = proxy_core::admin::metrics().encode();
+    for name in rules
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("kubewitness_"))
+    {
+        let family = name.trim_end_matches("_bucket");
+        assert!(
+            served.contains(&format!("# TYPE {family} ")),
+            "{name} is not served"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rules.yml");
+    std::fs::write(&file, rules).unwrap();
+    let out = tokio::process::Command::new("promtool")
+        .args(["check", "rules"])
+        .arg(&file)
+        .output()
+        .await
+        .expect("promtool runs");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("SUCCESS"), "{said}");
 }
