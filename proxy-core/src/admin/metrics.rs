@@ -160,19 +160,19 @@ impl Metrics {
     /// `increase()` works) before their first event.
     fn precreate(&self) {
         for kind in ["exec", "attach", "logs", "portforward"] {
-            self.sessions_active.get_or_create(&[("kind", kind)]);
+            let _ = self.sessions_active.get_or_create(&[("kind", kind)]);
         }
         for result in ["written", "failed"] {
-            self.chunks.get_or_create(&[("result", result)]);
+            let _ = self.chunks.get_or_create(&[("result", result)]);
         }
         for kind in ["request", "stream"] {
-            self.upstream.get_or_create(&[("kind", kind)]);
+            let _ = self.upstream.get_or_create(&[("kind", kind)]);
         }
         for limiter in ["policy", "unauthenticated"] {
-            self.rate_limited.get_or_create(&[("limiter", limiter)]);
+            let _ = self.rate_limited.get_or_create(&[("limiter", limiter)]);
         }
         for reason in ["missing", "invalid", "unavailable", "throttled"] {
-            self.auth_failures.get_or_create(&[("reason", reason)]);
+            let _ = self.auth_failures.get_or_create(&[("reason", reason)]);
         }
     }
 
