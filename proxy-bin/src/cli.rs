@@ -10,10 +10,11 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "kubewitness", version, about)]
 pub(crate) struct Cli {
-    /// Log filter (tracing `EnvFilter` syntax); `KUBEWITNESS_LOG` overrides it.
-    #[arg(long, global = true, default_value = "info")]
-    pub(crate) log_level: String,
-    /// Log as JSON lines.
+    /// Log filter (tracing `EnvFilter` syntax; default `log.level` of `serve`'s
+    /// configuration, else `info`); `KUBEWITNESS_LOG`, then `RUST_LOG`, override it.
+    #[arg(long, global = true)]
+    pub(crate) log_level: Option<String>,
+    /// Log as JSON lines (`serve` does by default when its log is not a terminal).
     #[arg(long, global = true)]
     pub(crate) log_json: bool,
     #[command(subcommand)]
@@ -73,6 +74,12 @@ pub(crate) struct ServeArgs {
     /// `upstream.context`: the kubeconfig context.
     #[arg(long)]
     pub(crate) context: Option<String>,
+    /// `admin.listen`: where `/healthz`, `/readyz` and `/metrics` are served (plain HTTP).
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) admin_listen: Option<SocketAddr>,
+    /// `shutdownGrace`: how long running sessions may go on after SIGTERM (`30s`, `2m`).
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) shutdown_grace: Option<String>,
 }
 
 /// `kubewitness mcp`.

@@ -21,6 +21,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use cli::{Cli, Command};
+use proxy_core::config::{LogConfig, LogFormat};
 
 /// Exit code for a runtime failure.
 const EXIT_FAILURE: u8 = 1;
@@ -117,14 +118,40 @@ fn main() -> ExitCode {
     }
 }
 
+/// Logs go to stderr. The level: `KUBEWITNESS_LOG`, else `RUST_LOG`, else `--log-level`,
+/// else `serve`'s `log.level`, else `info`. The format: JSON with `--log-json` or
+/// `log.format: json`; for `serve` with `log.format: auto` (the default), JSON unless stderr
+/// is a terminal, so a container runtime or a log file gets one JSON object a line. Colour
+/// codes only ever go to a terminal (and not with `NO_COLOR`).
 fn init_tracing(cli: &Cli) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("KUBEWITNESS_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cli.log_level));
+    use std::io::IsTerminal;
+    use tracing_subscriber::EnvFilter;
+
+    let (log, server) = match &cli.command {
+        Command::Serve(args) => (serve::log_config(args), true),
+        _ => (LogConfig::default(), false),
+    };
+    let level = cli
+        .log_level
+        .clone()
+        .or(log.level)
+        .unwrap_or_else(|| "info".to_string());
+    let filter = EnvFilter::try_from_env("KUBEWITNESS_LOG")
+        .or_else(|_| EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| EnvFilter::new(&level));
+    let terminal = std::io::stderr().is_terminal();
+    let json = cli.log_json
+        || match log.format {
+            LogFormat::Json => true,
+            LogFormat::Text => false,
+            LogFormat::Auto => server && !terminal,
+        };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if cli.log_json {
-        builder.json().init();
+        .with_writer(std::io::stderr)
+        .with_ansi(terminal && std::env::var_os("NO_COLOR").is_none());
+    if json {
+        builder.json().with_ansi(false).init();
     } else {
         builder.init();
     }

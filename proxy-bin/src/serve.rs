@@ -1,7 +1,8 @@
 //! `kubewitness serve`.
 
 use anyhow::Context;
-use proxy_core::config::{Config, TlsConfig};
+use proxy_core::admin::AdminServer;
+use proxy_core::config::{Config, LogConfig, TlsConfig};
 use proxy_core::server::ListenerLimits;
 use proxy_core::{Proxy, Server};
 use tracing::{info, warn};
@@ -42,6 +43,12 @@ pub(crate) fn config(args: &ServeArgs) -> Result<Config, Failure> {
     if let Some(c) = &args.context {
         cfg.upstream.context = Some(c.clone());
     }
+    if let Some(a) = args.admin_listen {
+        cfg.admin.listen = Some(a);
+    }
+    if let Some(g) = &args.shutdown_grace {
+        cfg.shutdown_grace = Some(g.clone());
+    }
     cfg.validate().map_err(Failure::usage)?;
     Ok(cfg)
 }
@@ -63,14 +70,55 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
         .await
         .map_err(Failure::from_core)?;
     reload_on_sighup(&proxy);
+    if let Some(t) = &cfg.tls {
+        let cert = proxy_core::config::expand_home(&t.cert);
+        proxy.metrics().set_serving_certificate_expiry_from(&cert);
+    }
+    let grace = cfg
+        .shutdown_grace()
+        .map_err(|e| Failure::usage(anyhow::anyhow!("shutdownGrace: {e}")))?;
+    let admin = match cfg.admin.listen {
+        Some(addr) => Some(
+            AdminServer::bind(addr, proxy.clone())
+                .await
+                .map_err(Failure::from_core)?,
+        ),
+        None => None,
+    };
     let server = Server::bind(cfg.listen_addr(), tls, proxy)
         .await
         .map_err(Failure::from_core)?
-        .with_limits(ListenerLimits::from_config(&cfg.listener));
+        .with_limits(ListenerLimits::from_config(&cfg.listener))
+        .with_shutdown_grace(grace);
+    // The admin listener outlives the main one's drain, so `/readyz` reports it.
+    let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
+    let admin = admin.map(|admin| {
+        let addr = admin.local_addr().ok();
+        info!(addr = ?addr, "admin listener serving /healthz, /readyz, /metrics");
+        tokio::spawn(admin.serve(async move {
+            let _ = admin_stopped.await;
+        }))
+    });
     info!(addr = %server.local_addr().context("local address")?, "kubewitness serving");
-    server.serve(shutdown_signal()).await.context("serving")?;
+    let served = server.serve(shutdown_signal()).await;
+    let _ = admin_stop.send(());
+    if let Some(admin) = admin {
+        let _ = admin.await;
+    }
+    served.context("serving")?;
     info!("kubewitness stopped");
     Ok(())
+}
+
+/// The `log:` section of the configuration `serve` will load (tracing starts before the
+/// configuration is checked; a file that does not load gives the defaults here and its
+/// error from [`run`]).
+pub(crate) fn log_config(args: &ServeArgs) -> LogConfig {
+    args.config
+        .as_deref()
+        .and_then(|path| Config::load(path).ok())
+        .map(|cfg| cfg.log)
+        .unwrap_or_default()
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -47,6 +47,18 @@ pub enum Verdict {
     Invalid(String),
 }
 
+impl Verdict {
+    /// `allow`, `deny`, `limited` or `invalid` (the metrics' `result` label).
+    pub fn result(&self) -> &'static str {
+        match self {
+            Verdict::Allow(_) => "allow",
+            Verdict::Deny(_) => "deny",
+            Verdict::Limited(_) => "limited",
+            Verdict::Invalid(_) => "invalid",
+        }
+    }
+}
+
 /// An allowed request's limits and, for streams, its slot.
 #[derive(Debug)]
 pub struct Grant {
@@ -144,6 +156,7 @@ impl Access {
         };
         let (verdict, rule, reason) = self.judge(client, &policy, &req, query).await;
         let allowed = matches!(verdict, Verdict::Allow(_));
+        crate::metrics::metrics().policy_decision(rule.as_deref(), verdict.result());
         self.audit.record(&rec.decided(allowed, rule, reason));
         verdict
     }

@@ -9,6 +9,9 @@
 //! audit: {path: /var/log/kubewitness/audit.jsonl}              # default: stdout
 //! listener: {idleTimeoutSeconds: 90, maxConnectionsPerAddress: 128} # limits, all optional
 //! prometheus: {url: http://127.0.0.1:9090, bearerTokenFile: prom.token}  # optional
+//! admin: {listen: 127.0.0.1:9090}            # /healthz, /readyz, /metrics; optional
+//! shutdownGrace: 30s                         # running sessions' time after SIGTERM
+//! log: {level: info, format: auto}           # auto: JSON unless logging to a terminal
 //! ```
 //!
 //! Keys are camelCase; an unknown key is an error naming its path (`tls.clientCa`), because a
@@ -23,6 +26,11 @@ use serde::Deserialize;
 
 pub use crate::files::expand_home;
 use crate::files::write_problems;
+
+mod prometheus;
+mod runtime;
+pub use prometheus::PrometheusConfig;
+pub use runtime::{AdminConfig, DEFAULT_SHUTDOWN_GRACE, LogConfig, LogFormat};
 
 /// The whole configuration.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
@@ -53,6 +61,13 @@ pub struct Config {
     /// The Prometheus backend of the metrics gateway (`url`, `bearerTokenFile`,
     /// `clientCert`/`clientKey`, `caFile`); without it `/prometheus/` answers 404.
     pub prometheus: Option<PrometheusConfig>,
+    /// The admin listener (`listen`): `/healthz`, `/readyz`, `/metrics`.
+    pub admin: AdminConfig,
+    /// How long running sessions may go on after SIGTERM before they are ended (`30s`,
+    /// `2m`; default [`DEFAULT_SHUTDOWN_GRACE`]).
+    pub shutdown_grace: Option<String>,
+    /// Logging (`level`, `format`).
+    pub log: LogConfig,
 }
 
 /// `mcp:` — the MCP gateway.
@@ -111,6 +126,8 @@ pub struct ListenerConfig {
     pub idle_timeout_seconds: Option<u64>,
     /// `BODY_READ_TIMEOUT`: seconds reading a request body may take.
     pub body_read_timeout_seconds: Option<u64>,
+    /// `REQUEST_TIMEOUT`: seconds a request may take until its response head.
+    pub request_timeout_seconds: Option<u64>,
     /// `MAX_BODY_BYTES`: the largest request body read.
     pub max_body_bytes: Option<usize>,
     /// `MAX_CONNECTIONS`: client connections open at once.
@@ -119,6 +136,12 @@ pub struct ListenerConfig {
     pub max_connections_per_address: Option<usize>,
     /// `H2_MAX_CONCURRENT_STREAMS`: concurrent HTTP/2 streams per connection.
     pub http2_max_concurrent_streams: Option<u32>,
+    /// `MAX_REQUEST_LINE_BYTES`: the longest request line (method and target).
+    pub max_request_line_bytes: Option<usize>,
+    /// `MAX_HEADER_COUNT`: the most header fields in one request.
+    pub max_header_count: Option<usize>,
+    /// `MAX_HEADER_BYTES`: the most bytes of header names and values in one request.
+    pub max_header_bytes: Option<usize>,
 }
 
 /// The audit sink.
@@ -162,72 +185,6 @@ pub struct AuthConfig {
     pub unauthenticated_per_second: Option<u32>,
     /// The burst of `unauthenticatedPerSecond`; default `auth::DEFAULT_UNAUTHENTICATED_BURST`.
     pub unauthenticated_burst: Option<u64>,
-}
-
-/// The `prometheus:` configuration key.
-///
-/// ```yaml
-/// prometheus:
-///   url: https://prometheus.monitoring.svc:9090
-///   bearerTokenFile: /var/run/secrets/kubewitness/prometheus-token
-///   caFile: /etc/kubewitness/prometheus-ca.crt
-///   # or a client certificate: clientCert: …, clientKey: …
-/// ```
-#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
-pub struct PrometheusConfig {
-    /// The server's base URL (`http://…` or `https://…`), without `/api/v1`.
-    pub url: String,
-    /// A file holding the bearer token kubewitness sends (read at start).
-    pub bearer_token_file: Option<PathBuf>,
-    /// PEM client certificate chain for mutual TLS.
-    pub client_cert: Option<PathBuf>,
-    /// PEM private key of `clientCert`.
-    pub client_key: Option<PathBuf>,
-    /// PEM CA bundle the server's certificate is checked against (required for https).
-    pub ca_file: Option<PathBuf>,
-}
-
-impl PrometheusConfig {
-    /// Problems, each with its path under `prometheus`.
-    pub fn problems(&self) -> Vec<(String, String)> {
-        let mut p = Vec::new();
-        let https = self.url.starts_with("https://");
-        if !(https || self.url.starts_with("http://")) {
-            p.push((
-                "prometheus.url".into(),
-                "an http:// or https:// URL is required".into(),
-            ));
-        }
-        if https && self.ca_file.is_none() {
-            p.push((
-                "prometheus.caFile".into(),
-                "an https backend needs the CA that signed its certificate".into(),
-            ));
-        }
-        if self.client_cert.is_some() != self.client_key.is_some() {
-            p.push((
-                "prometheus.clientKey".into(),
-                "clientCert and clientKey go together".into(),
-            ));
-        }
-        for (key, file) in [
-            ("bearerTokenFile", &self.bearer_token_file),
-            ("clientCert", &self.client_cert),
-            ("clientKey", &self.client_key),
-            ("caFile", &self.ca_file),
-        ] {
-            if let Some(f) = file
-                && !expand_home(f).is_file()
-            {
-                p.push((
-                    format!("prometheus.{key}"),
-                    format!("{}: no such file", f.display()),
-                ));
-            }
-        }
-        p
-    }
 }
 
 /// The upstream API server.
@@ -292,6 +249,11 @@ impl Config {
             .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default"))
     }
 
+    /// The shutdown grace period, with the default applied.
+    pub fn shutdown_grace(&self) -> Result<std::time::Duration, String> {
+        runtime::shutdown_grace(self.shutdown_grace.as_deref())
+    }
+
     /// Limits set to zero, which would refuse everything: each a problem with its path.
     fn zero_limits(&self) -> Vec<(String, String)> {
         let l = &self.listener;
@@ -306,6 +268,7 @@ impl Config {
                 "listener.bodyReadTimeoutSeconds",
                 l.body_read_timeout_seconds,
             ),
+            ("listener.requestTimeoutSeconds", l.request_timeout_seconds),
             (
                 "listener.maxConnections",
                 l.max_connections.map(|n| n as u64),
@@ -317,6 +280,18 @@ impl Config {
             (
                 "listener.http2MaxConcurrentStreams",
                 l.http2_max_concurrent_streams.map(u64::from),
+            ),
+            (
+                "listener.maxRequestLineBytes",
+                l.max_request_line_bytes.map(|n| n as u64),
+            ),
+            (
+                "listener.maxHeaderCount",
+                l.max_header_count.map(|n| n as u64),
+            ),
+            (
+                "listener.maxHeaderBytes",
+                l.max_header_bytes.map(|n| n as u64),
             ),
             (
                 "auth.unauthenticatedPerSecond",
@@ -402,6 +377,9 @@ impl Config {
             ));
         }
         problems.extend(self.zero_limits());
+        if let Err(e) = self.shutdown_grace() {
+            problems.push(("shutdownGrace".into(), e));
+        }
         if problems.is_empty() {
             Ok(())
         } else {

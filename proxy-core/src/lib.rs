@@ -66,12 +66,14 @@ macro_rules! unstable {
 }
 
 pub mod access;
+pub mod admin;
 pub mod auth;
 mod bodies;
 unstable! { channel }
 pub mod config;
 mod error;
 mod files;
+pub mod metrics;
 // Compiled for the unit tests and `cargo fuzz` (which sets `--cfg fuzzing`) only.
 #[cfg(any(test, fuzzing))]
 #[doc(hidden)]

@@ -158,6 +158,7 @@ impl RedactFilter {
             }
         }
         for f in self.findings.drain(..) {
+            crate::metrics::metrics().redaction(&f.rule);
             debug!(
                 rule = %f.rule,
                 channel = channel.stream_type(),

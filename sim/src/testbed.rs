@@ -171,6 +171,7 @@ impl Testbed {
             listener: opts.listener.clone(),
             mcp: Default::default(),
             prometheus: opts.prometheus.clone(),
+            ..Config::default()
         };
         config.validate()?;
         let proxy = Proxy::from_config(&config).await?;

@@ -6,6 +6,7 @@ use std::process::{Command, Stdio};
 
 mod policy;
 mod serve;
+mod shutdown;
 
 fn kubewitness(args: &[&str], stdin: &[u8]) -> (Option<i32>, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kubewitness"))

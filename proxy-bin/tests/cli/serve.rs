@@ -15,25 +15,37 @@ const POLICY: &str = "apiVersion: kubewitness/v1\nkind: Policy\nrules:\n\
 - name: sre-read\n  subjects: {groups: [sre]}\n  namespaces: [default]\n  read: [pods]\n";
 
 /// A running `kubewitness serve` and the lines it logs.
-struct Served {
-    child: Child,
+pub(crate) struct Served {
+    pub(crate) child: Child,
     log: mpsc::UnboundedReceiver<String>,
-    port: u16,
+    pub(crate) port: u16,
+    /// Every line logged so far.
+    pub(crate) lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+/// A free loopback port.
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
 }
 
 impl Served {
     /// Starts `kubewitness serve` with the testbed's certificates, token file, policy and
     /// upstream, on a free port, and waits until it accepts connections.
     async fn start(bed: &Testbed) -> Served {
+        Served::start_with(bed, "").await
+    }
+
+    /// [`Served::start`] with `extra` configuration lines.
+    pub(crate) async fn start_with(bed: &Testbed, extra: &str) -> Served {
         let d = bed.dir();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = free_port();
         let yaml = format!(
             "listen: 127.0.0.1:{port}\ntls: {{cert: {crt}, key: {key}}}\n\
              auth: {{tokenFile: {tokens}}}\nupstream: {{kubeconfig: {up}}}\n\
-             policy: {policy}\naudit: {{path: {audit}}}\n",
+             policy: {policy}\naudit: {{path: {audit}}}\n{extra}",
             crt = d.join("server.crt").display(),
             key = d.join("server.key").display(),
             tokens = d.join("tokens.csv").display(),
@@ -45,29 +57,34 @@ impl Served {
         std::fs::write(&config, yaml).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_kubewitness"))
             .args(["serve", "-c", config.to_str().unwrap()])
-            .env("NO_COLOR", "1")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .expect("kubewitness serve starts");
         let (tx, log) = mpsc::unbounded_channel();
+        let all = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let kept = all.clone();
         tokio::spawn(async move {
             while let Ok(Some(line)) = lines.next_line().await {
                 eprintln!("serve: {line}");
-                if tx.send(line).is_err() {
-                    return;
-                }
+                kept.lock().unwrap().push(line.clone());
+                let _ = tx.send(line);
             }
         });
-        let mut served = Served { child, log, port };
+        let mut served = Served {
+            child,
+            log,
+            port,
+            lines: all,
+        };
         served.expect_log("kubewitness serving").await;
         served
     }
 
     /// A kubeconfig for `user` against this server.
-    fn kubeconfig(&self, bed: &Testbed, user: &str, token: &str) -> PathBuf {
+    pub(crate) fn kubeconfig(&self, bed: &Testbed, user: &str, token: &str) -> PathBuf {
         let addr = ([127, 0, 0, 1], self.port).into();
         let path = bed.dir().join(format!("serve-{user}.kubeconfig"));
         std::fs::write(&path, client_kubeconfig(addr, bed.ca.ca_pem(), user, token)).unwrap();
@@ -75,7 +92,7 @@ impl Served {
     }
 
     /// Waits (up to 15 s) for a logged line containing `needle`.
-    async fn expect_log(&mut self, needle: &str) {
+    pub(crate) async fn expect_log(&mut self, needle: &str) {
         let wait = async {
             while let Some(line) = self.log.recv().await {
                 if line.contains(needle) {
@@ -90,9 +107,14 @@ impl Served {
     }
 
     fn hangup(&self) {
+        self.signal("-HUP");
+    }
+
+    /// Sends `signal` (`-TERM`, `-HUP`) to the process.
+    pub(crate) fn signal(&self, signal: &str) {
         let pid = self.child.id().expect("still running").to_string();
         let status = std::process::Command::new("kill")
-            .args(["-HUP", &pid])
+            .args([signal, &pid])
             .status()
             .expect("kill runs");
         assert!(status.success());

@@ -55,6 +55,7 @@ impl Shared {
 
     pub(crate) fn release(&self, n: usize) {
         self.inflight.fetch_sub(n, Ordering::AcqRel);
+        crate::metrics::metrics().queue_bytes(-(n as i64));
         self.room.notify_waiters();
     }
 
@@ -83,6 +84,7 @@ impl Shared {
                     .compare_exchange(cur, cur + n, Ordering::AcqRel, Ordering::Acquire)
                     .is_ok()
                 {
+                    crate::metrics::metrics().queue_bytes(n as i64);
                     return true;
                 }
                 continue;
@@ -164,6 +166,7 @@ impl RecorderHandle {
         };
         let size = timed.encoded_len();
         let before = self.shared.inflight.fetch_add(size, Ordering::AcqRel);
+        crate::metrics::metrics().queue_bytes(size as i64);
         self.shared.release(reserved);
         if reserved == 0 && before + size > self.shared.window {
             self.shared.release(size);

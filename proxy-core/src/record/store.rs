@@ -126,6 +126,9 @@ pub struct RecordStore {
     local_root: Option<PathBuf>,
 }
 
+/// The object the readiness probe writes and deletes ([`RecordStore::probe`]).
+pub const PROBE_NAME: &str = "readyz.probe";
+
 /// The name of chunk `seq` of `session`.
 pub fn chunk_name(session: &str, seq: u64) -> String {
     format!("{session}/{seq:010}{CHUNK_SUFFIX}")
@@ -286,6 +289,21 @@ impl RecordStore {
             make_read_only(&root.join(name))
                 .map_err(|e| StoreError::new(StoreErrorKind::Io, format!("{name}: {e}")))?;
         }
+        Ok(())
+    }
+
+    /// Checks that the store takes writes (readiness): writes [`PROBE_NAME`], replacing
+    /// any earlier probe, and deletes it. The probe is the only object ever replaced, and
+    /// no session, digest or audit segment can have its name.
+    pub async fn probe(&self) -> Result<(), StoreError> {
+        let path = ObjPath::from(PROBE_NAME);
+        let client = self.client()?;
+        client
+            .put_opts(&path, PutPayload::from_static(b"ok"), PutOptions::default())
+            .await
+            .map_err(|e| io(PROBE_NAME, e))?;
+        // A bucket whose Object Lock refuses the delete still took the write.
+        let _ = client.delete(&path).await;
         Ok(())
     }
 

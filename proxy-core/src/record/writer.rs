@@ -372,7 +372,10 @@ impl Storer {
     /// in the spool for recovery), removes it from the spool, and releases its window bytes.
     async fn store_one(&self, chunk: Sealed, spooled: Option<PathBuf>) {
         if !self.failer.failed() {
-            match self.store.put_new(&chunk.name, chunk.object).await {
+            let start = std::time::Instant::now();
+            let stored = self.store.put_new(&chunk.name, chunk.object).await;
+            crate::metrics::metrics().store_write(start.elapsed(), stored.is_ok());
+            match stored {
                 Ok(()) => {
                     if let Some(p) = spooled {
                         let _ = std::fs::remove_file(p);

@@ -11,8 +11,17 @@
 //!   head must arrive within [`HEADER_READ_TIMEOUT`];
 //! - request bodies: at most [`MAX_BODY_BYTES`], read within [`BODY_READ_TIMEOUT`], and
 //!   none at all on GET, HEAD, DELETE and OPTIONS (`server/body.rs`);
+//! - time to answer: a request gets its response head within [`REQUEST_TIMEOUT`] (504
+//!   with a `Status` otherwise); a watch, a log follow or an exec session goes on after its
+//!   head for as long as it runs;
 //! - HTTP/2: at most [`H2_MAX_CONCURRENT_STREAMS`] streams per connection and header lists
-//!   of at most [`H2_MAX_HEADER_LIST_SIZE`] bytes.
+//!   of at most [`H2_MAX_HEADER_LIST_SIZE`] bytes;
+//! - request heads: a request line (method and target) of at most
+//!   [`MAX_REQUEST_LINE_BYTES`], at most [`MAX_HEADER_COUNT`] header fields and
+//!   [`MAX_HEADER_BYTES`] of them, each answered with a Kubernetes `Status` body (414 or 431)
+//!   that kubectl prints, before authentication (`server/head.rs`). Heads past hyper's own
+//!   bounds ([`HYPER_MAX_HEADERS`] fields, hyper's read buffer of about 400 KiB) are refused
+//!   by hyper with a bare 431 and the connection closed.
 //!
 //! Each has a key under `listener:` in the configuration file ([`ListenerConfig`]).
 
@@ -33,6 +42,9 @@ use crate::config::ListenerConfig;
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a connection may stay open with no request in flight.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+/// How long a request may take until its response head (kube-apiserver's default
+/// `--request-timeout` is one minute too).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long reading a request body may take.
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// The largest request body read (kube-apiserver's own limit is 3 MiB).
@@ -45,6 +57,15 @@ pub const MAX_CONNECTIONS_PER_ADDRESS: usize = 128;
 pub const H2_MAX_CONCURRENT_STREAMS: u32 = 128;
 /// The largest HTTP/2 header list, in bytes.
 pub const H2_MAX_HEADER_LIST_SIZE: u32 = 64 * 1024;
+/// The longest request line (method and target), in bytes.
+pub const MAX_REQUEST_LINE_BYTES: usize = 16 * 1024;
+/// The most header fields in one request.
+pub const MAX_HEADER_COUNT: usize = 100;
+/// The most bytes of header names and values in one request.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+/// The most header fields hyper parses in an HTTP/1.1 head; above [`MAX_HEADER_COUNT`] so
+/// that a head with too many fields still gets a `Status` answer.
+pub const HYPER_MAX_HEADERS: usize = 256;
 
 /// The listener limits in force.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,6 +76,8 @@ pub struct ListenerLimits {
     pub idle_timeout: Duration,
     /// See [`BODY_READ_TIMEOUT`].
     pub body_read_timeout: Duration,
+    /// See [`REQUEST_TIMEOUT`].
+    pub request_timeout: Duration,
     /// See [`MAX_BODY_BYTES`].
     pub max_body_bytes: usize,
     /// See [`MAX_CONNECTIONS`].
@@ -63,6 +86,12 @@ pub struct ListenerLimits {
     pub max_connections_per_address: usize,
     /// See [`H2_MAX_CONCURRENT_STREAMS`].
     pub h2_max_concurrent_streams: u32,
+    /// See [`MAX_REQUEST_LINE_BYTES`].
+    pub max_request_line_bytes: usize,
+    /// See [`MAX_HEADER_COUNT`].
+    pub max_header_count: usize,
+    /// See [`MAX_HEADER_BYTES`].
+    pub max_header_bytes: usize,
 }
 
 impl Default for ListenerLimits {
@@ -79,6 +108,7 @@ impl ListenerLimits {
             header_read_timeout: secs(cfg.header_read_timeout_seconds, HEADER_READ_TIMEOUT),
             idle_timeout: secs(cfg.idle_timeout_seconds, IDLE_TIMEOUT),
             body_read_timeout: secs(cfg.body_read_timeout_seconds, BODY_READ_TIMEOUT),
+            request_timeout: secs(cfg.request_timeout_seconds, REQUEST_TIMEOUT),
             max_body_bytes: cfg.max_body_bytes.unwrap_or(MAX_BODY_BYTES),
             max_connections: cfg.max_connections.unwrap_or(MAX_CONNECTIONS),
             max_connections_per_address: cfg
@@ -87,6 +117,9 @@ impl ListenerLimits {
             h2_max_concurrent_streams: cfg
                 .http2_max_concurrent_streams
                 .unwrap_or(H2_MAX_CONCURRENT_STREAMS),
+            max_request_line_bytes: cfg.max_request_line_bytes.unwrap_or(MAX_REQUEST_LINE_BYTES),
+            max_header_count: cfg.max_header_count.unwrap_or(MAX_HEADER_COUNT),
+            max_header_bytes: cfg.max_header_bytes.unwrap_or(MAX_HEADER_BYTES),
         }
     }
 }
@@ -97,7 +130,8 @@ pub(super) fn builder(limits: &ListenerLimits) -> auto::Builder<TokioExecutor> {
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout);
+        .header_read_timeout(limits.header_read_timeout)
+        .max_headers(HYPER_MAX_HEADERS.max(limits.max_header_count + 1));
     builder
         .http2()
         .timer(TokioTimer::new())

@@ -5,14 +5,17 @@
 //! identity. hyper-util's `auto` builder serves both HTTP versions, with upgrades, so kubectl's
 //! HTTP/2 API calls and its HTTP/1.1 exec upgrades arrive at the same router.
 //!
-//! Shutdown stops accepting, asks every connection to finish its in-flight requests, then
-//! waits (up to a drain deadline) for running exec/attach/log sessions to end.
+//! Shutdown (`drain.rs`) turns readiness off, stops accepting, asks every connection to
+//! finish its in-flight requests, waits up to the grace period for running sessions, ends
+//! the rest with a `Status` the client sees, and lets the recorder seal every recording.
 
 mod body;
 mod builder;
 mod downstream;
+pub mod drain;
 mod ephemeral;
 mod exec;
+mod head;
 pub mod limits;
 mod logs;
 pub(crate) mod logstream;
@@ -61,8 +64,11 @@ use crate::upstream::Upstream;
 
 /// How long a TLS handshake may take.
 pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long shutdown waits for running sessions.
-pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long shutdown waits for running sessions by default (`shutdownGrace`).
+pub const DRAIN_TIMEOUT: Duration = drain::DEFAULT_SHUTDOWN_GRACE;
+/// How long sessions ended at the end of the grace period have to deliver their status and
+/// seal their recordings.
+pub const END_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The proxy: what every request handler shares. Made by [`Proxy::builder`]; served by a
 /// [`Server`] or, mounted in an embedder's own server, as a [`ProxyService`].
@@ -71,6 +77,7 @@ pub struct Proxy {
     upstream: Upstream,
     access: Access,
     sessions: Gauge,
+    drain: Arc<drain::Drain>,
     recorder: Option<Arc<Recorder>>,
     redactor: Option<redact::Redactor>,
     mcp: crate::config::McpConfig,
@@ -117,12 +124,18 @@ impl Proxy {
             upstream: parts.upstream,
             access: parts.access,
             sessions: Gauge::default(),
+            drain: Arc::default(),
             recorder: parts.recorder.map(Arc::new),
             redactor: parts.redactor,
             mcp,
             prometheus,
             filters,
         }
+    }
+
+    /// The API server's client (readiness asks it for `/version`).
+    pub(crate) fn upstream_client(&self) -> &kube_client::Client {
+        self.upstream.client()
     }
 
     /// Where requests go (the MCP gateway re-originates through it, like every handler).
@@ -189,6 +202,50 @@ impl Proxy {
     pub fn active_sessions(&self) -> usize {
         self.sessions.count.load(Ordering::Relaxed)
     }
+
+    /// The process's metrics, for an embedder that serves `/metrics` itself or registers
+    /// its own beside them ([`crate::admin`] serves them on the admin listener).
+    ///
+    /// ```
+    /// # fn show(proxy: &proxy_core::Proxy) {
+    /// let text = proxy.metrics().encode();
+    /// assert!(text.contains("kubewitness_sessions_active"));
+    /// # }
+    /// let text = proxy_core::admin::metrics().encode();
+    /// assert!(text.contains("# TYPE kubewitness_auth_failures_total counter"));
+    /// ```
+    pub fn metrics(&self) -> &'static crate::metrics::Metrics {
+        crate::metrics::metrics()
+    }
+
+    /// Whether shutdown began ([`Proxy::begin_drain`]): readiness is false.
+    pub fn is_draining(&self) -> bool {
+        self.drain.is_draining()
+    }
+
+    /// Begins shutdown: `/readyz` answers 503 from now on. [`Server::serve`] calls it when
+    /// its shutdown signal resolves; an embedder serving [`ProxyService`] itself calls it,
+    /// then [`Proxy::end_sessions`] when its own grace period is over.
+    pub fn begin_drain(&self) {
+        self.drain.begin();
+    }
+
+    /// Ends every running session with [`drain::shutting_down`] (the client sees it on its
+    /// error channel; recordings are sealed with it); returns how many were running.
+    pub fn end_sessions(&self) -> usize {
+        self.drain.end_all()
+    }
+
+    /// Resolves once no session runs.
+    async fn sessions_idle(&self) {
+        loop {
+            let idle = self.sessions.idle.notified();
+            if self.active_sessions() == 0 {
+                break;
+            }
+            idle.await;
+        }
+    }
 }
 
 /// Counts running sessions so shutdown can wait for them.
@@ -243,6 +300,7 @@ pub struct Server {
     proxy: Arc<Proxy>,
     limits: ListenerLimits,
     connections: Arc<limits::Connections>,
+    grace: Duration,
 }
 
 impl std::fmt::Debug for Server {
@@ -280,7 +338,15 @@ impl Server {
             proxy,
             limits: ListenerLimits::default(),
             connections: Arc::default(),
+            grace: DRAIN_TIMEOUT,
         }
+    }
+
+    /// How long running sessions may go on once shutdown begins (default
+    /// [`DRAIN_TIMEOUT`], `shutdownGrace` in the configuration).
+    pub fn with_shutdown_grace(mut self, grace: Duration) -> Server {
+        self.grace = grace;
+        self
     }
 
     /// Serves under `limits` instead of the defaults.
@@ -327,28 +393,35 @@ impl Server {
                 .instrument(span),
             );
         }
-        info!("shutting down: no new connections; draining sessions");
+        self.proxy.begin_drain();
         drop(self.listener);
+        info!(
+            sessions = self.proxy.active_sessions(),
+            grace_seconds = self.grace.as_secs(),
+            "shutting down: not ready, no new connections; draining sessions"
+        );
         let _ = stop_tx.send(true);
-        let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
-            loop {
-                let idle = self.proxy.sessions.idle.notified();
-                if self.proxy.active_sessions() == 0 {
-                    break;
-                }
-                idle.await;
-            }
-        })
-        .await;
+        let drained = tokio::time::timeout(self.grace, self.proxy.sessions_idle()).await;
         if drained.is_err() {
+            let ended = self.proxy.end_sessions();
             warn!(
-                sessions = self.proxy.active_sessions(),
-                "drain deadline passed with sessions still running"
+                sessions = ended,
+                "shutdown grace period over: ending the sessions still running"
             );
+            if tokio::time::timeout(END_TIMEOUT, self.proxy.sessions_idle())
+                .await
+                .is_err()
+            {
+                warn!(
+                    sessions = self.proxy.active_sessions(),
+                    "sessions did not end in time"
+                );
+            }
         }
         if let Some(recorder) = self.proxy.recorder() {
             recorder.close().await;
         }
+        info!("drained");
         Ok(())
     }
 }

@@ -62,7 +62,29 @@ pub(super) async fn handle(
     conn: Conn,
     in_flight: InFlight,
 ) -> Result<Response<ResponseBody>, Infallible> {
-    let res = match admit(&req, &proxy, &conn).await {
+    let limit = conn.limits.request_timeout;
+    let res = match tokio::time::timeout(limit, answer(req, proxy, conn)).await {
+        Ok(res) => res,
+        Err(_) => respond::status(
+            http::StatusCode::GATEWAY_TIMEOUT,
+            "Timeout",
+            format!(
+                "kubewitness: the request took longer than {}s",
+                limit.as_secs()
+            ),
+        ),
+    };
+    // The connection counts as busy until the response body is done.
+    Ok(res.map(|b| respond::holding(b, in_flight)))
+}
+
+/// The answer to one request (its head within the request timeout).
+async fn answer(
+    req: Request<RequestBody>,
+    proxy: Arc<Proxy>,
+    conn: Conn,
+) -> Response<ResponseBody> {
+    match admit(&req, &proxy, &conn).await {
         Ok(Admitted::Allowed(allowed)) => dispatch(req, allowed, proxy, conn).await,
         Ok(Admitted::SelfReview {
             identity,
@@ -79,9 +101,7 @@ pub(super) async fn handle(
             body::drain(req.into_body()).await;
             res
         }
-    };
-    // The connection counts as busy until the response body is done.
-    Ok(res.map(|b| respond::holding(b, in_flight)))
+    }
 }
 
 /// Authenticates, classifies and decides; an early answer when the request goes no further.
@@ -90,11 +110,17 @@ async fn admit(
     proxy: &Proxy,
     conn: &Conn,
 ) -> Result<Admitted, Response<ResponseBody>> {
-    let identity = match proxy
+    if let Some(refused) = super::head::check(req, &conn.limits) {
+        return Err(refused);
+    }
+    let authenticated = proxy
         .auth
         .authenticate(req.headers(), conn.cert.as_ref(), conn.remote.ip())
-        .await
-    {
+        .await;
+    if let Err(err) = &authenticated {
+        crate::metrics::metrics().auth_failure(failure_reason(err));
+    }
+    let identity = match authenticated {
         Ok(id) => id,
         Err(AuthError::Throttled(limited)) => {
             debug!(method = %req.method(), "unauthenticated and over the address budget");
@@ -174,6 +200,16 @@ async fn admit(
             info!(user = %identity.user, verb = %info.verb, %path, reason = %limited, "rate limited");
             Err(too_many(&limited))
         }
+    }
+}
+
+/// The `reason` label of an authentication failure.
+fn failure_reason(err: &AuthError) -> &'static str {
+    match err {
+        AuthError::Missing => "missing",
+        AuthError::Invalid => "invalid",
+        AuthError::Unavailable(_) => "unavailable",
+        AuthError::Throttled(_) => "throttled",
     }
 }
 

@@ -132,6 +132,8 @@ pub(super) fn pipeline(proxy: &Proxy, info: &SessionInfo) -> Pipeline {
 /// sessions are recorded).
 pub(crate) fn recorded_pipeline(proxy: &Proxy, info: &SessionInfo) -> (Pipeline, Option<String>) {
     let mut pipeline = Pipeline::new();
+    // Shutdown ends what is still running after its grace period (`drain.rs`).
+    proxy.drain.install(&mut pipeline);
     let recording = proxy
         .recorder()
         .map(|r| r.start(record_meta(proxy, info), pipeline.end_handle()));
@@ -166,6 +168,8 @@ pub(crate) fn recorded_pipeline(proxy: &Proxy, info: &SessionInfo) -> (Pipeline,
             pipeline.filter(dir, filter);
         }
     }
+    // Metrics: bytes as the client gets them and the server is sent them, and the outcome.
+    crate::metrics::meter::install(&mut pipeline, info.kind.name());
     if let Some(handle) = recording {
         pipeline.filter(
             Direction::ToServer,

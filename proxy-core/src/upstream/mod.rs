@@ -183,6 +183,7 @@ impl Upstream {
         let req = builder
             .body(kube_client::client::Body::from(body))
             .map_err(|e| UpstreamError(e.to_string()))?;
+        let _timer = crate::metrics::metrics().upstream_timer("request");
         let mut res = self
             .client
             .send(req)

@@ -183,6 +183,7 @@ impl Upstream {
         let request = builder
             .body(kube_client::client::Body::empty())
             .map_err(|e| OpenError::Failed(e.to_string()))?;
+        let _timer = crate::metrics::metrics().upstream_timer("stream");
         let res = self
             .client
             .send(request)

@@ -9,7 +9,7 @@ use kubewitness_sim::testbed::TestbedOptions;
 use proxy_core::config::ListenerConfig;
 use tokio::io::AsyncWriteExt;
 
-use crate::raw::{ATTACKER, held_from, send, tcp_from, tls_from};
+use crate::raw::{ATTACKER, get, held_from, message, send, tcp_from, tls_from};
 use crate::support::*;
 
 const PER_ADDRESS: usize = 16;
@@ -124,4 +124,45 @@ async fn a_get_with_a_body_is_refused_before_anything_is_read_or_forwarded() {
         bed.sim.requests().is_empty(),
         "the GET with a body went upstream"
     );
+}
+
+#[tokio::test]
+async fn oversized_heads_and_a_slow_request_get_a_status_not_a_bare_error() {
+    let bed = testbed_with(TestbedOptions {
+        listener: ListenerConfig {
+            request_timeout_seconds: Some(1),
+            ..ListenerConfig::default()
+        },
+        ..TestbedOptions::default()
+    })
+    .await;
+    let token = bed.callers[0].token.clone();
+    let long = format!(
+        "/api/v1/namespaces/default/pods?labelSelector={}",
+        "a".repeat(20_000)
+    );
+    let res = get(&bed, &long, &token, "").await;
+    assert_eq!(res.status, 414, "{res:?}");
+    assert!(message(&res).contains("request line"), "{res:?}");
+    let many: String = (0..150).map(|i| format!("X-Filler-{i}: x\r\n")).collect();
+    let res = get(&bed, "/api", &token, &many).await;
+    assert_eq!(res.status, 431, "{res:?}");
+    assert!(message(&res).contains("header fields"), "{res:?}");
+    let big = format!("X-Big: {}\r\n", "b".repeat(40_000));
+    let res = get(&bed, "/api", &token, &big).await;
+    assert_eq!(res.status, 431, "{res:?}");
+
+    // A body that never finishes (`kubectl auth can-i`'s review, answered by kubewitness
+    // after reading it): the request timeout (1 s) answers before the body's (30 s).
+    let head = format!(
+        "POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews HTTP/1.1\r\nHost: localhost\r\n\
+         Authorization: Bearer {token}\r\nContent-Type: application/json\r\n\
+         Content-Length: 100\r\nConnection: close\r\n\r\n{{\"kind\":"
+    );
+    let started = tokio::time::Instant::now();
+    let res = send(&bed, "127.0.0.1".parse().unwrap(), &head).await;
+    assert_eq!(res.status, 504, "{res:?}");
+    assert!(message(&res).contains("longer than 1s"), "{res:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    still_serving(&bed, Client::WebSocket).await;
 }

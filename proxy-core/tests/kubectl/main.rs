@@ -5,6 +5,7 @@
 
 use kubewitness_test_support::kubectl as support;
 
+mod admin;
 mod auth;
 mod debug;
 mod everyday;

@@ -206,7 +206,8 @@ async fn an_exec_over_max_output_bytes_ends_with_a_message_and_non_zero_exit() {
     }
 }
 
-async fn curl_status(bed: &Testbed, path: &str) -> (u16, String) {
+/// The status code and head of a GET of `path` with curl, as the testbed's caller.
+pub(crate) async fn curl_status(bed: &Testbed, path: &str) -> (u16, String) {
     let out = tokio::process::Command::new("curl")
         .args(["-s", "-o", "/dev/null", "-D", "-", "--cacert"])
         .arg(bed.dir().join("ca.crt"))
