@@ -162,6 +162,35 @@ pub struct AuthConfig {
     pub unauthenticated_per_second: Option<u32>,
     /// The burst of `unauthenticatedPerSecond`; default `auth::DEFAULT_UNAUTHENTICATED_BURST`.
     pub unauthenticated_burst: Option<u64>,
+    /// OIDC ID tokens validated locally, like kube-apiserver's `--oidc-*` flags.
+    pub oidc: Option<OidcConfig>,
+}
+
+/// `auth.oidc:` — ID tokens of one OIDC issuer, checked against its published keys.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct OidcConfig {
+    /// The issuer (`https://…`): the tokens' `iss`, exactly, and where
+    /// `/.well-known/openid-configuration` is read from.
+    #[serde(rename = "issuerURL")]
+    pub issuer_url: String,
+    /// The client id every token's `aud` must contain.
+    #[serde(rename = "clientID")]
+    pub client_id: String,
+    /// The claim holding the user name. Default `sub`.
+    pub username_claim: Option<String>,
+    /// The claim holding the groups (a string or a list of strings). Default: no groups.
+    pub groups_claim: Option<String>,
+    /// Put before every user name; `-` for none. Default: `issuerURL#`, except for the
+    /// `email` claim.
+    pub username_prefix: Option<String>,
+    /// Put before every group. Default: none.
+    pub groups_prefix: Option<String>,
+    /// PEM CA bundle for the issuer's TLS certificate. Default: the system's roots.
+    pub ca_file: Option<PathBuf>,
+    /// A JWKS document with the issuer's keys, used when the issuer cannot be reached (an
+    /// air-gapped cluster) and re-read on every key refresh.
+    pub jwks_file: Option<PathBuf>,
 }
 
 /// The upstream API server.
@@ -173,6 +202,31 @@ pub struct UpstreamConfig {
     pub kubeconfig: Option<PathBuf>,
     /// The kubeconfig context to use. Default: its current context.
     pub context: Option<String>,
+}
+
+impl OidcConfig {
+    fn problems(&self) -> Vec<(String, String)> {
+        let mut problems = Vec::new();
+        match http::Uri::try_from(self.issuer_url.as_str()) {
+            Ok(u) if u.scheme_str() == Some("https") && u.query().is_none() => {}
+            _ => problems.push((
+                "auth.oidc.issuerURL".into(),
+                format!("{:?} is not an https URL without a query", self.issuer_url),
+            )),
+        }
+        if self.client_id.is_empty() {
+            problems.push(("auth.oidc.clientID".into(), "must be set".into()));
+        }
+        for (path, claim) in [
+            ("auth.oidc.usernameClaim", &self.username_claim),
+            ("auth.oidc.groupsClaim", &self.groups_claim),
+        ] {
+            if claim.as_deref() == Some("") {
+                problems.push((path.into(), "empty claim name".into()));
+            }
+        }
+        problems
+    }
 }
 
 /// Every problem found in a configuration, each with its path.
@@ -292,6 +346,15 @@ impl Config {
         if let Some(tokens) = &self.auth.token_file {
             file(&mut problems, "auth.tokenFile", tokens);
         }
+        if let Some(oidc) = &self.auth.oidc {
+            problems.extend(oidc.problems());
+            if let Some(ca) = &oidc.ca_file {
+                file(&mut problems, "auth.oidc.caFile", ca);
+            }
+            if let Some(jwks) = &oidc.jwks_file {
+                file(&mut problems, "auth.oidc.jwksFile", jwks);
+            }
+        }
         if let Some(kubeconfig) = &self.upstream.kubeconfig {
             file(&mut problems, "upstream.kubeconfig", kubeconfig);
         }
@@ -328,10 +391,14 @@ impl Config {
             problems.extend(prom.problems());
         }
         let client_ca = self.tls.as_ref().and_then(|t| t.client_ca.as_ref());
-        if self.auth.token_file.is_none() && !self.auth.token_review && client_ca.is_none() {
+        if self.auth.token_file.is_none()
+            && !self.auth.token_review
+            && self.auth.oidc.is_none()
+            && client_ca.is_none()
+        {
             problems.push((
                 "auth".into(),
-                "no way to authenticate callers: set auth.tokenFile, auth.tokenReview or tls.clientCA"
+                "no way to authenticate callers: set auth.tokenFile, auth.tokenReview, auth.oidc or tls.clientCA"
                     .into(),
             ));
         }
