@@ -433,4 +433,29 @@ mod tests {
         assert_eq!(Alg::parse("none"), None);
         assert_eq!(Alg::parse("HS256"), None);
     }
+
+    #[tokio::test]
+    async fn the_file_is_reread_and_unknown_key_refreshes_are_rate_limited() {
+        let b = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        let key = |kid: &str| serde_json::json!({"kty": "EC", "kid": kid, "crv": "P-256", "x": b(&[1; 32]), "y": b(&[2; 32])});
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jwks.json");
+        std::fs::write(&path, serde_json::json!({"keys": [key("a")]}).to_string()).unwrap();
+        let jwks = Jwks::new(None, Some(path.clone()));
+        assert_eq!(jwks.refresh().await, 1);
+        std::fs::write(
+            &path,
+            serde_json::json!({"keys": [key("a"), key("b")]}).to_string(),
+        )
+        .unwrap();
+        // Just refreshed: an unknown key id does not refresh again.
+        assert!(!jwks.refresh_for_unknown_key().await);
+        assert_eq!(jwks.current().candidates(Some("b")).count(), 0);
+        *jwks.last_refresh.lock().unwrap() = Instant::now().checked_sub(MIN_REFRESH_INTERVAL);
+        assert!(jwks.refresh_for_unknown_key().await);
+        assert_eq!(jwks.current().candidates(Some("b")).count(), 1);
+        // A broken file keeps the keys it gave before.
+        std::fs::write(&path, "{").unwrap();
+        assert_eq!(jwks.refresh().await, 2);
+    }
 }

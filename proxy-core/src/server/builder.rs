@@ -279,6 +279,14 @@ impl Builder {
     }
 }
 
+/// What the builder put together, for health and metrics (the OIDC rejection counts).
+impl Proxy {
+    /// Who callers are.
+    pub fn authenticator(&self) -> &Authenticator {
+        &self.auth
+    }
+}
+
 /// Starts polling the policy and token files that came from a file.
 fn watch(parts: &ProxyParts) {
     let policy = parts.access.store();

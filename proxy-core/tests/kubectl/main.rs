@@ -11,6 +11,7 @@ mod everyday;
 mod exec;
 mod kube_rs;
 mod logs;
+mod oidc;
 mod policy;
 mod portforward;
 mod python;
