@@ -18,6 +18,7 @@ mod python;
 mod readredact;
 mod recording;
 mod redaction;
+mod rotation;
 mod selfreview;
 mod tokenreview;
 mod transports;
