@@ -279,11 +279,17 @@ impl Builder {
     }
 }
 
-/// What the builder put together, for health and metrics (the OIDC rejection counts).
+/// What the builder put together, for health and metrics (the OIDC rejection counts, the
+/// minted upstream token's expiry).
 impl Proxy {
     /// Who callers are.
     pub fn authenticator(&self) -> &Authenticator {
         &self.auth
+    }
+
+    /// The minted upstream token's validity and expiry, with `upstream.tokenRequest`.
+    pub fn upstream_credential(&self) -> Option<&crate::upstream::CredentialStatus> {
+        self.upstream.credential()
     }
 }
 

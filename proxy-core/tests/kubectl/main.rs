@@ -20,5 +20,6 @@ mod recording;
 mod redaction;
 mod rotation;
 mod selfreview;
+mod tokenrequest;
 mod tokenreview;
 mod transports;
