@@ -207,19 +207,7 @@ pub struct UpstreamConfig {
     pub token_request: Option<TokenRequestConfig>,
 }
 
-/// `upstream.tokenRequest:` — kubewitness's own short-lived ServiceAccount token.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
-pub struct TokenRequestConfig {
-    /// The ServiceAccount the token is for (kubewitness's own).
-    pub service_account: String,
-    /// Its namespace. Default: the pod's namespace, in a cluster.
-    pub namespace: Option<String>,
-    /// The token's lifetime; at least 600 (the API server's minimum). Default 3600.
-    pub expiration_seconds: Option<u64>,
-    /// The token's audiences. Default: the API server's own.
-    pub audiences: Vec<String>,
-}
+pub use crate::upstream::TokenRequestConfig;
 
 impl OidcConfig {
     fn problems(&self) -> Vec<(String, String)> {
@@ -376,18 +364,7 @@ impl Config {
             file(&mut problems, "upstream.kubeconfig", kubeconfig);
         }
         if let Some(tr) = &self.upstream.token_request {
-            if tr.service_account.is_empty() {
-                problems.push((
-                    "upstream.tokenRequest.serviceAccount".into(),
-                    "must be set".into(),
-                ));
-            }
-            if tr.expiration_seconds.is_some_and(|s| s < 600) {
-                problems.push((
-                    "upstream.tokenRequest.expirationSeconds".into(),
-                    "must be at least 600 (the API server's minimum)".into(),
-                ));
-            }
+            problems.extend(tr.problems());
         }
         let policy = self
             .policy
@@ -482,33 +459,6 @@ mod tests {
         let err = c.validate().unwrap_err();
         let paths: Vec<_> = err.problems().iter().map(|(p, _)| p.as_str()).collect();
         assert_eq!(paths, ["listen", "auth.tokenFile", "upstream.kubeconfig"]);
-    }
-
-    #[test]
-    fn oidc_and_token_request_keys_are_checked() {
-        let c = Config::from_yaml(
-            "auth: {oidc: {issuerURL: 'http://issuer', clientID: ''}}\n\
-             upstream: {tokenRequest: {serviceAccount: '', expirationSeconds: 60}}\n",
-        )
-        .unwrap();
-        let err = c.validate().unwrap_err();
-        let paths: Vec<_> = err.problems().iter().map(|(p, _)| p.as_str()).collect();
-        assert_eq!(
-            paths,
-            [
-                "auth.oidc.issuerURL",
-                "auth.oidc.clientID",
-                "upstream.tokenRequest.serviceAccount",
-                "upstream.tokenRequest.expirationSeconds"
-            ]
-        );
-        let err = Config::from_yaml("auth: {oidc: {issuerUrl: x}}\n").unwrap_err();
-        assert_eq!(err.problems()[0].0, "auth.oidc.issuerUrl");
-        let ok = Config::from_yaml(
-            "auth: {oidc: {issuerURL: 'https://issuer.example', clientID: kw, usernameClaim: email}}\n",
-        )
-        .unwrap();
-        assert!(ok.validate().is_ok(), "{:?}", ok.validate());
     }
 
     #[test]

@@ -414,6 +414,33 @@ mod tests {
     }
 
     #[test]
+    fn oidc_and_token_request_keys_are_checked() {
+        let c = crate::config::Config::from_yaml(
+            "auth: {oidc: {issuerURL: 'http://issuer', clientID: ''}}\n\
+             upstream: {tokenRequest: {serviceAccount: '', expirationSeconds: 60}}\n",
+        )
+        .unwrap();
+        let err = c.validate().unwrap_err();
+        let paths: Vec<_> = err.problems().iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "auth.oidc.issuerURL",
+                "auth.oidc.clientID",
+                "upstream.tokenRequest.serviceAccount",
+                "upstream.tokenRequest.expirationSeconds"
+            ]
+        );
+        let err = crate::config::Config::from_yaml("auth: {oidc: {issuerUrl: x}}\n").unwrap_err();
+        assert_eq!(err.problems()[0].0, "auth.oidc.issuerUrl");
+        let ok = crate::config::Config::from_yaml(
+            "auth: {oidc: {issuerURL: 'https://issuer.example', clientID: kw, usernameClaim: email}}\n",
+        )
+        .unwrap();
+        assert!(ok.validate().is_ok(), "{:?}", ok.validate());
+    }
+
+    #[test]
     fn malformed_and_unsigned_tokens() {
         let b = |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
         let none = format!(

@@ -22,7 +22,6 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use super::UpstreamError;
-use crate::config::TokenRequestConfig;
 
 /// The API server's own lower bound on `expirationSeconds`.
 pub const MIN_TOKEN_LIFETIME: Duration = Duration::from_secs(600);
@@ -38,6 +37,43 @@ pub const RETRY_MAX: Duration = Duration::from_secs(60);
 const MAX_RESPONSE: usize = 64 * 1024;
 /// Where a pod finds its namespace.
 const IN_CLUSTER_NAMESPACE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+
+/// `upstream.tokenRequest:` — kubewitness's own short-lived ServiceAccount token.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct TokenRequestConfig {
+    /// The ServiceAccount the token is for (kubewitness's own).
+    pub service_account: String,
+    /// Its namespace. Default: the pod's namespace, in a cluster.
+    pub namespace: Option<String>,
+    /// The token's lifetime; at least 600 (the API server's minimum). Default 3600.
+    pub expiration_seconds: Option<u64>,
+    /// The token's audiences. Default: the API server's own.
+    pub audiences: Vec<String>,
+}
+
+impl TokenRequestConfig {
+    /// Every problem, with its path.
+    pub(crate) fn problems(&self) -> Vec<(String, String)> {
+        let mut problems = Vec::new();
+        if self.service_account.is_empty() {
+            problems.push((
+                "upstream.tokenRequest.serviceAccount".into(),
+                "must be set".into(),
+            ));
+        }
+        if self
+            .expiration_seconds
+            .is_some_and(|s| Duration::from_secs(s) < MIN_TOKEN_LIFETIME)
+        {
+            problems.push((
+                "upstream.tokenRequest.expirationSeconds".into(),
+                "must be at least 600 (the API server's minimum)".into(),
+            ));
+        }
+        problems
+    }
+}
 
 /// A minted token and when it expires.
 #[derive(Clone)]

@@ -29,6 +29,7 @@ mod stream;
 
 pub use credential::{
     CredentialStatus, DEFAULT_TOKEN_SECONDS, MIN_TOKEN_LIFETIME, REFRESH_AT, RETRY_MAX, RETRY_MIN,
+    TokenRequestConfig,
 };
 pub use origin::Origin;
 pub use stream::OpenError;
