@@ -166,7 +166,7 @@ impl<'a> Jwt<'a> {
                 .and_then(Value::as_str)
                 .and_then(Alg::parse),
             kid: header.get("kid").and_then(Value::as_str).map(String::from),
-            signed: token[..h.len() + 1 + p.len()].as_bytes(),
+            signed: &token.as_bytes()[..h.len() + 1 + p.len()],
             signature: b64url(s)?,
             claims,
         })
