@@ -158,6 +158,10 @@ impl<'a> Jwt<'a> {
         };
         let header: Map<String, Value> =
             serde_json::from_slice(&b64url(h)?).map_err(|_| Reject::Malformed)?;
+        // RFC 7515 §4.1.11: extensions marked critical must be understood; none are here.
+        if header.contains_key("crit") {
+            return Err(Reject::Malformed);
+        }
         let claims: Map<String, Value> =
             serde_json::from_slice(&b64url(p)?).map_err(|_| Reject::Malformed)?;
         Ok(Jwt {
@@ -459,6 +463,12 @@ mod tests {
         ] {
             assert_eq!(Jwt::decode(bad).err(), Some(Reject::Malformed), "{bad:.20}");
         }
+        let crit = format!(
+            "{}.{}.",
+            b(serde_json::json!({"alg": "ES256", "crit": ["exp"]})),
+            b(serde_json::json!({}))
+        );
+        assert_eq!(Jwt::decode(&crit).err(), Some(Reject::Malformed));
         let hs = format!(
             "{}.{}.",
             b(serde_json::json!({"alg": "HS256"})),
