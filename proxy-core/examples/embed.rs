@@ -44,6 +44,7 @@ async fn embed(
     let upstream = Upstream::from_config(&UpstreamConfig {
         kubeconfig: Some(kubeconfig.into()),
         context: None,
+        ..Default::default()
     })
     .await?;
     let memory = RecordingConfig {

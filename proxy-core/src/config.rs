@@ -29,8 +29,13 @@ use crate::files::write_problems;
 
 mod prometheus;
 mod runtime;
+mod sections;
 pub use prometheus::PrometheusConfig;
 pub use runtime::{AdminConfig, DEFAULT_SHUTDOWN_GRACE, LogConfig, LogFormat};
+pub use sections::{
+    AuthConfig, DEFAULT_TOKEN_SECONDS, MIN_TOKEN_LIFETIME, OidcConfig, TlsConfig,
+    TokenRequestConfig, UpstreamConfig,
+};
 
 /// The whole configuration.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
@@ -154,49 +159,6 @@ pub struct AuditConfig {
 
 /// The default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:6443";
-
-/// Server TLS.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
-pub struct TlsConfig {
-    /// PEM certificate chain.
-    pub cert: PathBuf,
-    /// PEM private key.
-    pub key: PathBuf,
-    /// PEM CA bundle; when set, client certificates signed by it authenticate their holder
-    /// (CN = user, O = groups).
-    #[serde(rename = "clientCA")]
-    pub client_ca: Option<PathBuf>,
-}
-
-/// Caller authentication.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
-pub struct AuthConfig {
-    /// Static bearer tokens in kube-apiserver `--token-auth-file` CSV format:
-    /// `token,user,uid,"group1,group2"`.
-    pub token_file: Option<PathBuf>,
-    /// Ask the upstream API server (`TokenReview`) about bearer tokens not in the file.
-    pub token_review: bool,
-    /// TokenReview audiences: when set, a token is accepted only if its review names one.
-    pub audiences: Vec<String>,
-    /// Unauthenticated requests (and uncached TokenReviews) per second per client address;
-    /// default `auth::DEFAULT_UNAUTHENTICATED_PER_SECOND`.
-    pub unauthenticated_per_second: Option<u32>,
-    /// The burst of `unauthenticatedPerSecond`; default `auth::DEFAULT_UNAUTHENTICATED_BURST`.
-    pub unauthenticated_burst: Option<u64>,
-}
-
-/// The upstream API server.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
-pub struct UpstreamConfig {
-    /// A kubeconfig file; `~/` is expanded. Default: inferred (`$KUBECONFIG`,
-    /// `~/.kube/config`, then in-cluster).
-    pub kubeconfig: Option<PathBuf>,
-    /// The kubeconfig context to use. Default: its current context.
-    pub context: Option<String>,
-}
 
 /// Every problem found in a configuration, each with its path.
 #[derive(Debug, PartialEq, Eq)]
@@ -333,8 +295,20 @@ impl Config {
         if let Some(tokens) = &self.auth.token_file {
             file(&mut problems, "auth.tokenFile", tokens);
         }
+        if let Some(oidc) = &self.auth.oidc {
+            problems.extend(oidc.problems());
+            if let Some(ca) = &oidc.ca_file {
+                file(&mut problems, "auth.oidc.caFile", ca);
+            }
+            if let Some(jwks) = &oidc.jwks_file {
+                file(&mut problems, "auth.oidc.jwksFile", jwks);
+            }
+        }
         if let Some(kubeconfig) = &self.upstream.kubeconfig {
             file(&mut problems, "upstream.kubeconfig", kubeconfig);
+        }
+        if let Some(tr) = &self.upstream.token_request {
+            problems.extend(tr.problems());
         }
         let policy = self
             .policy
@@ -369,10 +343,14 @@ impl Config {
             problems.extend(prom.problems());
         }
         let client_ca = self.tls.as_ref().and_then(|t| t.client_ca.as_ref());
-        if self.auth.token_file.is_none() && !self.auth.token_review && client_ca.is_none() {
+        if self.auth.token_file.is_none()
+            && !self.auth.token_review
+            && self.auth.oidc.is_none()
+            && client_ca.is_none()
+        {
             problems.push((
                 "auth".into(),
-                "no way to authenticate callers: set auth.tokenFile, auth.tokenReview or tls.clientCA"
+                "no way to authenticate callers: set auth.tokenFile, auth.tokenReview, auth.oidc or tls.clientCA"
                     .into(),
             ));
         }

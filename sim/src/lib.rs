@@ -11,7 +11,8 @@
 //! * GET/LIST (label and field selectors, `Table` output, watches) of pods, namespaces,
 //!   events, secrets, configmaps, services and a few `apps/v1` objects; DELETE of pods;
 //!   ephemeral containers added by `kubectl debug` (PATCH `pods/NAME/ephemeralcontainers`);
-//!   TokenReview from [`SimConfig::token_reviews`]; SelfSubjectAccessReview and
+//!   TokenReview from [`SimConfig::token_reviews`]; TokenRequest (service account tokens
+//!   the simulator then accepts until they expire); SelfSubjectAccessReview and
 //!   SelfSubjectRulesReview (the simulated RBAC allows everything);
 //! * `pods/log` with the API server's options and a finite `follow`;
 //! * `pods/exec` and `pods/attach` over SPDY/3.1 (v4) and WebSocket (v5, v4, base64),
@@ -22,7 +23,7 @@
 //!   [`SimConfig::port_forwards`] maps its pod and port to.
 //!
 //! Every request is recorded before authentication ([`SimServer::requests`]); requests
-//! without [`SimConfig::token`] get `401`.
+//! without [`SimConfig::token`] or a token it minted get `401`.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -35,6 +36,7 @@ mod ephemeral;
 mod exec;
 mod fault;
 mod logs;
+mod oidc;
 mod portforward;
 pub mod process;
 pub mod resize;
@@ -48,6 +50,7 @@ mod store;
 mod table;
 pub mod testbed;
 mod tls;
+mod tokenrequest;
 mod tty;
 
 #[cfg(test)]
@@ -56,5 +59,6 @@ mod tests;
 pub use ca::{IssuedCert, TestCa};
 pub use config::{SimConfig, SimContainer, SimNamespace, SimPod, SimTermination};
 pub use fault::{Severable, SimFault};
+pub use oidc::{TestAlg, TestIssuer};
 pub use portforward::echo_server;
 pub use server::{RecordedRequest, SimServer};

@@ -28,7 +28,8 @@ pub(crate) async fn handle(state: Arc<State>, req: Request<Incoming>) -> Respons
         uri: req.uri().clone(),
         headers: req.headers().clone(),
     });
-    let header_ok = bearer(&req).is_some_and(|t| same_secret(t, state.cfg.token.as_bytes()));
+    let header_ok = bearer(&req)
+        .is_some_and(|t| same_secret(t, state.cfg.token.as_bytes()) || state.minted.accepts(t));
     let path = req.uri().path().to_owned();
     let segments: Vec<&str> = path
         .trim_matches('/')
@@ -59,6 +60,7 @@ pub(crate) async fn handle(state: Arc<State>, req: Request<Incoming>) -> Respons
                 WithBody::TokenReview => rest::token_review(&state, &body),
                 WithBody::Review(kind) => super::review::serve(kind, &body),
                 WithBody::Ephemeral(ns, name) => super::ephemeral::patch(&state, ns, name, &body),
+                WithBody::TokenRequest(ns, name) => state.minted.serve(ns, name, &body),
             },
             Err(res) => res,
         };
@@ -83,6 +85,8 @@ enum WithBody<'a> {
     Review(&'a str),
     /// A pod's `ephemeralcontainers` patch: namespace and pod.
     Ephemeral(&'a str, &'a str),
+    /// A service account's TokenRequest: namespace and service account.
+    TokenRequest(&'a str, &'a str),
 }
 
 fn with_body<'a>(method: &Method, segments: &[&'a str]) -> Option<WithBody<'a>> {
@@ -111,6 +115,18 @@ fn with_body<'a>(method: &Method, segments: &[&'a str]) -> Option<WithBody<'a>> 
                 "ephemeralcontainers",
             ],
         ) => Some(WithBody::Ephemeral(ns, name)),
+        (
+            "POST",
+            [
+                "api",
+                "v1",
+                "namespaces",
+                ns,
+                "serviceaccounts",
+                name,
+                "token",
+            ],
+        ) => Some(WithBody::TokenRequest(ns, name)),
         _ => None,
     }
 }

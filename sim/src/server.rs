@@ -76,6 +76,8 @@ pub(crate) struct State {
     sessions: Mutex<Vec<AbortHandle>>,
     /// Ephemeral containers added by `kubectl debug`.
     pub(crate) ephemeral: super::ephemeral::Added,
+    /// Service account tokens minted by TokenRequest.
+    pub(crate) minted: super::tokenrequest::Minted,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -129,6 +131,7 @@ impl SimServer {
             requests: Mutex::new(Vec::new()),
             sessions: Mutex::new(Vec::new()),
             ephemeral: super::ephemeral::Added::default(),
+            minted: super::tokenrequest::Minted::default(),
         });
         let acceptor = identity
             .as_ref()
@@ -176,6 +179,16 @@ impl SimServer {
     /// Forgets the requests received so far (long-running tests keep the log bounded).
     pub fn clear_requests(&self) {
         lock(&self.state.requests).clear();
+    }
+
+    /// How many service account tokens TokenRequest has minted.
+    pub fn minted_tokens(&self) -> usize {
+        self.state.minted.count()
+    }
+
+    /// Refuses (`true`) or serves (`false`) TokenRequests from now on (a refresh that fails).
+    pub fn refuse_token_requests(&self, refuse: bool) {
+        self.state.minted.refuse(refuse);
     }
 
     /// A kubeconfig (YAML) for this server: its URL, its CA (TLS) and the bearer token.

@@ -50,6 +50,9 @@ pub struct TestbedOptions {
     pub listener: proxy_core::config::ListenerConfig,
     /// The metrics gateway's Prometheus backend, when the test runs one.
     pub prometheus: Option<proxy_core::prometheus::PrometheusConfig>,
+    /// More of `auth:` (OIDC, the unauthenticated budget); `tokenFile` and `tokenReview`
+    /// are the testbed's.
+    pub auth: AuthConfig,
 }
 
 impl Default for TestbedOptions {
@@ -64,6 +67,7 @@ impl Default for TestbedOptions {
             policy: None,
             listener: Default::default(),
             prometheus: None,
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -153,11 +157,12 @@ impl Testbed {
             auth: AuthConfig {
                 token_file: Some(dir.join("tokens.csv")),
                 token_review: opts.token_review,
-                ..Default::default()
+                ..opts.auth.clone()
             },
             upstream: UpstreamConfig {
                 kubeconfig: Some(dir.join("upstream.kubeconfig")),
                 context: None,
+                ..Default::default()
             },
             policy,
             audit: AuditConfig {

@@ -4,7 +4,9 @@
 //! `tls.clientCA` (CN = user, O = groups), or by a bearer token: from the `Authorization`
 //! header or, for browsers and some WebSocket clients, the
 //! `base64url.bearer.authorization.k8s.io.<token>` sub-protocol. Tokens are looked up in
-//! the static token file, then, when enabled, asked about upstream with a `TokenReview`.
+//! the static token file, then, when `auth.oidc` is set, a JWT whose `iss` is the OIDC
+//! issuer is validated locally ([`OidcAuthenticator`]; it alone decides such a token), then,
+//! when enabled, other tokens are asked about upstream with a `TokenReview`.
 //! Any success wins; with no credential or none valid the request gets 401 and never
 //! reaches upstream.
 //!
@@ -17,10 +19,14 @@
 //! upstream, so random tokens cannot turn into a flood of TokenReviews.
 
 mod cert;
+mod jwks;
+mod oidc;
 mod review;
 mod tokens;
 
 pub use cert::identity_from_cert;
+pub use jwks::{FETCH_TIMEOUT, MAX_JWKS_BYTES, MAX_KEYS, MIN_REFRESH_INTERVAL, REFRESH_INTERVAL};
+pub use oidc::{CLOCK_SKEW, MAX_TOKEN_BYTES, OidcAuthenticator, Reject as OidcReject};
 pub use review::TokenReviewer;
 pub use tokens::{MAX_TOKEN_FILE, TokenFile, TokenFileError};
 
@@ -115,6 +121,7 @@ pub type TokenStore = Watched<TokenFile>;
 #[derive(Debug, Default)]
 pub struct Authenticator {
     tokens: Option<Arc<TokenStore>>,
+    oidc: Option<Arc<OidcAuthenticator>>,
     review: Option<TokenReviewer>,
     addresses: Arc<Limiter>,
     address_limit: AddressLimit,
@@ -131,6 +138,7 @@ impl Authenticator {
     pub fn with_store(tokens: Option<Arc<TokenStore>>, review: Option<TokenReviewer>) -> Self {
         Authenticator {
             tokens,
+            oidc: None,
             review,
             addresses: Limiter::new(),
             address_limit: AddressLimit::default(),
@@ -141,6 +149,18 @@ impl Authenticator {
     pub fn with_address_limit(mut self, limit: AddressLimit) -> Self {
         self.address_limit = limit;
         self
+    }
+
+    /// Validates OIDC ID tokens of `oidc`'s issuer (after the token file, before
+    /// TokenReview).
+    pub fn with_oidc(mut self, oidc: Arc<OidcAuthenticator>) -> Self {
+        self.oidc = Some(oidc);
+        self
+    }
+
+    /// The OIDC authenticator, if any (its rejection counts).
+    pub fn oidc(&self) -> Option<&Arc<OidcAuthenticator>> {
+        self.oidc.as_ref()
     }
 
     /// The token file in force, if any (reloads and logging).
@@ -166,6 +186,14 @@ impl Authenticator {
         let tokens = self.tokens.as_ref().map(|t| t.current());
         if let Some(id) = tokens.as_ref().and_then(|t| t.lookup(&digest)) {
             return Ok(id.clone());
+        }
+        if let Some(oidc) = &self.oidc
+            && oidc.claims_issuer(&token)
+        {
+            return oidc
+                .authenticate(&token)
+                .await
+                .map_err(|_| self.refuse(client, AuthError::Invalid));
         }
         let Some(review) = &self.review else {
             return Err(self.refuse(client, AuthError::Invalid));

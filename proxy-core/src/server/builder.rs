@@ -14,7 +14,7 @@ use tracing::info;
 use super::session::{FilterList, SessionFilters};
 use super::{Proxy, ProxyParts};
 use crate::access::Access;
-use crate::auth::{AddressLimit, Authenticator, TokenReviewer, TokenStore};
+use crate::auth::{AddressLimit, Authenticator, OidcAuthenticator, TokenReviewer, TokenStore};
 use crate::config::{Config, McpConfig, expand_home};
 use crate::error::Error;
 use crate::policy::audit::AuditSink;
@@ -265,12 +265,31 @@ impl Builder {
             let backend = Backend::from_config(p).map_err(|e| Error::config("prometheus", e))?;
             self.prometheus = Some(Gateway::new(backend));
         }
+        let mut auth = Authenticator::with_store(tokens, review)
+            .with_address_limit(AddressLimit::from_config(&cfg.auth));
+        if let Some(oidc) = &cfg.auth.oidc {
+            let oidc = OidcAuthenticator::from_config(oidc)
+                .await
+                .map_err(|e| Error::config("auth.oidc", e))?;
+            auth = auth.with_oidc(Arc::new(oidc));
+        }
         self.upstream = Some(upstream);
-        self.auth = Some(
-            Authenticator::with_store(tokens, review)
-                .with_address_limit(AddressLimit::from_config(&cfg.auth)),
-        );
+        self.auth = Some(auth);
         self.parts()
+    }
+}
+
+/// What the builder put together, for health and metrics (the OIDC rejection counts, the
+/// minted upstream token's expiry).
+impl Proxy {
+    /// Who callers are.
+    pub fn authenticator(&self) -> &Authenticator {
+        &self.auth
+    }
+
+    /// The minted upstream token's validity and expiry, with `upstream.tokenRequest`.
+    pub fn upstream_credential(&self) -> Option<&crate::upstream::CredentialStatus> {
+        self.upstream.credential()
     }
 }
 

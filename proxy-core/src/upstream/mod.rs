@@ -13,11 +13,24 @@
 //! and kubewitness sets `X-Forwarded-For` to the address it accepted the connection from and
 //! `Audit-ID` to its own id for the request ([`Origin`]), so the audit's `sourceIPs` are true
 //! and its `auditID` joins kubewitness's logs.
+//!
+//! With `upstream.tokenRequest`, kubewitness's own credential is a short-lived ServiceAccount
+//! token it mints and refreshes ([`CredentialStatus`]); the kubeconfig or in-cluster
+//! credential then serves only to mint it.
+//!
+//! Connections are pooled: kube-client's hyper client keeps idle HTTP/1.1 connections and
+//! multiplexes HTTP/2 ones (ALPN `h2`), so ordinary requests reuse them; an exec, attach or
+//! port-forward upgrade takes a connection of its own for the session's life.
 
+mod credential;
 mod origin;
 
 mod stream;
 
+pub use credential::{
+    CredentialStatus, DEFAULT_TOKEN_SECONDS, MIN_TOKEN_LIFETIME, REFRESH_AT, RETRY_MAX, RETRY_MIN,
+    TokenRequestConfig,
+};
 pub use origin::Origin;
 pub use stream::OpenError;
 
@@ -98,6 +111,7 @@ pub enum ForwardError {
 pub struct Upstream {
     client: kube_client::Client,
     url: String,
+    credential: Option<CredentialStatus>,
 }
 
 impl std::fmt::Debug for Upstream {
@@ -107,8 +121,19 @@ impl std::fmt::Debug for Upstream {
 }
 
 impl Upstream {
-    /// Connects (lazily) to the API server described by `cfg`.
+    /// Connects (lazily) to the API server described by `cfg`; with `tokenRequest`, mints
+    /// the first token before returning.
     pub async fn from_config(cfg: &UpstreamConfig) -> Result<Upstream, UpstreamError> {
+        Upstream::from_config_with_min_token_lifetime(cfg, MIN_TOKEN_LIFETIME).await
+    }
+
+    /// [`Upstream::from_config`] with another lower bound on
+    /// `tokenRequest.expirationSeconds` than the API server's ten minutes: tests against the
+    /// simulator, which honours seconds, watch a refresh happen.
+    pub async fn from_config_with_min_token_lifetime(
+        cfg: &UpstreamConfig,
+        min_token_lifetime: std::time::Duration,
+    ) -> Result<Upstream, UpstreamError> {
         let options = KubeConfigOptions {
             context: cfg.context.clone(),
             ..KubeConfigOptions::default()
@@ -146,9 +171,35 @@ impl Upstream {
         config.write_timeout = None;
         config.connect_timeout = Some(CONNECT_TIMEOUT);
         let url = config.cluster_url.to_string();
-        let client =
-            kube_client::Client::try_from(config).map_err(|e| UpstreamError(e.to_string()))?;
-        Ok(Upstream { client, url })
+        let Some(tr) = &cfg.token_request else {
+            let client =
+                kube_client::Client::try_from(config).map_err(|e| UpstreamError(e.to_string()))?;
+            return Ok(Upstream {
+                client,
+                url,
+                credential: None,
+            });
+        };
+        let bootstrap = kube_client::Client::try_from(config.clone())
+            .map_err(|e| UpstreamError(e.to_string()))?;
+        let (status, layer) = credential::start(bootstrap, tr, min_token_lifetime).await?;
+        // The minted token is the only credential: no client certificate, token or plugin.
+        config.auth_info = kube_client::config::AuthInfo::default();
+        let client = kube_client::client::ClientBuilder::try_from(config)
+            .map_err(|e| UpstreamError(e.to_string()))?
+            .with_layer(&layer)
+            .build();
+        Ok(Upstream {
+            client,
+            url,
+            credential: Some(status),
+        })
+    }
+
+    /// The minted upstream token's validity and expiry (`upstream.tokenRequest`); `None`
+    /// when the configured credential is used as is.
+    pub fn credential(&self) -> Option<&CredentialStatus> {
+        self.credential.as_ref()
     }
 
     /// The kube-client behind this upstream (kubewitness's own identity, no impersonation).

@@ -225,5 +225,8 @@ async fn a_client_certificate_is_an_identity_end_to_end() {
             .get("impersonate-user")
             .map(|v| v.to_str().unwrap());
         assert_eq!(user, Some("carol"), "{} {}", r.method, r.uri);
+        // O is the group, impersonated as such.
+        let groups: Vec<_> = r.headers.get_all("impersonate-group").iter().collect();
+        assert_eq!(groups, ["sre"], "{} {}", r.method, r.uri);
     }
 }

@@ -47,6 +47,7 @@ async fn bed(audiences: Option<Vec<String>>) -> Bed {
     let upstream = Upstream::from_config(&UpstreamConfig {
         kubeconfig: Some(kubeconfig),
         context: None,
+        ..Default::default()
     })
     .await
     .unwrap();

@@ -53,6 +53,7 @@ async fn upstream_at(addr: std::net::SocketAddr, dir: &std::path::Path) -> Upstr
     Upstream::from_config(&UpstreamConfig {
         kubeconfig: Some(kubeconfig),
         context: None,
+        ..Default::default()
     })
     .await
     .unwrap()
