@@ -70,10 +70,6 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
         .await
         .map_err(Failure::from_core)?;
     reload_on_sighup(&proxy);
-    if let Some(t) = &cfg.tls {
-        let cert = proxy_core::config::expand_home(&t.cert);
-        proxy.metrics().set_serving_certificate_expiry_from(&cert);
-    }
     let grace = cfg
         .shutdown_grace()
         .map_err(|e| Failure::usage(anyhow::anyhow!("shutdownGrace: {e}")))?;

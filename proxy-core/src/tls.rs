@@ -164,6 +164,7 @@ impl ReloadingCert {
     /// Loads the pair; fails if it does not load or the key is not the certificate's.
     pub fn load(cert: &Path, key: &Path) -> Result<ReloadingCert, TlsError> {
         let (certified, not_after, digest) = load_pair(cert, key)?;
+        crate::metrics::metrics().set_serving_certificate_expiry(not_after);
         Ok(ReloadingCert {
             cert: cert.to_path_buf(),
             key: key.to_path_buf(),
@@ -193,6 +194,7 @@ impl ReloadingCert {
         let (certified, not_after, _) = load_pair(&self.cert, &self.key)?;
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(certified);
         *self.not_after.write().unwrap_or_else(|e| e.into_inner()) = not_after;
+        crate::metrics::metrics().set_serving_certificate_expiry(not_after);
         Ok(true)
     }
 

@@ -8,53 +8,12 @@ use proxy_core::config::Config;
 use proxy_core::policy::Policy;
 use serde_yaml_ng::Value as Yaml;
 
-/// Keys issue 14's other parts add to `Config` (the admin listener, the shutdown grace, OIDC,
-/// TokenRequest). Until they are merged, `Config` refuses them as unknown, so exactly these
-/// paths are removed before parsing the rest; once `Config` knows a key, it parses and a typo
-/// inside it fails like any other. (Remove this list when they are all in `Config`.)
-pub(crate) const PENDING_KEYS: &[&str] = &[
-    "admin",
-    "shutdownGrace",
-    "auth.oidc",
-    "upstream.tokenRequest",
-];
-
-/// Parses `text` with `Config::from_yaml`; `Err` is its problem with the path.
+/// Parses `text` with `Config::from_yaml`; `Err` is its first problem with the path.
 pub(crate) fn parse_config(text: &str) -> Result<Config, String> {
-    let mut doc: Yaml = serde_yaml_ng::from_str(text).map_err(|e| e.to_string())?;
-    let mut removed: Vec<&str> = Vec::new();
-    loop {
-        let text = serde_yaml_ng::to_string(&doc).map_err(|e| e.to_string())?;
-        let err = match Config::from_yaml(&text) {
-            Ok(config) => return Ok(config),
-            Err(err) => err,
-        };
+    Config::from_yaml(text).map_err(|err| {
         let (path, problem) = err.problems()[0].clone();
-        let pending = PENDING_KEYS
-            .iter()
-            .find(|k| **k == path && problem.contains("unknown field"));
-        match pending {
-            Some(key) if !removed.contains(key) => {
-                remove(&mut doc, key);
-                removed.push(key);
-            }
-            _ => return Err(format!("{path}: {problem}")),
-        }
-    }
-}
-
-fn remove(doc: &mut Yaml, dotted: &str) {
-    let (parent, last) = match dotted.rsplit_once('.') {
-        Some((parent, last)) => (Some(parent), last),
-        None => (None, dotted),
-    };
-    let mut at = doc;
-    for part in parent.into_iter().flat_map(|p| p.split('.')) {
-        at = &mut at[part];
-    }
-    if let Yaml::Mapping(map) = at {
-        map.remove(last);
-    }
+        format!("{path}: {problem}")
+    })
 }
 
 /// Parses a policy with the real loader.
@@ -131,10 +90,29 @@ mod tests {
         let err = parse_config(&BASE.replace("spoolDir:", "spoolDirectory:")).unwrap_err();
         assert!(err.starts_with("recording.spoolDirectory: "), "{err}");
         assert!(err.contains("unknown field `spoolDirectory`"), "{err}");
-        // The pending keys are removed only by their exact names.
+        // The runtime, OIDC and TokenRequest keys are checked like every other.
         let err = parse_config(&BASE.replace("admin:", "admn:")).unwrap_err();
         assert!(err.starts_with("admn: "), "{err}");
         assert!(err.contains("unknown field `admn`"), "{err}");
+    }
+
+    #[test]
+    fn the_commented_oidc_example_parses_when_switched_on() {
+        let on: String = BASE
+            .lines()
+            .map(|l| match l.strip_prefix("  # ") {
+                Some(rest) if rest.starts_with("oidc:") || rest.starts_with("  ") => {
+                    format!("  {rest}")
+                }
+                _ => l.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let config = parse_config(&on).unwrap();
+        let oidc = config.auth.oidc.expect("the example switched on");
+        assert_eq!(oidc.client_id, "kubewitness");
+        let err = parse_config(&on.replace("clientID:", "clientId:")).unwrap_err();
+        assert!(err.contains("clientId"), "{err}");
     }
 
     #[test]

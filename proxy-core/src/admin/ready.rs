@@ -47,6 +47,11 @@ impl Readiness {
             return Err("shutting down".into());
         }
         let rules = self.proxy.policy().rules().len();
+        if let Some(credential) = self.proxy.upstream_credential()
+            && !credential.is_valid()
+        {
+            return Err("upstream credential expired (its TokenRequest refresh fails)".into());
+        }
         self.store().await?;
         let version = tokio::time::timeout(
             UPSTREAM_TIMEOUT,

@@ -155,6 +155,10 @@ impl Requester {
         let mut header = HeaderValue::try_from(format!("Bearer {}", answer.status.token))
             .map_err(|_| "the minted token cannot be a header".to_string())?;
         header.set_sensitive(true);
+        let unix = expires
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        crate::metrics::metrics().set_upstream_token_expiry(unix.as_secs() as i64);
         Ok(Minted { header, expires })
     }
 }

@@ -18,6 +18,14 @@ fn bearer(r: &kubewitness_sim::RecordedRequest) -> String {
         .to_string()
 }
 
+/// `kubewitness_upstream_token_expiry_timestamp_seconds` as `/metrics` shows it.
+fn token_expiry_gauge() -> Option<u64> {
+    let text = proxy_core::metrics::metrics().encode();
+    text.lines()
+        .find_map(|l| l.strip_prefix("kubewitness_upstream_token_expiry_timestamp_seconds "))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 async fn version(up: &Upstream) -> Result<String, kube_client::Error> {
     let req = http::Request::get("/version").body(Vec::new()).unwrap();
     up.client().request_text(req).await
@@ -82,6 +90,13 @@ async fn the_upstream_token_is_minted_refreshed_and_expires_when_refresh_fails()
     })
     .await;
     assert!(status.is_valid());
+    let unix =
+        |t: std::time::SystemTime| t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    assert_eq!(
+        token_expiry_gauge(),
+        Some(unix(status.expires_at().unwrap())),
+        "the expiry metric follows the refresh"
+    );
     version(&up).await.unwrap();
     let second = bearer(sim.requests().last().unwrap());
     assert!(second.starts_with("sim-sa-") && second != first);
