@@ -9,17 +9,24 @@
 //! relies on (see `redact/DESIGN.md`).
 
 mod assign;
+mod encoded;
+mod header;
+mod keyed;
+mod placeholder;
 mod prefixes;
+mod sparse;
 mod structured;
 mod token;
 mod user;
+mod vendor;
 
-use aho_corasick::{AhoCorasick, MatchKind};
 use regex::bytes::Regex;
 
 use crate::hay::{Hay, NeedMore};
 use crate::rules::{Builtin, RuleIdx};
 use prefixes::TriggerPrefixes;
+use sparse::Triggers;
+pub(crate) use sparse::{FindCache, Hit};
 pub use structured::PEM_MAX;
 pub(crate) use user::UserRule;
 
@@ -32,9 +39,11 @@ pub(crate) struct Found {
 }
 
 /// A verifier's decision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct Verdict {
     pub(crate) found: Option<Found>,
+    /// Further spans of the same hit (the values of a Secret's data map).
+    pub(crate) more: Vec<Found>,
     /// End of a value the assignment detector parsed: later assignment
     /// triggers before it are inside that value and are not examined.
     pub(crate) assign_skip: Option<usize>,
@@ -61,6 +70,13 @@ enum Detector {
     Pem,
     UrlPassword,
     Assignment,
+    Vendor(Builtin),
+    Authorization,
+    Curl,
+    DataMap,
+    SecretKind,
+    Base64Pem,
+    DockerAuth,
     User(u16),
 }
 
@@ -130,6 +146,29 @@ fn builtin_triggers() -> Vec<(Vec<u8>, Detector)> {
     t
 }
 
+/// Triggers that are rare in ordinary text: searched by the packed sets of `sparse.rs`.
+fn sparse_triggers() -> Vec<(Vec<u8>, Detector)> {
+    use Detector::*;
+    let mut t: Vec<(Vec<u8>, Detector)> = vendor::TRIGGERS
+        .iter()
+        .map(|(l, rule)| (l.as_bytes().to_vec(), Vendor(*rule)))
+        .collect();
+    let mut add =
+        |lits: &[&str], d: Detector| t.extend(lits.iter().map(|l| (l.as_bytes().to_vec(), d)));
+    add(&["glagent-", "glffct-"], Gitlab);
+    add(
+        &["hooks.slack.com/workflows/", "hooks.slack.com/triggers/"],
+        SlackWebhook,
+    );
+    add(header::AUTH_TRIGGERS, Authorization);
+    add(header::CURL_TRIGGERS, Curl);
+    add(encoded::DATA_TRIGGERS, DataMap);
+    add(encoded::KIND_TRIGGERS, SecretKind);
+    add(&["LS0tLS1CRUdJTi"], Base64Pem);
+    add(&["\"auth\""], DockerAuth);
+    t
+}
+
 /// `kw` as written, lower, Title and UPPER case, without duplicates.
 fn case_forms(kw: &str) -> Vec<String> {
     let lower = kw.to_ascii_lowercase();
@@ -152,11 +191,17 @@ fn window(d: Detector, pattern_len: usize, user: &[UserRule]) -> usize {
         GithubFine => pattern_len + 84,
         SlackWebhook => pattern_len + 122,
         GoogleOauth => pattern_len + token::MAX_BODY + 2,
-        Jwt => 6 * structured::JWT_SEGMENT_MAX + 4,
+        Jwt => (6 * structured::JWT_SEGMENT_MAX + 4).max(encoded::BLOCK_MAX + 1),
         Bearer | Basic => pattern_len + 4 + structured::AUTH_CREDENTIAL_MAX + 2,
         Pem => PEM_MAX + 64,
         UrlPassword => pattern_len + 2 * structured::URL_PART_MAX + 4,
         Assignment => pattern_len + assign::WINDOW,
+        Vendor(_) => pattern_len + vendor::MAX_BODY + 2,
+        Authorization | Curl => pattern_len + 16 + header::VALUE_MAX,
+        DataMap => pattern_len + encoded::WINDOW,
+        SecretKind => pattern_len + 2 * encoded::BLOCK_MAX + encoded::WINDOW,
+        Base64Pem => pattern_len + encoded::BLOCK_MAX + 1,
+        DockerAuth => pattern_len + 1100,
         User(i) => user[usize::from(i)].window(pattern_len),
     };
     w + 1
@@ -165,11 +210,9 @@ fn window(d: Detector, pattern_len: usize, user: &[UserRule]) -> usize {
 /// The compiled detector set shared by every stream of a `Redactor`.
 #[derive(Debug)]
 pub(crate) struct Detectors {
-    /// With the SIMD prefilter: fast on text where triggers are rare.
-    ac: AhoCorasick,
-    /// Same patterns, no prefilter: faster where triggers are dense, because
-    /// the prefilter restarts at every hit. Both find the same matches.
-    ac_dense: AhoCorasick,
+    /// Every trigger literal: prefiltered sets for text where triggers are rare, one
+    /// automaton without prefilter for dense hits (the prefilter restarts at every hit).
+    triggers: Triggers,
     by_pattern: Vec<(Detector, usize)>,
     user: Vec<UserRule>,
     allow: Vec<Regex>,
@@ -186,10 +229,9 @@ impl Detectors {
         user: Vec<UserRule>,
         allow: Vec<Regex>,
     ) -> Result<Self, aho_corasick::BuildError> {
-        let mut triggers = if builtin {
-            builtin_triggers()
-        } else {
-            Vec::new()
+        let (mut triggers, sparse) = match builtin {
+            true => (builtin_triggers(), sparse_triggers()),
+            false => (Vec::new(), Vec::new()),
         };
         for (i, rule) in user.iter().enumerate() {
             let i = u16::try_from(i).unwrap_or(u16::MAX);
@@ -201,13 +243,10 @@ impl Detectors {
                 );
             }
         }
-        let ac = AhoCorasick::builder()
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(triggers.iter().map(|(p, _)| p))?;
-        let ac_dense = AhoCorasick::builder()
-            .match_kind(MatchKind::LeftmostLongest)
-            .prefilter(false)
-            .build(triggers.iter().map(|(p, _)| p))?;
+        let main: Vec<&[u8]> = triggers.iter().map(|(p, _)| p.as_slice()).collect();
+        let rare: Vec<&[u8]> = sparse.iter().map(|(p, _)| p.as_slice()).collect();
+        let searchers = Triggers::new(&main, &rare)?;
+        triggers.extend(sparse);
         let by_pattern: Vec<(Detector, usize)> = triggers
             .iter()
             .map(|(p, d)| (*d, window(*d, p.len(), &user)))
@@ -216,8 +255,7 @@ impl Detectors {
         let prefixes = TriggerPrefixes::new(triggers.iter().map(|(p, _)| p.as_slice()));
         let user_back = user.iter().map(UserRule::max_len).max().unwrap_or(0);
         Ok(Self {
-            ac,
-            ac_dense,
+            triggers: searchers,
             by_pattern,
             back_context: (assign::BACK).max(user_back + 1),
             back_mask: user_back,
@@ -228,12 +266,16 @@ impl Detectors {
         })
     }
 
-    /// The trigger automaton; `dense` picks the one without prefilter.
-    pub(crate) fn automaton(&self, dense: bool) -> &AhoCorasick {
-        match dense {
-            true => &self.ac_dense,
-            false => &self.ac,
-        }
+    /// The leftmost-longest trigger hit in `hay[from..]`; `dense` searches without
+    /// prefilter. `cache` is fresh for each haystack.
+    pub(crate) fn find(
+        &self,
+        hay: &[u8],
+        from: usize,
+        dense: bool,
+        cache: &mut FindCache,
+    ) -> Option<Hit> {
+        self.triggers.find(hay, from, dense, cache)
     }
 
     /// Longest trigger literal: a hit is only trusted when this many bytes follow its start.
@@ -290,6 +332,12 @@ impl Detectors {
             Pem => Builtin::PrivateKey,
             UrlPassword => Builtin::UrlPassword,
             Assignment => Builtin::SecretAssignment,
+            Vendor(rule) => rule,
+            Authorization => Builtin::AuthorizationHeader,
+            Curl => Builtin::CurlUserPassword,
+            DataMap | SecretKind => Builtin::KubernetesSecretData,
+            Base64Pem => Builtin::Base64PrivateKey,
+            DockerAuth => Builtin::DockerConfigAuth,
             User(i) => return self.user[usize::from(i)].rule,
         };
         b.idx()
@@ -306,6 +354,7 @@ impl Detectors {
         use Detector::*;
         let len = end - at;
         let mut assign_skip = None;
+        let mut more = Vec::new();
         let found = match self.by_pattern[pattern].0 {
             AwsKeyId => token::aws_key_id(hay, at)?,
             Github => token::github(hay, at)?,
@@ -319,7 +368,10 @@ impl Detectors {
             Npm => token::npm(hay, at)?,
             SkDash => token::sk_dash(hay, at)?,
             Sendgrid => token::sendgrid(hay, at)?,
-            Jwt => structured::jwt(hay, at)?,
+            Jwt => match structured::jwt(hay, at)? {
+                Some(f) => Some(f),
+                None => encoded::base64_docker_config(hay, at)?,
+            },
             Bearer => structured::authorization(hay, at, end, false)?,
             Basic => structured::authorization(hay, at, end, true)?,
             Pem => structured::pem(hay, at, end)?,
@@ -329,13 +381,35 @@ impl Detectors {
                 assign_skip = value_end;
                 found
             }
+            Vendor(rule) => vendor::verify(hay, at, len, rule)?,
+            Authorization => header::authorization(hay, at, end)?,
+            Curl => header::curl_user(hay, at, end)?,
+            DataMap => {
+                more = encoded::data_map(hay, at, end)?;
+                more.pop()
+            }
+            SecretKind => {
+                more = encoded::after_kind(hay, at, end)?;
+                more.pop()
+            }
+            Base64Pem => encoded::base64_pem(hay, at)?,
+            DockerAuth => encoded::docker_auth(hay, end)?,
             User(i) => self.user[usize::from(i)].verify(hay, at, end)?,
         };
-        let found = found.filter(|f| {
+        let builtin = !matches!(self.by_pattern[pattern].0, User(_));
+        let keep = |f: &Found| {
             let secret = hay.slice(f.start, f.end);
-            f.end > f.start && !self.allow.iter().any(|a| a.is_match(secret))
-        });
-        Ok(Verdict { found, assign_skip })
+            f.end > f.start
+                && !self.allow.iter().any(|a| a.is_match(secret))
+                && !(builtin && placeholder::is_documentation_example(secret))
+        };
+        let found = found.filter(keep);
+        more.retain(keep);
+        Ok(Verdict {
+            found,
+            more,
+            assign_skip,
+        })
     }
 
     /// True when trigger `pattern` belongs to the assignment detector.
@@ -347,6 +421,44 @@ impl Detectors {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sparse_triggers_fit_their_packed_sets() {
+        let n = sparse_triggers().len();
+        assert!(n <= 3 * sparse::SET_MAX, "{n} sparse triggers");
+        let mut all: Vec<Vec<u8>> = builtin_triggers()
+            .into_iter()
+            .chain(sparse_triggers())
+            .map(|(p, _)| p)
+            .collect();
+        let total = all.len();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), total, "a trigger literal is listed twice");
+    }
+
+    #[test]
+    fn no_trigger_contains_another_after_its_start() {
+        // An idle flush decides a complete trigger inside an incomplete longer one and
+        // resumes after it, so the longer one's hit would be lost (`AGE-SECRET-KEY-1`
+        // holds `SECRET`).
+        let all: Vec<Vec<u8>> = builtin_triggers()
+            .into_iter()
+            .chain(sparse_triggers())
+            .map(|(p, _)| p)
+            .collect();
+        for a in &all {
+            for b in &all {
+                let inside = (1..a.len()).any(|i| a[i..].starts_with(b));
+                assert!(
+                    !inside,
+                    "{} contains {}",
+                    String::from_utf8_lossy(a),
+                    String::from_utf8_lossy(b)
+                );
+            }
+        }
+    }
 
     #[test]
     fn builtin_triggers_fit_the_simd_prefilter() {
