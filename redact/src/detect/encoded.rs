@@ -24,7 +24,7 @@ use crate::rules::Builtin;
 /// the bound (fail closed).
 pub(super) const BLOCK_MAX: usize = 32 * 1024;
 /// How far after a data map its Secret evidence (`kind: Secret`, a Secret `type:`) is sought.
-pub(super) const EVIDENCE_MAX: usize = 8 * 1024;
+pub(super) const EVIDENCE_MAX: usize = 4 * 1024;
 /// Forward window of the data-map detectors.
 pub(super) const WINDOW: usize = BLOCK_MAX + EVIDENCE_MAX + 64;
 
@@ -85,9 +85,9 @@ fn key_indent(hay: Hay<'_>, at: usize) -> Option<usize> {
 pub(super) fn data_map(hay: Hay<'_>, at: usize, end: usize) -> Result<Vec<Found>, NeedMore> {
     let lit = hay.slice(at, end);
     let (spans, block_end, bounded) = match lit[0] {
-        b'"' | b'\\' => json_map(hay, end, lit[0] == b'\\')?,
+        b'"' | b'\\' => json_map(hay, end, lit[0] == b'\\', usize::MAX)?,
         _ => match key_indent(hay, at) {
-            Some(indent) => yaml_map(hay, end, indent)?,
+            Some(indent) => yaml_map(hay, end, indent, usize::MAX)?,
             None => return Ok(Vec::new()),
         },
     };
@@ -135,8 +135,8 @@ pub(super) fn after_kind(hay: Hay<'_>, at: usize, end: usize) -> Result<Vec<Foun
         let Some((p, len)) = next else { break };
         let (key_at, key_end) = (from + p, from + p + len);
         let (spans, block_end, _) = match (json, key_indent(hay, key_at)) {
-            (true, _) => json_map(hay, key_end, false)?,
-            (false, Some(indent)) => yaml_map(hay, key_end, indent)?,
+            (true, _) => json_map(hay, key_end, false, end + BLOCK_MAX)?,
+            (false, Some(indent)) => yaml_map(hay, key_end, indent, end + BLOCK_MAX)?,
             (false, None) => (Vec::new(), key_end, false),
         };
         out.extend(spans);
@@ -150,6 +150,7 @@ fn yaml_map(
     hay: Hay<'_>,
     colon_end: usize,
     indent: usize,
+    outer: usize,
 ) -> Result<(Vec<Found>, usize, bool), NeedMore> {
     let mut out = Vec::new();
     let rest = hay.run(colon_end, 8, |b| b == b' ')?;
@@ -159,7 +160,7 @@ fn yaml_map(
         Some(b'\r') if hay.at(i + 1)? == Some(b'\n') => i += 2,
         _ => return Ok((out, i, false)),
     }
-    let limit = colon_end + BLOCK_MAX;
+    let limit = (colon_end + BLOCK_MAX).min(outer);
     // (indent of the entry whose block scalar is open, start of its first line)
     let mut scalar: Option<usize> = None;
     loop {
@@ -269,6 +270,7 @@ fn json_map(
     hay: Hay<'_>,
     colon_end: usize,
     escaped: bool,
+    outer: usize,
 ) -> Result<(Vec<Found>, usize, bool), NeedMore> {
     let mut out = Vec::new();
     let ws = |b: u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
@@ -277,7 +279,7 @@ fn json_map(
         return Ok((out, i, false));
     }
     i += 1;
-    let limit = colon_end + BLOCK_MAX;
+    let limit = (colon_end + BLOCK_MAX).min(outer);
     let quote: &[u8] = if escaped { b"\\\"" } else { b"\"" };
     let mut want_value = false;
     loop {
@@ -303,6 +305,10 @@ fn json_map(
         let mut j = s;
         loop {
             if j >= limit {
+                // Fail closed: the value cut by the bound is masked up to it.
+                if want_value {
+                    push_value(&mut out, hay, s, limit);
+                }
                 return Ok((out, limit, true));
             }
             match hay.at(j)? {

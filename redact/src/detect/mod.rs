@@ -1,4 +1,4 @@
-//! Detectors: one Aho-Corasick automaton over every rule's trigger literals,
+//! Detectors: trigger literals searched as one leftmost-longest set (`sparse.rs`),
 //! and one verifier per detector that decides a trigger hit.
 //!
 //! A verifier sees a [`Hay`] and the hit, reads at most [`Detectors::back_context`]
@@ -199,7 +199,7 @@ fn window(d: Detector, pattern_len: usize, user: &[UserRule]) -> usize {
         Vendor(_) => pattern_len + vendor::MAX_BODY + 2,
         Authorization | Curl => pattern_len + 16 + header::VALUE_MAX,
         DataMap => pattern_len + encoded::WINDOW,
-        SecretKind => pattern_len + 2 * encoded::BLOCK_MAX + encoded::WINDOW,
+        SecretKind => pattern_len + 1 + encoded::BLOCK_MAX + 64,
         Base64Pem => pattern_len + encoded::BLOCK_MAX + 1,
         DockerAuth => pattern_len + 1100,
         User(i) => user[usize::from(i)].window(pattern_len),
