@@ -12,14 +12,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use kubewitness_sim::SimConfig;
+use kubewitness_sim::testbed::{Testbed, TestbedOptions};
 use proxy_core::channel::{Channel, Frame, Msg, Protocol};
 use proxy_core::config::Config;
 use proxy_core::peer::Peer;
 use proxy_core::redaction::RedactionConfig;
 use proxy_core::server::{Proxy, Server};
-use proxy_core::sim::SimConfig;
 use proxy_core::status::Status;
-use proxy_core::testbed::{Testbed, TestbedOptions};
 use tokio::io::AsyncBufReadExt;
 use tokio::sync::watch;
 
@@ -82,7 +82,7 @@ impl Env {
     /// Starts the simulated server and the proxies; `kubectl` adds a `kubectl proxy` leg.
     pub async fn start(kubectl: bool) -> Result<Env, BenchError> {
         let (namespace, pod, port) = crate::portforward::POD;
-        let echo = proxy_core::sim::echo_server().await?;
+        let echo = kubewitness_sim::echo_server().await?;
         let testbed = Testbed::start(TestbedOptions {
             sim: SimConfig {
                 tls: true,

@@ -39,7 +39,7 @@ pub(crate) enum Command {
     /// Serve the MCP gateway for an AI agent over stdio, as the config file's `mcp.user`.
     Mcp(McpArgs),
     /// Run a self-contained demo: a simulated API server with kubewitness in front of it.
-    #[cfg(feature = "sim")]
+    #[cfg(feature = "demo")]
     Demo(DemoArgs),
 }
 
@@ -84,7 +84,7 @@ pub(crate) struct McpArgs {
 }
 
 /// `kubewitness demo`.
-#[cfg(feature = "sim")]
+#[cfg(feature = "demo")]
 #[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
     /// Where to write the demo's kubeconfig, certificates and tokens (default: a new

@@ -8,9 +8,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
+use kubewitness_sim::SimConfig;
+use kubewitness_sim::testbed::{Testbed, TestbedOptions};
 use proxy_core::policy::BUILTIN_POLICY;
-use proxy_core::sim::SimConfig;
-use proxy_core::testbed::{Testbed, TestbedOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 

@@ -7,7 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod cli;
-#[cfg(feature = "sim")]
+#[cfg(feature = "demo")]
 mod demo;
 mod forensics;
 mod mcp_cmd;
@@ -46,6 +46,20 @@ impl Failure {
 }
 
 impl Failure {
+    /// The exit code a library error maps to: an invalid setting or file is bad usage (2);
+    /// an unreachable API server or recording store, or a port in use, is a runtime
+    /// failure (1).
+    fn from_core(error: proxy_core::Error) -> Failure {
+        Failure {
+            code: if error.is_config() {
+                EXIT_USAGE
+            } else {
+                EXIT_FAILURE
+            },
+            error: error.into(),
+        }
+    }
+
     /// A denial from `policy explain` (already printed).
     fn denied() -> Failure {
         Failure {
@@ -86,7 +100,7 @@ fn main() -> ExitCode {
             Command::Verify(args) => forensics::verify(args).await,
             Command::Export(args) => forensics::export(args).await,
             Command::Mcp(args) => mcp_cmd::run(args).await,
-            #[cfg(feature = "sim")]
+            #[cfg(feature = "demo")]
             Command::Demo(args) => demo::run(args).await,
         }
     });

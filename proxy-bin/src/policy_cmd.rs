@@ -7,8 +7,8 @@
 use std::path::Path;
 
 use anyhow::anyhow;
-use proxy_core::channel::StreamOptions;
 use proxy_core::policy::{Facts, Labels, Lookup, Policy, Request};
+use proxy_core::request::StreamOptions;
 use proxy_core::request::{RequestInfo, StreamRequest, percent_encode};
 
 use crate::Failure;
@@ -160,10 +160,8 @@ fn explain(args: ExplainArgs) -> Result<(), Failure> {
             return Err(Failure::denied());
         }
     };
-    let streaming = info
-        .resource()
-        .is_some_and(|r| r.is_core("pods", Some("exec")) || r.is_core("pods", Some("attach")));
-    let stream = if streaming {
+    // The server's router asks the same question (`RequestInfo::dispatch`).
+    let stream = if info.dispatch().is_stream() {
         match StreamRequest::parse(&info, &query) {
             Ok(s) => Some(s),
             Err(why) => {

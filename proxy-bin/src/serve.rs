@@ -2,7 +2,8 @@
 
 use anyhow::Context;
 use proxy_core::config::{Config, TlsConfig};
-use proxy_core::server::{ListenerLimits, Proxy, Server};
+use proxy_core::server::ListenerLimits;
+use proxy_core::{Proxy, Server};
 use tracing::{info, warn};
 
 use crate::Failure;
@@ -56,13 +57,15 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
             None
         }
     };
-    let proxy = Proxy::from_config(&cfg)
+    let proxy = Proxy::builder()
+        .config(cfg.clone())
+        .build()
         .await
-        .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
+        .map_err(Failure::from_core)?;
     reload_on_sighup(&proxy);
     let server = Server::bind(cfg.listen_addr(), tls, proxy)
         .await
-        .with_context(|| format!("binding {}", cfg.listen_addr()))?
+        .map_err(Failure::from_core)?
         .with_limits(ListenerLimits::from_config(&cfg.listener));
     info!(addr = %server.local_addr().context("local address")?, "kubewitness serving");
     server.serve(shutdown_signal()).await.context("serving")?;

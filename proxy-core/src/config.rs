@@ -21,6 +21,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use crate::files::expand_home;
+use crate::files::write_problems;
+
 /// The whole configuration.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
@@ -199,25 +202,6 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// Writes `(path, problem)` pairs one per line as `path: problem` (a bare problem when the
-/// path is empty): how configuration and policy errors read.
-pub(crate) fn write_problems(
-    f: &mut fmt::Formatter<'_>,
-    problems: &[(String, String)],
-) -> fmt::Result {
-    for (i, (path, problem)) in problems.iter().enumerate() {
-        if i > 0 {
-            f.write_str("\n")?;
-        }
-        if path.is_empty() {
-            write!(f, "{problem}")?;
-        } else {
-            write!(f, "{path}: {problem}")?;
-        }
-    }
-    Ok(())
-}
-
 impl Config {
     /// Parses YAML; unknown keys and type errors name their path.
     pub fn from_yaml(text: &str) -> Result<Config, ConfigError> {
@@ -357,14 +341,6 @@ impl Config {
         } else {
             Err(ConfigError { problems })
         }
-    }
-}
-
-/// Expands a leading `~/` to `$HOME`.
-pub fn expand_home(path: &Path) -> PathBuf {
-    match (path.strip_prefix("~"), std::env::var_os("HOME")) {
-        (Ok(rest), Some(home)) => PathBuf::from(home).join(rest),
-        _ => path.to_path_buf(),
     }
 }
 

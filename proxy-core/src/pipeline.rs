@@ -1,6 +1,6 @@
 //! The one frame pipeline every exec/attach session runs through.
 //!
-//! A session joins two [`Peer`]s: the *client* (kubectl, in the server role of our drivers)
+//! A session joins two `Peer`s: the *client* (kubectl, in the server role of our drivers)
 //! and the *server* (the API server, or the simulated one's local process). Two pump tasks,
 //! one per direction, move [`Msg`]s through that direction's chain of [`Filter`]s. The
 //! directions are independent so a stalled reader on one side never blocks the other
@@ -37,7 +37,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tracing::debug;
 
-use crate::channel::{Channel, Frame, Msg};
+pub use crate::channel::{Channel, Frame, Msg};
 use crate::peer::Peer;
 use crate::status::Status;
 mod pump;

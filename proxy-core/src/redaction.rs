@@ -26,7 +26,7 @@ use serde::Deserialize;
 use tracing::{debug, warn};
 
 use crate::channel::{Channel, Frame, Msg};
-use crate::config::expand_home;
+use crate::files::expand_home;
 use crate::pipeline::{EndSession, Filter};
 use crate::record::RecorderHandle;
 

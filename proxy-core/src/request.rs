@@ -14,7 +14,8 @@ use std::fmt;
 
 use http::Method;
 
-use crate::channel::{StreamOptions, check_query, url_pairs};
+pub use crate::channel::StreamOptions;
+use crate::channel::{check_query, url_pairs};
 
 mod generic;
 pub use generic::{Generic, MAX_TIMEOUT_LEN, go_duration};
@@ -186,6 +187,47 @@ impl RequestInfo {
             Target::Resource(r) => Some(r),
             Target::NonResource(_) => None,
         }
+    }
+
+    /// Which handler the request goes to. The server's router and `policy explain` both
+    /// ask here, so what is explained is what is served.
+    pub fn dispatch(&self) -> Dispatch {
+        let Some(r) = self.resource() else {
+            return Dispatch::Other;
+        };
+        match r.subresource.as_deref() {
+            _ if !r.group.is_empty() || r.resource != "pods" => Dispatch::Other,
+            Some("exec") => Dispatch::Exec,
+            Some("attach") => Dispatch::Attach,
+            Some("log") => Dispatch::Log,
+            Some("portforward") => Dispatch::PortForward,
+            Some("ephemeralcontainers") => Dispatch::EphemeralContainers,
+            _ => Dispatch::Other,
+        }
+    }
+}
+
+/// The handler a request goes to (see [`RequestInfo::dispatch`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dispatch {
+    /// `pods/exec`: a session, its argv and stream flags part of the decision.
+    Exec,
+    /// `pods/attach`: a session, its stream flags part of the decision.
+    Attach,
+    /// `pods/log`: a session over the log stream.
+    Log,
+    /// `pods/portforward`, any method: one session per forwarded connection.
+    PortForward,
+    /// `pods/ephemeralcontainers` (`kubectl debug`): the patch checked against the images.
+    EphemeralContainers,
+    /// Anything else: forwarded, reads redacted where the policy says so.
+    Other,
+}
+
+impl Dispatch {
+    /// exec or attach: the request carries stream parameters ([`StreamRequest`]).
+    pub fn is_stream(self) -> bool {
+        matches!(self, Dispatch::Exec | Dispatch::Attach)
     }
 }
 

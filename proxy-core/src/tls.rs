@@ -1,4 +1,4 @@
-//! Server TLS, and the throwaway CA that `kubewitness demo` and the tests use.
+//! Server TLS (the throwaway CA of the demo and the tests is `kubewitness_sim::TestCa`).
 //!
 //! The server offers ALPN `h2` and `http/1.1`: kubectl's ordinary calls use HTTP/2, while
 //! its exec/attach upgrades dial without ALPN and speak HTTP/1.1. When `tls.clientCA` is
@@ -91,88 +91,6 @@ pub(crate) fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, Tl
     Ok(certs)
 }
 
-/// A throwaway certificate authority for the demo and the tests.
-pub struct TestCa {
-    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
-    ca_pem: String,
-}
-
-impl std::fmt::Debug for TestCa {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TestCa").finish_non_exhaustive()
-    }
-}
-
-/// A certificate and its key, PEM encoded.
-#[derive(Clone, Debug)]
-pub struct IssuedCert {
-    /// The certificate.
-    pub cert_pem: String,
-    /// The private key.
-    pub key_pem: String,
-}
-
-impl TestCa {
-    /// A new CA named `name`.
-    pub fn new(name: &str) -> Result<TestCa, rcgen::Error> {
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new())?;
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, name);
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params.key_usages = vec![
-            rcgen::KeyUsagePurpose::KeyCertSign,
-            rcgen::KeyUsagePurpose::CrlSign,
-        ];
-        let key = rcgen::KeyPair::generate()?;
-        let cert = params.self_signed(&key)?;
-        Ok(TestCa {
-            ca_pem: cert.pem(),
-            issuer: rcgen::Issuer::new(params, key),
-        })
-    }
-
-    /// The CA certificate, PEM.
-    pub fn ca_pem(&self) -> &str {
-        &self.ca_pem
-    }
-
-    /// A server certificate for `localhost` and `127.0.0.1`.
-    pub fn server_cert(&self) -> Result<IssuedCert, rcgen::Error> {
-        let mut params =
-            rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])?;
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "kubewitness");
-        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
-        self.issue(params)
-    }
-
-    /// A client certificate for `user` in `groups` (CN and O).
-    pub fn client_cert(&self, user: &str, groups: &[&str]) -> Result<IssuedCert, rcgen::Error> {
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new())?;
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, user);
-        for g in groups {
-            params
-                .distinguished_name
-                .push(rcgen::DnType::OrganizationName, *g);
-        }
-        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
-        self.issue(params)
-    }
-
-    fn issue(&self, params: rcgen::CertificateParams) -> Result<IssuedCert, rcgen::Error> {
-        let key = rcgen::KeyPair::generate()?;
-        let cert = params.signed_by(&key, &self.issuer)?;
-        Ok(IssuedCert {
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,11 +98,11 @@ mod tests {
     #[test]
     fn builds_a_server_config_from_generated_pem_files() {
         let dir = tempfile::tempdir().unwrap();
-        let ca = TestCa::new("test-ca").unwrap();
-        let server = ca.server_cert().unwrap();
-        std::fs::write(dir.path().join("s.crt"), &server.cert_pem).unwrap();
-        std::fs::write(dir.path().join("s.key"), &server.key_pem).unwrap();
-        std::fs::write(dir.path().join("ca.crt"), ca.ca_pem()).unwrap();
+        // A self-signed certificate is its own CA: enough for loading the files.
+        let server = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        std::fs::write(dir.path().join("s.crt"), server.cert.pem()).unwrap();
+        std::fs::write(dir.path().join("s.key"), server.signing_key.serialize_pem()).unwrap();
+        std::fs::write(dir.path().join("ca.crt"), server.cert.pem()).unwrap();
         let cfg = TlsConfig {
             cert: dir.path().join("s.crt"),
             key: dir.path().join("s.key"),

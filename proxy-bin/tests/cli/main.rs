@@ -1,8 +1,11 @@
-//! The `kubewitness` binary's offline commands, run as a user would.
+//! The `kubewitness` binary run as a user would: the offline commands, and `serve` in front
+//! of the simulated API server.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
 
+mod policy;
+mod serve;
 mod redact_k8s;
 
 fn kubewitness(args: &[&str], stdin: &[u8]) -> (Option<i32>, String, String) {
@@ -127,4 +130,69 @@ fn policy_explain_promql_shows_the_decision_and_the_rewritten_query() {
     );
     assert_ne!(code, Some(0));
     assert!(out.contains("no rule grants metrics to user bob"), "{out}");
+}
+
+/// An S3 endpoint that refuses every request with 403, as a store whose credentials or
+/// bucket policy are wrong would: listing fails at once, without retries.
+fn refusing_store() -> std::net::SocketAddr {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let _ = conn.write_all(
+                b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            );
+        }
+    });
+    addr
+}
+
+#[test]
+fn serve_with_a_store_it_cannot_list_exits_1_naming_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    // The API server is never contacted before recovery; its address only has to parse.
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n\
+         clusters: [{name: k, cluster: {server: 'https://127.0.0.1:1'}}]\n\
+         users: [{name: u, user: {token: t}}]\n\
+         contexts: [{name: c, context: {cluster: k, user: u}}]\n",
+    )
+    .unwrap();
+    let tokens = dir.path().join("tokens.csv");
+    std::fs::write(&tokens, "").unwrap();
+    let store = refusing_store();
+    let config = dir.path().join("kubewitness.yaml");
+    let key_id = ["test", "-key-", "id"].concat();
+    std::fs::write(
+        &config,
+        format!(
+            "listen: 127.0.0.1:0\nupstream: {{kubeconfig: {}}}\nauth: {{tokenFile: {}}}\n\
+             recording:\n  store: s3://records/kw\n  spoolDir: {}\n  storeOptions:\n    \
+             aws_endpoint: http://{store}\n    aws_allow_http: 'true'\n    \
+             aws_region: us-east-1\n    aws_access_key_id: {key_id}\n    \
+             aws_secret_access_key: {key_id}\n",
+            kubeconfig.display(),
+            tokens.display(),
+            dir.path().join("spool").display(),
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kubewitness"))
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .env("KUBEWITNESS_LOG", "off")
+        .stdin(Stdio::null())
+        .output()
+        .expect("kubewitness runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(
+        err.starts_with("kubewitness: recording store s3://records/kw: "),
+        "{err}"
+    );
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use proxy_core::testbed::Testbed;
+use kubewitness_sim::testbed::Testbed;
 use tokio::process::Command;
 
 /// The longest a forensics command may take.

@@ -3,10 +3,7 @@
 //! through a testbed, a demo killed with SIGKILL mid-session, and an S3 store with Object
 //! Lock served by `moto_server`.
 
-// The kubectl helpers are shared with proxy-core's kubectl tests; not all are used here.
-#[allow(dead_code)]
-#[path = "../../../proxy-core/tests/kubectl/support.rs"]
-mod support;
+use kubewitness_test_support::kubectl as support;
 
 mod bin;
 

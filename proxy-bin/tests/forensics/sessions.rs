@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use proxy_core::testbed::TestbedOptions;
+use kubewitness_sim::testbed::TestbedOptions;
 
 use crate::bin::*;
 use crate::support::*;

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use proxy_core::testbed::Testbed;
+use kubewitness_sim::testbed::Testbed;
 use serde_json::{Value, json};
 
 use crate::bed::*;

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use proxy_core::sim::{SimConfig, SimContainer, SimPod, SimTermination};
-use proxy_core::testbed::{Testbed, TestbedOptions};
+use kubewitness_sim::testbed::{Testbed, TestbedOptions};
+use kubewitness_sim::{SimConfig, SimContainer, SimPod, SimTermination};
 use serde_json::Value;
 use tokio::process::Command;
 

@@ -3,17 +3,10 @@
 //! tokens), and the MCP Inspector CLI, against the simulated API server; `prom_query`
 //! against a real Prometheus.
 
-// The testbed and Python helpers are shared with proxy-core's kubectl tests; not all are
-// used here.
-#[allow(dead_code)]
-#[path = "../../../proxy-core/tests/kubectl/support.rs"]
-mod support;
-
+use kubewitness_test_support::kubectl as support;
 // The real Prometheus (started and backfilled once per test binary) and the HTTP gateway
 // client of proxy-core's Prometheus gateway tests.
-#[allow(dead_code)]
-#[path = "../../../proxy-core/tests/prometheus/support.rs"]
-mod prom_support;
+use kubewitness_test_support::prometheus as prom_support;
 
 mod agent_a;
 mod bed;

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use proxy_core::testbed::Testbed;
+use kubewitness_sim::testbed::Testbed;
 use serde_json::{Value, json};
 
 use crate::bed::{call, recording_ids, run_client, tool_names, verified};

@@ -308,13 +308,23 @@ mod tests {
 
     #[tokio::test]
     async fn a_verified_certificate_wins() {
-        let auth = Authenticator::default();
+        // A token that is valid on its own competes with the certificate.
+        let file = TokenFile::parse("tok-a,alice,uid-1,sre\n").unwrap();
+        let auth = Authenticator::new(Some(file), None);
+        let token = headers(&[("authorization", "Bearer tok-a")]);
+        let alone = auth.authenticate(&token, None, CLIENT).await.unwrap();
+        assert_eq!(alone.user, "alice");
         let id = Identity {
             user: "bob".into(),
             uid: None,
             groups: vec!["dev".into()],
             ..Identity::default()
         };
+        assert_eq!(
+            auth.authenticate(&token, Some(&id), CLIENT).await.unwrap(),
+            id
+        );
+        // With no token at all the certificate is enough.
         assert_eq!(
             auth.authenticate(&HeaderMap::new(), Some(&id), CLIENT)
                 .await

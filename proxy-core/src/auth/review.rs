@@ -167,6 +167,3 @@ impl TokenReviewer {
         }))
     }
 }
-
-#[cfg(all(test, feature = "sim"))]
-mod tests;

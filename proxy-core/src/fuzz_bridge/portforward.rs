@@ -55,11 +55,11 @@ struct Stats {
     answered: AtomicUsize,
 }
 
-/// Runs a kubectl-like script (see [`wire`]) against `portforward::serve`, over an in-memory
+/// Runs a kubectl-like script (see `wire`) against `portforward::serve`, over an in-memory
 /// duplex. Properties: no panic; the driver ends after the client's EOF once the harness
 /// has dropped what it holds (a stuck driver hits a virtual deadline); it announces at most
 /// as many pairs as the client sent valid error and data streams, each matching an error
-/// and a data stream sent with its port and request id, and never more than [`MAX_PAIRS`]
+/// and a data stream sent with its port and request id, and never more than `MAX_PAIRS`
 /// held at once; each pair's `incoming` is stdin data, then at most one `Close(Stdin)`; it
 /// delivers at most the DATA payload sent on valid data streams; it writes back at most
 /// `BACK_SLACK` plus what the client sent, what the harness answered and `PER_STREAM`

@@ -191,8 +191,13 @@ mod tests {
 
     #[test]
     fn garbage_chunks_are_refused() {
-        recording_chunk(b"");
-        recording_chunk(b"KWRC\x01\x00\x00\x00");
-        recording_chunk(&[0xff; 200]);
+        for garbage in [&b""[..], b"KWRC\x01\x00\x00\x00", &[0xff; 200]] {
+            recording_chunk(garbage);
+            assert!(
+                chunk::decode(garbage).is_err(),
+                "{} decoded",
+                garbage.escape_ascii()
+            );
+        }
     }
 }

@@ -23,6 +23,21 @@ const METHODS: [Method; 8] = [
 /// The first byte picks the method and whether the path is taken verbatim or built as
 /// `/api/v1/namespaces/NS/pods/POD/{exec,attach}` from two input pieces.
 pub fn request_classifier(data: &[u8]) {
+    round_trip(data);
+}
+
+/// How far [`request_classifier`] got with one input.
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    /// Not classified, or not an exec/attach request: nothing to round-trip.
+    Refused,
+    /// Percent-encoding grew the upstream query past what kubewitness reads back.
+    TooLong,
+    /// The upstream request parsed back to the same request.
+    RoundTripped,
+}
+
+fn round_trip(data: &[u8]) -> Outcome {
     let mut input = Input::new(data);
     let choice = input.byte();
     let method = &METHODS[usize::from(choice) % METHODS.len()];
@@ -40,17 +55,17 @@ pub fn request_classifier(data: &[u8]) {
         (format!("/api/v1/namespaces/{ns}/pods/{pod}/{sub}"), query)
     };
     let Ok(info) = RequestInfo::classify(method, &path, &query) else {
-        return;
+        return Outcome::Refused;
     };
     let Ok(request) = StreamRequest::parse(&info, &query) else {
-        return;
+        return Outcome::Refused;
     };
     let (path2, query2) = (request.upstream_path(), request.upstream_query());
     assert!(!query2.contains(';'), "upstream query {query2:?}");
     if query2.len() > MAX_QUERY_LEN {
         // Percent-encoding grew the query past what kubewitness reads back; the API server
         // has no such limit, and nothing is re-read from it.
-        return;
+        return Outcome::TooLong;
     }
     let info2 = RequestInfo::classify(method, &path2, &query2)
         .unwrap_or_else(|e| panic!("upstream {path2}?{query2} unclassifiable: {e}"));
@@ -58,6 +73,7 @@ pub fn request_classifier(data: &[u8]) {
     let again = StreamRequest::parse(&info2, &query2)
         .unwrap_or_else(|e| panic!("upstream {path2}?{query2} does not parse: {e}"));
     assert_eq!(again, request, "{path2}?{query2}");
+    Outcome::RoundTripped
 }
 
 #[cfg(test)]
@@ -66,11 +82,17 @@ mod tests {
 
     #[test]
     fn seeds_hold_the_round_trip() {
-        request_classifier(b"\x01/api/v1/namespaces/default/pods/web-0/exec?command=sh&command=-c&command=echo%20hi%3B&stdin=true&stdout=true&tty=true&container=app");
-        request_classifier(
+        // The exec/attach seeds must get as far as the round trip, not stop at a refusal.
+        for seed in [
+            &b"\x01/api/v1/namespaces/default/pods/web-0/exec?command=sh&command=-c&command=echo%20hi%3B&stdin=true&stdout=true&tty=true&container=app"[..],
             b"\x00/api/v1/namespaces/default/pods/web-0/attach?stdin=1&stdout=1&stderr=1",
-        );
-        request_classifier(b"\x80\x02ns\x03podcommand=ls+-l&stdout=true&stderr=true");
-        request_classifier(b"\x00/apis/apps/v1/namespaces/default/deployments/web");
+            b"\x80\x02ns\x03podcommand=ls+-l&stdout=true&stderr=true",
+        ] {
+            let outcome = round_trip(seed);
+            assert_eq!(outcome, Outcome::RoundTripped, "{}", seed.escape_ascii());
+        }
+        // Not a stream request: classified, then refused.
+        let outcome = round_trip(b"\x00/apis/apps/v1/namespaces/default/deployments/web");
+        assert_eq!(outcome, Outcome::Refused);
     }
 }

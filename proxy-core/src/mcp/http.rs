@@ -7,9 +7,9 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::server::RequestBody;
 use http::{Request, Response};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tower_service::Service;
@@ -28,7 +28,7 @@ pub(crate) fn is_mcp(path: &str) -> bool {
 
 /// Answers one MCP request from an authenticated `identity`.
 pub(crate) async fn serve(
-    mut req: Request<Incoming>,
+    mut req: Request<RequestBody>,
     proxy: Arc<Proxy>,
     identity: Identity,
     remote: SocketAddr,

@@ -3,7 +3,7 @@
 //! Every tool call is adapted to the code kubectl requests go through — classified by
 //! [`crate::request`], decided by [`crate::access::Access::decide`] (policy, labels, rate
 //! limits, the audit line), re-originated by [`crate::upstream`] as the caller, streamed
-//! through the session pipeline of [`crate::server::session`] (redaction, caps, recording)
+//! through the session pipeline of `server::session` (redaction, caps, recording)
 //! — so an agent can never do what the same identity could not do with kubectl through
 //! kubewitness. What this module adds is only for the model: strict argument checks, compact
 //! text, ANSI and control characters removed, a per-call result budget with a truncation
@@ -13,7 +13,7 @@
 //!
 //! Two transports: stdio (`kubewitness mcp`, identity fixed by the config file) and
 //! Streamable HTTP at `/mcp` on the main listener (identity from kubewitness's own
-//! authentication, per request; see [`http`]).
+//! authentication, per request; see `http`).
 
 mod args;
 mod call;

@@ -300,7 +300,7 @@ impl PolicyError {
 
 impl fmt::Display for PolicyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        crate::config::write_problems(f, &self.problems)
+        crate::files::write_problems(f, &self.problems)
     }
 }
 

@@ -16,7 +16,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Deserialize;
 
 use super::error::{ErrorKind, GatewayError};
-use crate::config::expand_home;
+use crate::files::expand_home;
 
 /// The largest bearer token file read.
 const MAX_TOKEN_FILE: u64 = 64 << 10;

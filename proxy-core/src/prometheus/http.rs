@@ -6,10 +6,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::server::RequestBody;
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
 
 use super::audit::MetricsAudit;
 use super::error::{ErrorKind, GatewayError};
@@ -44,7 +44,7 @@ pub fn is_gateway_path(path: &str) -> bool {
 
 /// Answers one request.
 pub async fn serve(
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     identity: &Identity,
     ctx: Context<'_>,
 ) -> Response<Bytes> {
@@ -146,7 +146,7 @@ async fn deliver(outcome: Outcome, identity: &Identity, ctx: &Context<'_>) -> An
 }
 
 /// The parameters of the URL and, for a POST, of its form body.
-async fn read_params(req: Request<Incoming>) -> Result<Params, GatewayError> {
+async fn read_params(req: Request<RequestBody>) -> Result<Params, GatewayError> {
     let query = req.uri().query().unwrap_or("").to_string();
     let form = match *req.method() {
         Method::GET => String::new(),
@@ -160,7 +160,7 @@ async fn read_params(req: Request<Incoming>) -> Result<Params, GatewayError> {
     Params::parse(&query, &form)
 }
 
-async fn read_form(req: Request<Incoming>) -> Result<String, GatewayError> {
+async fn read_form(req: Request<RequestBody>) -> Result<String, GatewayError> {
     let form_type = req
         .headers()
         .get(header::CONTENT_TYPE)

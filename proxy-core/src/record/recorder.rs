@@ -185,7 +185,7 @@ impl Recorder {
     /// Builds a recorder: opens the store and loads the signing key.
     pub fn from_config(config: &RecordingConfig) -> Result<Recorder, String> {
         let signer = match &config.signing_key {
-            Some(path) => Some(SealSigner::load(&crate::config::expand_home(path))?),
+            Some(path) => Some(SealSigner::load(&crate::files::expand_home(path))?),
             None => None,
         };
         let store = open_store(config).map_err(|e| e.to_string())?;
@@ -217,7 +217,7 @@ impl Recorder {
             return Ok(l.clone());
         }
         let previous = match &self.config.previous_signing_key {
-            Some(p) => Some(SealSigner::load(&crate::config::expand_home(p))?),
+            Some(p) => Some(SealSigner::load(&crate::files::expand_home(p))?),
             None => None,
         };
         let cfg = LedgerConfig {

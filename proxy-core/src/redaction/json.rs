@@ -4,7 +4,7 @@
 //! open containers (at most [`MAX_DEPTH`]), the current object key and the `name` of the
 //! current object, and the bytes of one unfinished string (at most [`MAX_STRING_LEN`]).
 //! Structure, numbers and literals pass through as slices of the input `Bytes`; each
-//! string value, once complete, goes through [`super::values`] with its context (the key it
+//! string value, once complete, goes through `values` with its context (the key it
 //! belongs to; in an `{name, value}` entry, the `name`), and is replaced only if the
 //! redactor changed it. A list or an endless watch (newline-delimited JSON objects, so the
 //! top level may hold any number of values) is never held whole.

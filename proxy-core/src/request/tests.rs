@@ -219,3 +219,52 @@ fn methods_are_the_apis_own_spelt_exactly() {
     }
     assert!(RequestInfo::classify(&Method::GET, "/apis/apps", "").is_ok());
 }
+
+#[test]
+fn each_request_has_one_dispatch() {
+    let cases = [
+        ("POST", "/api/v1/namespaces/a/pods/p/exec", Dispatch::Exec),
+        (
+            "GET",
+            "/api/v1/namespaces/a/pods/p/attach",
+            Dispatch::Attach,
+        ),
+        ("GET", "/api/v1/namespaces/a/pods/p/log", Dispatch::Log),
+        (
+            "GET",
+            "/api/v1/namespaces/a/pods/p/portforward",
+            Dispatch::PortForward,
+        ),
+        (
+            "POST",
+            "/api/v1/namespaces/a/pods/p/portforward",
+            Dispatch::PortForward,
+        ),
+        (
+            "PATCH",
+            "/api/v1/namespaces/a/pods/p/ephemeralcontainers",
+            Dispatch::EphemeralContainers,
+        ),
+        ("GET", "/api/v1/namespaces/a/pods/p", Dispatch::Other),
+        (
+            "GET",
+            "/api/v1/namespaces/a/services/s/proxy",
+            Dispatch::Other,
+        ),
+        (
+            "GET",
+            "/apis/example.com/v1/namespaces/a/pods/p/exec",
+            Dispatch::Other,
+        ),
+        ("GET", "/healthz", Dispatch::Other),
+    ];
+    for (method, path, want) in cases {
+        let method: Method = method.parse().unwrap();
+        let info = RequestInfo::classify(&method, path, "").unwrap();
+        assert_eq!(info.dispatch(), want, "{method} {path}");
+        assert_eq!(
+            info.dispatch().is_stream(),
+            matches!(want, Dispatch::Exec | Dispatch::Attach)
+        );
+    }
+}

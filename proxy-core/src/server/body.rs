@@ -8,10 +8,11 @@
 
 use std::time::Duration;
 
+use super::respond::RequestBody;
 use bytes::Bytes;
 use http::{Method, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
-use hyper::body::{Body as _, Incoming};
+use hyper::body::Body as _;
 
 use super::limits::ListenerLimits;
 use super::respond::{self, ResponseBody};
@@ -24,7 +25,7 @@ pub(super) const DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
 /// A refusal for a request that carries a body its method gives no meaning to.
 pub(super) fn refuse_unexpected(
     method: &Method,
-    body: &Incoming,
+    body: &RequestBody,
 ) -> Option<Response<ResponseBody>> {
     let bodiless = *method == Method::GET || *method == Method::HEAD;
     (bodiless && !body.is_end_stream()).then(|| {
@@ -37,7 +38,7 @@ pub(super) fn refuse_unexpected(
 /// Reads a whole body within the listener's size and time limits; over either, the
 /// `Status` to answer with.
 pub(super) async fn read(
-    body: Incoming,
+    body: RequestBody,
     limits: &ListenerLimits,
 ) -> Result<Bytes, Response<ResponseBody>> {
     let limited = Limited::new(body, limits.max_body_bytes).collect();
@@ -60,7 +61,7 @@ pub(super) async fn read(
 }
 
 /// Reads and drops up to [`DRAIN_MAX`] bytes of `body` within [`DRAIN_TIMEOUT`].
-pub(super) async fn drain(mut body: Incoming) {
+pub(super) async fn drain(mut body: RequestBody) {
     if body.is_end_stream() {
         return;
     }

@@ -3,10 +3,10 @@
 //! a patch it accepts is forwarded as the caller. The attach that follows is an ordinary,
 //! recorded attach session.
 
+use crate::server::RequestBody;
 use bytes::Bytes;
 use http::{Request, Response, header};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use tracing::info;
 
 use super::respond::{self, ResponseBody};
@@ -17,7 +17,7 @@ use crate::upstream::Origin;
 
 /// Checks and forwards an allowed ephemeral-containers patch.
 pub(super) async fn handle(
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     identity: &Identity,
     proxy: &Proxy,
     conn: &Conn,

@@ -6,8 +6,8 @@
 
 use std::sync::Arc;
 
+use crate::server::RequestBody;
 use http::{Request, Response};
-use hyper::body::Incoming;
 use tracing::{info, info_span};
 
 use super::respond::{self, ResponseBody};
@@ -16,12 +16,12 @@ use super::upgrade::upgrade;
 use super::{Conn, Proxy};
 use crate::access::Grant;
 use crate::auth::Identity;
-use crate::downstream;
 use crate::request::StreamRequest;
+use crate::server::downstream;
 use crate::upstream::Origin;
 
 pub(super) async fn handle(
-    mut req: Request<Incoming>,
+    mut req: Request<RequestBody>,
     stream: StreamRequest,
     identity: Identity,
     proxy: Arc<Proxy>,

@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
+use crate::server::RequestBody;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use tracing::{Instrument, info, info_span};
 
 use super::respond::{self, ResponseBody};
@@ -15,12 +15,12 @@ use super::session::{self, SessionInfo, SessionKind};
 use super::{BoxError, Conn, Proxy, SessionGuard};
 use crate::access::Grant;
 use crate::auth::Identity;
-use crate::logstream;
 use crate::request::RequestInfo;
+use crate::server::logstream;
 use crate::upstream::Origin;
 
 pub(super) async fn handle(
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     info: &RequestInfo,
     identity: Identity,
     proxy: Arc<Proxy>,

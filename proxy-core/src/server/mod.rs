@@ -9,10 +9,13 @@
 //! waits (up to a drain deadline) for running exec/attach/log sessions to end.
 
 mod body;
+mod builder;
+mod downstream;
 mod ephemeral;
 mod exec;
 pub mod limits;
 mod logs;
+pub(crate) mod logstream;
 mod portforward;
 mod readredact;
 mod respond;
@@ -20,11 +23,16 @@ mod reviewproto;
 mod route;
 mod rulesreview;
 mod selfreview;
+mod service;
 pub(crate) mod session;
 mod upgrade;
 
+pub use builder::Builder;
+pub use service::{IntoRequestBody, ProxyService, ResponseFuture};
+pub use session::SessionFilters;
+
 pub use limits::ListenerLimits;
-pub use respond::{BoxError, ResponseBody};
+pub use respond::{BodyError, BoxError, RequestBody, ResponseBody};
 pub use session::{SessionInfo, SessionKind};
 
 use std::future::Future;
@@ -33,18 +41,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use session::FilterList;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
 use tokio_rustls::TlsAcceptor;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::access::Access;
-use crate::auth::{Authenticator, Identity, TokenReviewer, TokenStore, identity_from_cert};
+use crate::auth::{Authenticator, Identity};
 use crate::config::Config;
+use crate::error::Error;
 use crate::policy::PolicyError;
-use crate::policy::store::{POLL_INTERVAL, PolicyStore, Reloaded};
+use crate::policy::store::{PolicyStore, Reloaded};
 use crate::record::Recorder;
 use crate::upstream::Upstream;
 
@@ -53,8 +62,8 @@ pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for running sessions.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// What every request handler shares.
-#[derive(Debug)]
+/// The proxy: what every request handler shares. Made by [`Proxy::builder`]; served by a
+/// [`Server`] or, mounted in an embedder's own server, as a [`ProxyService`].
 pub struct Proxy {
     auth: Authenticator,
     upstream: Upstream,
@@ -64,49 +73,42 @@ pub struct Proxy {
     redactor: Option<redact::Redactor>,
     mcp: crate::config::McpConfig,
     prometheus: Option<crate::prometheus::Gateway>,
+    filters: FilterList,
 }
 
-/// Everything a [`Proxy`] is made of.
+/// Everything a [`Proxy`] is made of ([`Builder`] puts them together).
 #[derive(Debug)]
-pub struct ProxyParts {
+struct ProxyParts {
     /// Who callers are.
-    pub auth: Authenticator,
+    auth: Authenticator,
     /// Where requests go.
-    pub upstream: Upstream,
+    upstream: Upstream,
     /// What callers may do.
-    pub access: Access,
+    access: Access,
     /// Records every session, when set.
-    pub recorder: Option<Recorder>,
+    recorder: Option<Recorder>,
     /// Masks secrets in session output, when set (policy rules may opt their sessions out).
-    pub redactor: Option<redact::Redactor>,
+    redactor: Option<redact::Redactor>,
 }
 
 impl Proxy {
-    /// A proxy assembled from `parts`.
-    pub fn from_parts(parts: ProxyParts) -> Arc<Proxy> {
-        Arc::new(Proxy::assemble(
-            parts,
-            crate::config::McpConfig::default(),
-            None,
-        ))
+    /// A builder: from a [`Config`] or from parts. Its [`Builder::build`] runs recording
+    /// crash recovery and the file watchers unless told not to.
+    pub fn builder() -> Builder {
+        Builder::default()
     }
 
-    /// A proxy assembled from `parts` that also serves the Prometheus gateway.
-    pub fn with_prometheus(
-        parts: ProxyParts,
-        prometheus: Option<crate::prometheus::Gateway>,
-    ) -> Arc<Proxy> {
-        Arc::new(Proxy::assemble(
-            parts,
-            crate::config::McpConfig::default(),
-            prometheus,
-        ))
+    /// Builds the proxy a configuration describes: shorthand for
+    /// `Proxy::builder().config(cfg.clone()).build()`.
+    pub async fn from_config(cfg: &Config) -> Result<Arc<Proxy>, Error> {
+        Proxy::builder().config(cfg.clone()).build().await
     }
 
     fn assemble(
         parts: ProxyParts,
         mcp: crate::config::McpConfig,
         prometheus: Option<crate::prometheus::Gateway>,
+        filters: FilterList,
     ) -> Proxy {
         Proxy {
             auth: parts.auth,
@@ -117,6 +119,7 @@ impl Proxy {
             redactor: parts.redactor,
             mcp,
             prometheus,
+            filters,
         }
     }
 
@@ -180,75 +183,6 @@ impl Proxy {
         self.recorder.as_deref()
     }
 
-    /// Builds the proxy a configuration describes.
-    pub async fn from_config(cfg: &Config) -> Result<Arc<Proxy>, String> {
-        let upstream = Upstream::from_config(&cfg.upstream)
-            .await
-            .map_err(|e| e.to_string())?;
-        let tokens = match &cfg.auth.token_file {
-            Some(path) => {
-                let store = TokenStore::from_file(&crate::config::expand_home(path))
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
-                let store = Arc::new(store);
-                store.watch(POLL_INTERVAL);
-                Some(store)
-            }
-            None => None,
-        };
-        let review = cfg.auth.token_review.then(|| {
-            TokenReviewer::new(upstream.client().clone()).with_audiences(cfg.auth.audiences.clone())
-        });
-        let store = match &cfg.policy {
-            Some(path) => {
-                let store = Arc::new(
-                    PolicyStore::from_file(&crate::config::expand_home(path))
-                        .map_err(|e| format!("policy {}:\n{e}", path.display()))?,
-                );
-                store.watch(POLL_INTERVAL);
-                store
-            }
-            None => Arc::new(PolicyStore::fixed(crate::policy::Policy::builtin())),
-        };
-        let audit = match &cfg.audit.path {
-            Some(path) => crate::policy::audit::AuditSink::file(&crate::config::expand_home(path))
-                .map_err(|e| format!("audit log {}: {e}", path.display()))?,
-            None => crate::policy::audit::AuditSink::stdout(),
-        };
-        let recorder = match &cfg.recording {
-            Some(rc) => {
-                let recorder = Recorder::from_config(rc)?;
-                // Seal what a crash or a failed store left behind before taking new sessions.
-                let recovered = recorder.recover().await?;
-                if !recovered.is_empty() {
-                    info!(sessions = recovered.len(), "sealed interrupted recordings");
-                }
-                audit.tee(recorder.start_digests().await?);
-                Some(recorder)
-            }
-            None => None,
-        };
-        let redactor = cfg.redaction.build()?;
-        let prometheus = cfg
-            .prometheus
-            .as_ref()
-            .map(crate::prometheus::Backend::from_config)
-            .transpose()?
-            .map(crate::prometheus::Gateway::new);
-        let parts = ProxyParts {
-            auth: Authenticator::with_store(tokens, review)
-                .with_address_limit(crate::auth::AddressLimit::from_config(&cfg.auth)),
-            upstream,
-            access: Access::new(store, audit).with_argv_redactor(redactor.clone()),
-            recorder,
-            redactor,
-        };
-        Ok(Arc::new(Proxy::assemble(
-            parts,
-            cfg.mcp.clone(),
-            prometheus,
-        )))
-    }
-
     /// Sessions (exec, attach, logs) running now.
     pub fn active_sessions(&self) -> usize {
         self.sessions.count.load(Ordering::Relaxed)
@@ -288,6 +222,18 @@ struct Conn {
     limits: ListenerLimits,
 }
 
+impl std::fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Proxy")
+            .field("upstream", &self.upstream)
+            .field("recording", &self.recorder.is_some())
+            .field("redaction", &self.redactor.is_some())
+            .field("session_filters", &self.filters.len())
+            .field("sessions", &self.active_sessions())
+            .finish_non_exhaustive()
+    }
+}
+
 /// A bound server.
 pub struct Server {
     listener: TcpListener,
@@ -307,20 +253,32 @@ impl std::fmt::Debug for Server {
 }
 
 impl Server {
-    /// Binds `addr`; with `tls`, serves HTTPS.
+    /// Binds `addr`; with `tls`, serves HTTPS. An address that cannot be bound is an
+    /// [`Error::is_io`] naming it.
     pub async fn bind(
         addr: SocketAddr,
         tls: Option<rustls::ServerConfig>,
         proxy: Arc<Proxy>,
-    ) -> std::io::Result<Server> {
-        let listener = TcpListener::bind(addr).await?;
-        Ok(Server {
+    ) -> Result<Server, Error> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| Error::io(format!("binding {addr}"), e))?;
+        Ok(Server::new(listener, tls, proxy))
+    }
+
+    /// Serves `proxy` on a listener the caller bound; with `tls`, serves HTTPS.
+    pub fn new(
+        listener: TcpListener,
+        tls: Option<rustls::ServerConfig>,
+        proxy: Arc<Proxy>,
+    ) -> Server {
+        Server {
             listener,
             tls: tls.map(|c| TlsAcceptor::from(Arc::new(c))),
             proxy,
             limits: ListenerLimits::default(),
             connections: Arc::default(),
-        })
+        }
     }
 
     /// Serves under `limits` instead of the defaults.
@@ -358,15 +316,11 @@ impl Server {
             let _ = tcp.set_nodelay(true);
             let span = info_span!("conn", %remote);
             let (proxy, tls, stop) = (self.proxy.clone(), self.tls.clone(), stop_rx.clone());
-            let conn = Conn {
-                remote,
-                cert: None,
-                limits: self.limits,
-            };
+            let limits = self.limits;
             tokio::spawn(
                 async move {
                     let _slot = slot;
-                    serve_conn(tcp, conn, tls, proxy, stop).await
+                    serve_conn(tcp, remote, limits, tls, proxy, stop).await
                 }
                 .instrument(span),
             );
@@ -399,13 +353,15 @@ impl Server {
 
 async fn serve_conn(
     tcp: TcpStream,
-    mut conn: Conn,
+    remote: SocketAddr,
+    limits: ListenerLimits,
     tls: Option<TlsAcceptor>,
     proxy: Arc<Proxy>,
     stop: watch::Receiver<bool>,
 ) {
+    let service = ProxyService::new(proxy, remote, limits);
     match tls {
-        None => serve_http(TokioIo::new(tcp), conn, proxy, stop).await,
+        None => serve_http(TokioIo::new(tcp), service, limits, stop).await,
         Some(acceptor) => {
             let stream =
                 match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
@@ -413,28 +369,32 @@ async fn serve_conn(
                     Ok(Err(e)) => return debug!(error = %e, "tls handshake failed"),
                     Err(_) => return debug!("tls handshake timed out"),
                 };
-            conn.cert = stream
+            let service = match stream
                 .get_ref()
                 .1
                 .peer_certificates()
-                .and_then(|certs| certs.first())
-                .and_then(|leaf| identity_from_cert(leaf));
-            serve_http(TokioIo::new(stream), conn, proxy, stop).await
+                .and_then(|c| c.first())
+            {
+                Some(leaf) => service.with_client_certificate(leaf),
+                None => service,
+            };
+            serve_http(TokioIo::new(stream), service, limits, stop).await
         }
     }
 }
 
-async fn serve_http<I>(io: I, conn: Conn, proxy: Arc<Proxy>, mut stop: watch::Receiver<bool>)
-where
+async fn serve_http<I>(
+    io: I,
+    service: ProxyService,
+    limits: ListenerLimits,
+    mut stop: watch::Receiver<bool>,
+) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let activity = Arc::new(limits::Activity::default());
-    let builder = limits::builder(&conn.limits);
-    let idle = conn.limits.idle_timeout;
-    let watched = activity.clone();
-    let service =
-        service_fn(move |req| route::handle(req, proxy.clone(), conn.clone(), watched.start()));
-    let conn = builder.serve_connection_with_upgrades(io, service);
+    let activity = service.activity().clone();
+    let builder = limits::builder(&limits);
+    let handler = hyper::service::service_fn(move |req| service.handle(service::boxed(req)));
+    let conn = builder.serve_connection_with_upgrades(io, handler);
     let mut conn = std::pin::pin!(conn);
     tokio::select! {
         res = conn.as_mut() => {
@@ -443,7 +403,7 @@ where
             }
             return;
         }
-        _ = activity.idle_for(idle) => return debug!("idle connection closed"),
+        _ = activity.idle_for(limits.idle_timeout) => return debug!("idle connection closed"),
         _ = stop.wait_for(|s| *s) => conn.as_mut().graceful_shutdown(),
     }
     if let Err(e) = conn.await {

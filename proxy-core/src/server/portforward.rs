@@ -14,8 +14,8 @@
 
 use std::sync::Arc;
 
+use crate::server::RequestBody;
 use http::{Request, Response};
-use hyper::body::Incoming;
 use tracing::{Instrument, debug, info, info_span};
 
 use super::respond::{self, ResponseBody};
@@ -31,7 +31,7 @@ use crate::status::Status;
 use crate::upstream::Origin;
 
 pub(super) async fn handle(
-    mut req: Request<Incoming>,
+    mut req: Request<RequestBody>,
     info: &RequestInfo,
     identity: Identity,
     proxy: Arc<Proxy>,

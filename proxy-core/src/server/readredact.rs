@@ -10,13 +10,13 @@
 //! the caller and the path (never the secret).
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 
+use crate::server::RequestBody;
 use bytes::Bytes;
 use futures_util::stream;
 use http::{HeaderMap, HeaderValue, Request, Response, header};
 use http_body_util::{BodyExt, StreamBody};
-use hyper::body::{Frame, Incoming};
+use hyper::body::Frame;
 use redact::Redactor;
 use tracing::info;
 
@@ -74,9 +74,9 @@ fn media_type(value: &str) -> String {
 
 /// Forwards a read as `identity`, asking for JSON, and redacts the answer as it streams.
 pub(super) async fn forward(
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     identity: &Identity,
-    proxy: &Arc<Proxy>,
+    proxy: &Proxy,
     conn: &Conn,
     redactor: Redactor,
     permit: Option<StreamPermit>,

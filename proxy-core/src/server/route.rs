@@ -16,9 +16,9 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
+use crate::server::RequestBody;
 use http::{Request, Response};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use tracing::{debug, info, warn};
 
 use super::limits::InFlight;
@@ -27,7 +27,7 @@ use super::{Conn, Proxy, body, ephemeral, exec, logs, portforward, readredact, s
 use crate::access::{Grant, Verdict, retry_after_secs};
 use crate::auth::{AuthError, Identity};
 use crate::policy::limiter::{Limited, StreamPermit};
-use crate::request::{RequestInfo, StreamRequest};
+use crate::request::{Dispatch, RequestInfo, StreamRequest};
 use crate::upstream::Origin;
 
 /// An allowed request, ready to dispatch.
@@ -56,7 +56,7 @@ enum Admitted {
 }
 
 pub(super) async fn handle(
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     proxy: Arc<Proxy>,
     conn: Conn,
     in_flight: InFlight,
@@ -68,7 +68,7 @@ pub(super) async fn handle(
             info,
             review,
         }) => selfreview::handle(review, req, &info, &identity, &proxy, &conn).await,
-        Ok(Admitted::Prometheus(identity)) => prometheus(req, &identity, &proxy, &conn).await,
+        Ok(Admitted::Prometheus(identity)) => prometheus(req, identity, proxy, conn.remote).await,
         #[cfg(feature = "mcp")]
         Ok(Admitted::Mcp(identity)) => {
             crate::mcp::http::serve(req, proxy, identity, conn.remote).await
@@ -85,7 +85,7 @@ pub(super) async fn handle(
 
 /// Authenticates, classifies and decides; an early answer when the request goes no further.
 async fn admit(
-    req: &Request<Incoming>,
+    req: &Request<RequestBody>,
     proxy: &Proxy,
     conn: &Conn,
 ) -> Result<Admitted, Response<ResponseBody>> {
@@ -142,10 +142,7 @@ async fn admit(
             review,
         });
     }
-    let streaming = info
-        .resource()
-        .is_some_and(|r| r.is_core("pods", Some("exec")) || r.is_core("pods", Some("attach")));
-    let stream = match streaming {
+    let stream = match info.dispatch().is_stream() {
         true => Some(StreamRequest::parse(&info, query).map_err(|w| refuse(w.to_string()))?),
         false => None,
     };
@@ -194,7 +191,7 @@ fn too_many(limited: &Limited) -> Response<ResponseBody> {
 }
 
 async fn dispatch(
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     allowed: Allowed,
     proxy: Arc<Proxy>,
     conn: Conn,
@@ -205,16 +202,14 @@ async fn dispatch(
         stream,
         grant,
     } = allowed;
-    match (stream, info.resource()) {
+    match (stream, info.dispatch()) {
         (Some(stream), _) => exec::handle(req, stream, identity, proxy, conn, grant).await,
-        (None, Some(r)) if r.is_core("pods", Some("log")) => {
-            logs::handle(req, &info, identity, proxy, conn, grant).await
-        }
+        (None, Dispatch::Log) => logs::handle(req, &info, identity, proxy, conn, grant).await,
         // Every method: nothing about port-forward is ever relayed unrecorded.
-        (None, Some(r)) if r.is_core("pods", Some("portforward")) => {
+        (None, Dispatch::PortForward) => {
             portforward::handle(req, &info, identity, proxy, conn, grant).await
         }
-        (None, Some(r)) if r.is_core("pods", Some("ephemeralcontainers")) => {
+        (None, Dispatch::EphemeralContainers) => {
             ephemeral::handle(req, &identity, &proxy, &conn, &grant).await
         }
         _ => match readredact::redactor(&proxy, &info, &grant) {
@@ -229,7 +224,7 @@ async fn dispatch(
 /// Forwards an ordinary request and streams the response back; a watch holds its stream
 /// `permit` until the response body is done.
 async fn forward(
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     identity: &Identity,
     proxy: &Proxy,
     conn: &Conn,
@@ -256,10 +251,10 @@ async fn forward(
 
 /// The Prometheus gateway (`/prometheus/…`): its own checks, audit and recording.
 async fn prometheus(
-    req: Request<Incoming>,
-    identity: &Identity,
-    proxy: &Proxy,
-    conn: &Conn,
+    req: Request<RequestBody>,
+    identity: Identity,
+    proxy: Arc<Proxy>,
+    remote: std::net::SocketAddr,
 ) -> Response<ResponseBody> {
     let ctx = crate::prometheus::http::Context {
         gateway: proxy.prometheus.as_ref(),
@@ -267,9 +262,9 @@ async fn prometheus(
         recorder: proxy.recorder(),
         redactor: proxy.redactor(),
         audit: proxy.access.audit(),
-        remote: conn.remote,
+        remote,
     };
-    crate::prometheus::http::serve(req, identity, ctx)
+    crate::prometheus::http::serve(req, &identity, ctx)
         .await
         .map(respond::full)
 }

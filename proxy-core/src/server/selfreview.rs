@@ -8,12 +8,10 @@
 //! - `SelfSubjectRulesReview` (`can-i --list`): what the policy allows, intersected with the
 //!   rules the API server lists for the caller ([`super::rulesreview`]).
 
-use std::sync::Arc;
-
+use crate::server::RequestBody;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -60,10 +58,10 @@ impl Review {
 /// Answers a self review.
 pub(super) async fn handle(
     review: Review,
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     info: &RequestInfo,
     identity: &Identity,
-    proxy: &Arc<Proxy>,
+    proxy: &Proxy,
     conn: &Conn,
 ) -> Response<ResponseBody> {
     let version = info.resource().map_or("v1", |r| r.version.as_str());
@@ -95,7 +93,7 @@ pub(super) async fn handle(
 /// makes the upstream request JSON both ways.
 async fn read_review(
     parts: &mut http::request::Parts,
-    body: Incoming,
+    body: RequestBody,
     review: Review,
 ) -> Result<Value, String> {
     let body = Limited::new(body, MAX_REVIEW_BODY)

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::auth::Identity;
 use crate::channel::StreamOptions;
-use crate::pipeline::{Direction, Pipeline};
+use crate::pipeline::{Direction, Filter, Pipeline};
 use crate::record::{RecordFilter, SessionMeta};
 use crate::redaction::RedactFilter;
 
@@ -71,6 +71,58 @@ pub struct SessionInfo {
     pub audit_id: String,
 }
 
+/// An embedder's session filters: asked for a fresh set when each session starts.
+///
+/// Added with [`Builder::session_filters`](super::Builder::session_filters). The filters
+/// run after redaction and the policy limits (so they see what the client sees, secrets
+/// already masked) and before the recording filter (so what they pass on is what is
+/// recorded), in the order they were added, toward the server and toward the client.
+///
+/// # The fail-closed contract
+///
+/// A filter stands in the session's data path, so what it does is what the client and the
+/// server get (see [`Filter`](crate::pipeline::Filter)):
+///
+/// - Whatever it does not push to `out` is gone; it must never drop bytes it means to pass.
+/// - Returning [`EndSession`](crate::pipeline::EndSession) ends the session: the client
+///   gets that `Status` on its error channel (kubectl exits non-zero), the recording is
+///   sealed with it. That is how a filter refuses what it cannot vouch for: it ends the
+///   session rather than let unchecked bytes through.
+/// - A filter that panics loses the session: the client gets a `Failure`, never a silent
+///   success.
+/// - [`Filter::ready`] futures must resolve in bounded time.
+///
+/// Port-forward connections get these filters too (raw TCP bytes, unredacted).
+///
+/// A closure returning the filters works:
+///
+/// ```
+/// use proxy_core::pipeline::{Direction, Filter};
+/// use proxy_core::server::{SessionInfo, SessionFilters};
+///
+/// fn none(_: &SessionInfo) -> Vec<(Direction, Box<dyn Filter>)> {
+///     Vec::new()
+/// }
+/// fn takes(_: impl SessionFilters) {}
+/// takes(none);
+/// ```
+pub trait SessionFilters: Send + Sync {
+    /// The filters for the session `info` describes, each with its direction.
+    fn filters(&self, info: &SessionInfo) -> Vec<(Direction, Box<dyn Filter>)>;
+}
+
+impl<F> SessionFilters for F
+where
+    F: Fn(&SessionInfo) -> Vec<(Direction, Box<dyn Filter>)> + Send + Sync,
+{
+    fn filters(&self, info: &SessionInfo) -> Vec<(Direction, Box<dyn Filter>)> {
+        self(info)
+    }
+}
+
+/// The embedders' filter sources, in the order added.
+pub(super) type FilterList = Vec<Arc<dyn SessionFilters>>;
+
 /// Builds the pipeline for a session.
 pub(super) fn pipeline(proxy: &Proxy, info: &SessionInfo) -> Pipeline {
     recorded_pipeline(proxy, info).0
@@ -108,6 +160,12 @@ pub(crate) fn recorded_pipeline(proxy: &Proxy, info: &SessionInfo) -> (Pipeline,
         );
     }
     crate::policy::filters::install(&mut pipeline, &info.limits.session);
+    // The embedder's filters: after what masks and limits, before what records.
+    for source in &proxy.filters {
+        for (dir, filter) in source.filters(info) {
+            pipeline.filter(dir, filter);
+        }
+    }
     if let Some(handle) = recording {
         pipeline.filter(
             Direction::ToServer,

@@ -4,8 +4,8 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use crate::server::RequestBody;
 use http::{HeaderMap, Request, Response, StatusCode};
-use hyper::body::Incoming;
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use tracing::{Instrument, Span, debug};
@@ -19,7 +19,7 @@ use crate::policy::limiter::StreamPermit;
 /// until it ends. If the client's upgrade fails, `session` is dropped unrun, and with it
 /// whatever upstream stream it owns (which cancels that stream).
 pub(super) fn upgrade<F, Fut>(
-    req: &mut Request<Incoming>,
+    req: &mut Request<RequestBody>,
     proxy: &Arc<Proxy>,
     permit: Option<StreamPermit>,
     headers: HeaderMap,

@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
+use kubewitness_sim::testbed::Testbed;
 use proxy_core::record::seal::load_public_key;
 use proxy_core::record::{Problem, RecordStore, verify_session};
-use proxy_core::testbed::Testbed;
 use tokio::io::AsyncReadExt;
 
 use crate::support::*;

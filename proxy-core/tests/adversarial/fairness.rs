@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use proxy_core::sim::SimConfig;
-use proxy_core::testbed::{Testbed, TestbedOptions};
+use kubewitness_sim::SimConfig;
+use kubewitness_sim::testbed::{Testbed, TestbedOptions};
 use tokio::io::AsyncWriteExt;
 
 use crate::raw::{get, message, tls_from};

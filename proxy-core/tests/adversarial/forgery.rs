@@ -2,8 +2,8 @@
 //! addresses and audit ids, pods outside its scope through another API group, and which
 //! pods and namespaces exist behind a selector.
 
-use proxy_core::sim::{SimConfig, SimPod};
-use proxy_core::testbed::TestbedOptions;
+use kubewitness_sim::testbed::TestbedOptions;
+use kubewitness_sim::{SimConfig, SimPod};
 
 use crate::raw::{get, message};
 use crate::support::*;

@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
+use kubewitness_sim::testbed::TestbedOptions;
 use proxy_core::config::ListenerConfig;
-use proxy_core::testbed::TestbedOptions;
 use tokio::io::AsyncWriteExt;
 
 use crate::raw::{ATTACKER, held_from, send, tcp_from, tls_from};
@@ -15,7 +15,7 @@ use crate::support::*;
 const PER_ADDRESS: usize = 16;
 const IDLE: u64 = 2;
 
-async fn limited_testbed() -> proxy_core::testbed::Testbed {
+async fn limited_testbed() -> kubewitness_sim::testbed::Testbed {
     testbed_with(TestbedOptions {
         listener: ListenerConfig {
             header_read_timeout_seconds: Some(IDLE),

@@ -3,10 +3,10 @@
 //! the connection keeps working for well-formed pairs, and kubewitness keeps serving others.
 
 use bytes::Bytes;
+use kubewitness_sim::testbed::{Testbed, TestbedOptions};
+use kubewitness_sim::{SimConfig, echo_server};
 use proxy_core::portforward::MAX_PAIRS;
-use proxy_core::sim::{SimConfig, echo_server};
 use proxy_core::spdy::frame::{Data, Frame, RstStatus, RstStream, SynStream};
-use proxy_core::testbed::{Testbed, TestbedOptions};
 
 use crate::support::*;
 

@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use kubewitness_sim::testbed::{Testbed, TestbedOptions};
 use proxy_core::spdy::frame::{Data, Frame, GoAwayStatus, RstStatus};
-use proxy_core::testbed::{Testbed, TestbedOptions};
 
 use crate::support::*;
 

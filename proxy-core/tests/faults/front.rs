@@ -3,20 +3,19 @@
 //! recording: its store and spool are chosen by the test, so storage can be made to fail.
 //!
 //! [`Front::restart`] stops it the way a crash-and-restart would look to the recorder: a new
-//! `Recorder` over the same spool runs `recover`, as `Proxy::from_config` does at start.
+//! `Recorder` over the same spool runs `recover`, as `Builder::build` does at start.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use proxy_core::access::Access;
+use kubewitness_sim::testbed::{Testbed, client_kubeconfig};
 use proxy_core::auth::{Authenticator, TokenFile};
 use proxy_core::policy::Policy;
 use proxy_core::policy::audit::AuditSink;
 use proxy_core::policy::store::PolicyStore;
 use proxy_core::record::{RecordStore, Recorder, RecordingConfig, SealSigner};
-use proxy_core::server::{Proxy, ProxyParts, Server};
-use proxy_core::testbed::{Testbed, client_kubeconfig};
 use proxy_core::upstream::Upstream;
+use proxy_core::{Proxy, Server};
 use tokio::sync::watch;
 
 /// A running second proxy. Dropping it stops serving.
@@ -67,13 +66,20 @@ impl Front {
             .expect("audit log opens");
         let redactor = cfg.redaction.build().expect("redaction builds");
         let recorder = Recorder::new(recording.clone(), store, Some(signer(bed)));
-        let proxy = Proxy::from_parts(ProxyParts {
-            auth: Authenticator::new(Some(tokens), None),
-            upstream,
-            access: Access::new(Arc::new(policy), audit).with_argv_redactor(redactor.clone()),
-            recorder: Some(recorder),
-            redactor,
-        });
+        // Recovery is this test's to drive ([`Front::restart`]), so the builder skips it.
+        let mut builder = Proxy::builder();
+        builder
+            .authenticator(Authenticator::new(Some(tokens), None))
+            .upstream(upstream)
+            .policy(Arc::new(policy))
+            .audit(audit)
+            .recorder(recorder)
+            .recovery(false)
+            .watch_files(false);
+        if let Some(redactor) = redactor {
+            builder.redactor(redactor);
+        }
+        let proxy = builder.build().await.expect("the proxy builds");
         let tls = proxy_core::tls::server_config(cfg.tls.as_ref().expect("TLS")).expect("TLS");
         let server = Server::bind("127.0.0.1:0".parse().unwrap(), Some(tls), proxy)
             .await

@@ -4,10 +4,7 @@
 //! prints (never a silent exit 0), and leave a recording that verifies — sealed, or sealed
 //! as `interrupted` after the restart that recovers it — holding what the client saw.
 
-// The kubectl helpers are shared with the `kubectl` test binary; not every one is used here.
-#[allow(dead_code)]
-#[path = "../kubectl/support.rs"]
-mod support;
+use kubewitness_test_support::kubectl as support;
 
 mod front;
 mod spool;

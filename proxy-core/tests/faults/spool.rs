@@ -50,9 +50,10 @@ impl Drop for Tmpfs {
     }
 }
 
-/// Mounts a tmpfs under `dir`; when that is not permitted, runs `test` again inside a new
-/// user and mount namespace (where it is) and returns `None`: the re-run is the test.
-fn tmpfs_or_rerun(dir: &Path, test: &str) -> Option<Tmpfs> {
+/// Mounts a tmpfs under `dir`; when that is not permitted, runs the calling test again
+/// inside a new user and mount namespace (where it is) and returns `None`: the re-run is
+/// the test, and it must have run exactly that one test.
+fn tmpfs_or_rerun(dir: &Path) -> Option<Tmpfs> {
     let err = match Tmpfs::mount(&dir.join("tiny-spool")) {
         Ok(t) => return Some(t),
         Err(e) => e,
@@ -62,23 +63,37 @@ fn tmpfs_or_rerun(dir: &Path, test: &str) -> Option<Tmpfs> {
         "cannot mount a tmpfs even inside a user namespace: {err}"
     );
     eprintln!("mounting a tmpfs is not permitted ({err}); re-running in a user namespace");
+    // libtest names each test's thread after the test.
+    let current = std::thread::current();
+    let test = current
+        .name()
+        .expect("a test thread is named after its test");
     let exe = std::env::current_exe().expect("the test binary");
-    let status = Command::new("unshare")
+    let out = Command::new("unshare")
         .args(["--user", "--map-root-user", "--mount"])
         .arg(exe)
         .args([test, "--exact", "--nocapture", "--test-threads=1"])
         .env(IN_NAMESPACE, "1")
-        .status()
+        .output()
         .expect("unshare runs (util-linux)");
-    assert!(status.success(), "the re-run in a user namespace failed");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    print!("{stdout}");
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "the re-run in a user namespace failed"
+    );
+    assert!(
+        stdout.contains("test result: ok. 1 passed"),
+        "the re-run did not run {test}"
+    );
     None
 }
 
 #[tokio::test]
 async fn a_full_spool_disk_ends_the_session_cleanly_and_the_proxy_keeps_serving() {
     let scratch = tempfile::tempdir().unwrap();
-    let test = "spool::a_full_spool_disk_ends_the_session_cleanly_and_the_proxy_keeps_serving";
-    let Some(tmpfs) = tmpfs_or_rerun(scratch.path(), test) else {
+    let Some(tmpfs) = tmpfs_or_rerun(scratch.path()) else {
         return;
     };
     let bed = testbed().await;

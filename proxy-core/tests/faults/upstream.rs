@@ -5,8 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use proxy_core::sim::{SimConfig, SimFault, SimPod};
-use proxy_core::testbed::{Testbed, TestbedOptions};
+use kubewitness_sim::testbed::{Testbed, TestbedOptions};
+use kubewitness_sim::{SimConfig, SimFault, SimPod};
 
 use crate::support::*;
 

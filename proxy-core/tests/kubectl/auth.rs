@@ -1,7 +1,8 @@
 //! Identity: every upstream request impersonates the caller; nobody gets in without valid
 //! credentials; nobody can choose whom they act as.
 
-use proxy_core::testbed::TestbedOptions;
+use base64::Engine as _;
+use kubewitness_sim::testbed::TestbedOptions;
 
 use crate::support::*;
 
@@ -143,7 +144,8 @@ async fn a_token_removed_from_the_file_stops_working_without_a_restart() {
     let tokens = bed.dir().join("tokens.csv");
     // An invalid edit is rejected and the tokens in force stay.
     std::fs::write(&tokens, format!("{},alice\n", alice.token)).unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    // Read it now, as SIGHUP does, rather than waiting for the watcher's next poll.
+    bed.proxy.reload();
     kubectl_with(&bed, &bob_config, Client::WebSocket, &get, None)
         .await
         .ok();
@@ -167,4 +169,61 @@ async fn a_token_removed_from_the_file_stops_working_without_a_restart() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     kubectl(&bed, Client::WebSocket, &get).await.ok();
+}
+
+#[tokio::test]
+async fn a_client_certificate_is_an_identity_end_to_end() {
+    let bed = testbed_with(TestbedOptions {
+        client_certs: true,
+        ..TestbedOptions::default()
+    })
+    .await;
+    // No token: the certificate alone says who the caller is (CN user, O group; `TestCa`
+    // keeps one O: rcgen replaces a repeated attribute type).
+    let cert = bed.ca.client_cert("carol", &["sre"]).unwrap();
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let kubeconfig = bed.dir().join("carol.kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\n\
+             clusters:\n- name: kw\n  cluster:\n    server: https://{addr}\n    certificate-authority-data: {ca}\n\
+             users:\n- name: carol\n  user:\n    client-certificate-data: {crt}\n    client-key-data: {key}\n\
+             contexts:\n- name: kw\n  context:\n    cluster: kw\n    user: carol\n    namespace: default\n\
+             current-context: kw\n",
+            addr = bed.addr,
+            ca = b64(bed.ca.ca_pem()),
+            crt = b64(&cert.cert_pem),
+            key = b64(&cert.key_pem),
+        ),
+    )
+    .unwrap();
+    let whoami = kubectl_with(
+        &bed,
+        &kubeconfig,
+        Client::WebSocket,
+        &["auth", "whoami"],
+        None,
+    )
+    .await;
+    whoami.ok();
+    let out = whoami.stdout_str();
+    assert!(out.contains("carol") && out.contains("sre"), "{out}");
+    let before = bed.sim.requests().len();
+    let args = ["exec", "web-0", "--", "echo", "by certificate"];
+    for client in BOTH {
+        let run = kubectl_with(&bed, &kubeconfig, client, &args, None).await;
+        run.ok();
+        assert_eq!(run.stdout_str(), "by certificate\n", "{client:?}");
+    }
+    // Upstream, kubewitness acts as carol, not as whoever its own credentials name.
+    let requests = bed.sim.requests();
+    assert!(requests.len() > before);
+    for r in &requests[before..] {
+        let user = r
+            .headers
+            .get("impersonate-user")
+            .map(|v| v.to_str().unwrap());
+        assert_eq!(user, Some("carol"), "{} {}", r.method, r.uri);
+    }
 }

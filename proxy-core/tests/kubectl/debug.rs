@@ -2,7 +2,7 @@
 //! allows; the patch adding the container is checked, the attach that follows is a recorded
 //! session, and other images or privileged profiles are denied with the reason.
 
-use proxy_core::testbed::{Testbed, TestbedOptions};
+use kubewitness_sim::testbed::{Testbed, TestbedOptions};
 
 use crate::support::*;
 

@@ -3,7 +3,7 @@
 //! Each test starts its own testbed (sim + kubewitness on loopback, fresh CA and tokens)
 //! and runs kubectl as a child process with an isolated `HOME` (no shared discovery cache).
 
-mod support;
+use kubewitness_test_support::kubectl as support;
 
 mod auth;
 mod debug;
@@ -18,4 +18,5 @@ mod readredact;
 mod recording;
 mod redaction;
 mod selfreview;
+mod tokenreview;
 mod transports;

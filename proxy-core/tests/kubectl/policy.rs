@@ -2,9 +2,7 @@
 //! that never reach upstream, port-forward, writes and secrets, log clamping, the output
 //! cap, rate limits, audit lines and hot reload.
 
-use std::time::Duration;
-
-use proxy_core::testbed::{Testbed, TestbedOptions};
+use kubewitness_sim::testbed::{Testbed, TestbedOptions};
 
 use crate::support::*;
 
@@ -252,12 +250,19 @@ async fn reload_applies_a_valid_policy_keeps_sessions_and_rejects_an_invalid_one
         Client::WebSocket,
         &["exec", "web-0", "--", "sleep", "3"],
     );
+    let before = bed.proxy.policy();
     let reload = async {
-        tokio::time::sleep(Duration::from_millis(1000)).await;
+        eventually("the session to reach the API server", || {
+            !exec_requests(&bed).is_empty()
+        })
+        .await;
         let narrower = POLICY.replace("      - [echo, \"**\"]\n", "");
         std::fs::write(&file, narrower).unwrap();
         // The watcher polls every second.
-        tokio::time::sleep(Duration::from_millis(2500)).await;
+        eventually("the watcher to reload the policy", || {
+            !std::sync::Arc::ptr_eq(&bed.proxy.policy(), &before)
+        })
+        .await;
     };
     let (run, ()) = tokio::join!(long, reload);
     run.ok();

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use base64::prelude::*;
-use proxy_core::testbed::TestbedOptions;
+use kubewitness_sim::testbed::TestbedOptions;
 use serde_json::Value;
 
 use crate::support::*;

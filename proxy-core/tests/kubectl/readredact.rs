@@ -2,8 +2,8 @@
 //! `last-applied-configuration`) are masked before kubectl sees them: `get -o yaml`,
 //! `-o json`, `-o wide`, watches and events. A rule with `redact: false` turns it off.
 
-use proxy_core::sim::SimConfig;
-use proxy_core::testbed::{Testbed, TestbedOptions};
+use kubewitness_sim::SimConfig;
+use kubewitness_sim::testbed::{Testbed, TestbedOptions};
 
 use crate::support::*;
 

@@ -1,8 +1,8 @@
 //! Sessions through kubewitness are recorded: the export reproduces what kubectl printed,
 //! and the record verifies against the testbed's signing key.
 
+use kubewitness_sim::testbed::Testbed;
 use proxy_core::record::export;
-use proxy_core::testbed::Testbed;
 
 use crate::support::*;
 

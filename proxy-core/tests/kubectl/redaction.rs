@@ -58,6 +58,14 @@ async fn exec_output_with_an_aws_key_and_a_pem_block_is_redacted() {
     .await;
     run.ok();
     assert!(!run.stderr.contains(&key), "the key leaked on stderr");
+    // The words did reach stderr, the key masked.
+    for word in [
+        "booting",
+        "AWS_ACCESS_KEY_ID=[REDACTED:aws-access-key-id]",
+        "ready",
+    ] {
+        assert!(run.stderr.contains(word), "{word}: {}", run.stderr);
+    }
 }
 
 #[tokio::test]

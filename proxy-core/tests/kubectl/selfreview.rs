@@ -1,7 +1,7 @@
 //! `kubectl auth whoami` and `kubectl auth can-i [--list]` through kubewitness: the caller
 //! kubewitness authenticated, and the policy's decision combined with the API server's.
 
-use proxy_core::testbed::{Testbed, TestbedOptions};
+use kubewitness_sim::testbed::{Testbed, TestbedOptions};
 
 use crate::support::*;
 

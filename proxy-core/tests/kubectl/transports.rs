@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
-use proxy_core::sim::SimConfig;
+use kubewitness_sim::SimConfig;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::support::*;
 
-fn upstream_exec_methods(bed: &proxy_core::testbed::Testbed) -> Vec<String> {
+fn upstream_exec_methods(bed: &kubewitness_sim::testbed::Testbed) -> Vec<String> {
     bed.sim
         .requests()
         .iter()
@@ -60,7 +60,7 @@ async fn spdy_client_against_a_websocket_only_upstream() {
 /// 40×120 and presses Enter every 200 ms until `done_when` shows (the resize travels on its
 /// own stream, so a keypress may overtake it), then sends ^D. Returns what kubectl printed.
 async fn kubectl_in_pty(
-    bed: &proxy_core::testbed::Testbed,
+    bed: &kubewitness_sim::testbed::Testbed,
     client: Client,
     args: &[&str],
     resize_after: &str,

@@ -2,7 +2,7 @@
 //! `prometheus`, started by the tests on loopback with backfilled data): scoped answers,
 //! every limit refusing with its name, Prometheus's error shape, audit and recording.
 
-mod support;
+use kubewitness_test_support::prometheus as support;
 
 mod answers;
 mod records;

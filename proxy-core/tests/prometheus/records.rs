@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
+use kubewitness_sim::testbed::Testbed;
 use proxy_core::channel::Channel;
 use proxy_core::record::seal::load_public_key;
 use proxy_core::record::{Event, Problem, RecordStore, chunk, verify_session};
-use proxy_core::testbed::Testbed;
 
 use crate::support::*;
 

@@ -19,9 +19,7 @@
 //! Runs for about [`DEFAULT_SECS`] seconds; `KUBEWITNESS_SOAK_SECS` sets another budget.
 //! Per-wave figures are printed (`cargo test --test soak -- --nocapture`).
 
-#[allow(dead_code)]
-#[path = "../kubectl/support.rs"]
-mod support;
+use kubewitness_test_support::kubectl as support;
 
 mod clients;
 
@@ -31,8 +29,8 @@ use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube_client::api::Api;
 use kube_client::config::{KubeConfigOptions, Kubeconfig};
-use proxy_core::sim::SimConfig;
-use proxy_core::testbed::{Testbed, TestbedOptions};
+use kubewitness_sim::SimConfig;
+use kubewitness_sim::testbed::{Testbed, TestbedOptions};
 
 use support::{BOTH, kubectl, testbed_with};
 

@@ -310,8 +310,13 @@ async fn chunks_spooled_before_a_crash_are_uploaded_and_sealed_interrupted() {
 }
 
 /// Runs a session whose server writes `lines` lines while the client reads everything;
-/// returns how it ended and how many stdout bytes the client got.
-async fn session_against(rec: &Recorder, lines: usize) -> (crate::pipeline::SessionEnd, usize) {
+/// returns how it ended, how many stdout bytes the client got, and what `probe` said when
+/// the client got its last stdout byte.
+async fn session_against(
+    rec: &Recorder,
+    lines: usize,
+    probe: impl Fn() -> i64 + Send + 'static,
+) -> (crate::pipeline::SessionEnd, usize, i64) {
     let mut pipeline = Pipeline::new();
     let h = rec.start(meta(), pipeline.end_handle());
     pipeline.filter(
@@ -323,15 +328,16 @@ async fn session_against(rec: &Recorder, lines: usize) -> (crate::pipeline::Sess
     let (server, s) = Peer::fake();
     let session = tokio::spawn(pipeline.run(client, server));
     let reader = tokio::spawn(async move {
-        let mut got = 0;
+        let (mut got, mut probed) = (0, probe());
         while let Some(m) = c.from_pipeline.recv().await {
             if let Msg::Data(f) = m
                 && f.channel == Channel::Stdout
             {
                 got += f.bytes.len();
+                probed = probe();
             }
         }
-        got
+        (got, probed)
     });
     let line = Bytes::from_static(b"0123456789 output that keeps coming\n");
     for _ in 0..lines {
@@ -347,20 +353,51 @@ async fn session_against(rec: &Recorder, lines: usize) -> (crate::pipeline::Sess
         .await;
     drop(s);
     let end = session.await.unwrap();
-    (end, reader.await.unwrap())
+    let (got, probed) = reader.await.unwrap();
+    (end, got, probed)
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_client_faster_than_the_store_is_slowed_down_not_cut_off() {
-    // A window of four small chunks against a stream of ~180 KiB: the client must wait for
-    // the store many times over, and the session still completes, fully recorded.
+    // A window of four small chunks against a stream of ~180 KiB through a store that takes
+    // 20 ms a write: the client must wait for the store many times over, and the session
+    // still completes, fully recorded.
     let mem = Arc::new(InMemory::new());
     let mut cfg = config("memory://", None);
     cfg.window_bytes = Some(4096);
-    let rec = Recorder::new(cfg, arc_store(flaky(&mem, i64::MAX, false)), Some(signer()));
-    let (end, got) = session_against(&rec, 5000).await;
+    let slow = Arc::new(Flaky {
+        delay: std::time::Duration::from_millis(20),
+        ..flaky(&mem, i64::MAX, false)
+    });
+    let stored = {
+        let slow = slow.clone();
+        move || i64::MAX - slow.puts.load(Ordering::SeqCst)
+    };
+    let store = RecordStore::from_object_store(slow.clone(), "test://");
+    let rec = Recorder::new(cfg, store, Some(signer()));
+    let (end, got, stored_at_last_byte) = session_against(&rec, 5000, stored.clone()).await;
     assert_eq!(end.reason, EndReason::Completed, "{:?}", end.status);
     assert_eq!(got, 5000 * 36);
+    let written = arc_store(flaky(&mem, i64::MAX, false));
+    let mut listed = written.sessions().await.unwrap();
+    for _ in 0..500 {
+        if !listed.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        listed = written.sessions().await.unwrap();
+    }
+    let id = listed.pop().expect("the session is stored");
+    super::sealed(&written, &id).await;
+    // Paced by the store: when the client got its last byte, all but about a window of
+    // chunks (plus the seal's objects) were already stored.
+    let total = stored();
+    eprintln!("{total} writes, {stored_at_last_byte} done when the client got its last byte");
+    assert!(total > 100, "{total} writes");
+    assert!(
+        total - stored_at_last_byte <= 12,
+        "the client got its last byte after {stored_at_last_byte} of {total} writes"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -370,7 +407,7 @@ async fn a_store_that_stays_stuck_ends_the_session_within_one_window() {
     cfg.window_bytes = Some(4096);
     // Two chunks go through, then every write hangs.
     let rec = Recorder::new(cfg, arc_store(flaky(&mem, 2, true)), Some(signer()));
-    let (end, got) = session_against(&rec, 100_000).await;
+    let (end, got, _) = session_against(&rec, 100_000, || 0).await;
     assert_eq!(end.reason, EndReason::Ended);
     assert_eq!(end.status.reason, "RecordingFailed", "{:?}", end.status);
     // The client saw no more than what was stored plus one window.

@@ -19,9 +19,9 @@ use super::process::{self, ProcessSpec};
 use super::respond::{self, Body, bad_request};
 use super::router::unauthorized;
 use super::server::{State, same_secret};
-use crate::channel::{Protocol, StreamOptions, url_pairs};
-use crate::peer::Peer;
-use crate::websocket::{self, WsProtocol};
+use proxy_core::channel::{Protocol, StreamOptions, url_pairs};
+use proxy_core::peer::Peer;
+use proxy_core::websocket::{self, WsProtocol};
 
 /// The WebSocket sub-protocols the simulated server accepts, in its preference order (the
 /// client's order decides).
@@ -56,7 +56,7 @@ enum Upgrade {
 fn upgrade_kind(headers: &HeaderMap) -> Upgrade {
     if websocket::handshake::is_upgrade(headers) {
         Upgrade::WebSocket(websocket::handshake::accept(headers, &WS_PROTOCOLS))
-    } else if crate::spdy::handshake::is_upgrade(headers) {
+    } else if proxy_core::spdy::handshake::is_upgrade(headers) {
         Upgrade::Spdy
     } else {
         Upgrade::None
@@ -152,7 +152,7 @@ pub(crate) async fn serve(
             Some(SimFault::Hang) => fault::hung(),
             _ => process::spawn(&spec),
         };
-        let end = crate::pipeline::splice(client, server).await;
+        let end = proxy_core::pipeline::splice(client, server).await;
         tracing::info!(reason = ?end.reason, success = end.status.is_success(), "sim: session ended");
     });
     state.own(task.abort_handle());
@@ -172,22 +172,25 @@ fn spdy_upgrade(
     headers: &HeaderMap,
     opts: StreamOptions,
 ) -> Result<(Response<Body>, Start), Box<Response<Body>>> {
-    let protocol = crate::spdy::handshake::negotiate(headers, &SPDY_PROTOCOLS).map_err(|e| {
-        let mut resp = respond::status(
-            e.status(),
-            reason(e.status()),
-            format!("unable to upgrade connection: {e}"),
-        );
-        if e.is_no_common() {
-            resp.headers_mut()
-                .extend(crate::spdy::handshake::rejection_headers(&SPDY_PROTOCOLS));
-        }
-        Box::new(resp)
-    })?;
-    let resp = switching(crate::spdy::handshake::response_headers(protocol));
+    let protocol =
+        proxy_core::spdy::handshake::negotiate(headers, &SPDY_PROTOCOLS).map_err(|e| {
+            let mut resp = respond::status(
+                e.status(),
+                reason(e.status()),
+                format!("unable to upgrade connection: {e}"),
+            );
+            if e.is_no_common() {
+                resp.headers_mut()
+                    .extend(proxy_core::spdy::handshake::rejection_headers(
+                        &SPDY_PROTOCOLS,
+                    ));
+            }
+            Box::new(resp)
+        })?;
+    let resp = switching(proxy_core::spdy::handshake::response_headers(protocol));
     Ok((
         resp,
-        Box::new(move |io| crate::spdy::serve(io, opts, protocol)),
+        Box::new(move |io| proxy_core::spdy::serve(io, opts, protocol)),
     ))
 }
 

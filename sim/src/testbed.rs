@@ -11,11 +11,11 @@ use std::sync::Arc;
 use base64::Engine;
 use tokio::sync::watch;
 
-use crate::config::{AuditConfig, AuthConfig, Config, TlsConfig, UpstreamConfig};
-use crate::record::{RecordingConfig, SealSigner};
-use crate::server::{Proxy, Server};
-use crate::sim::{SimConfig, SimServer};
-use crate::tls::TestCa;
+use crate::ca::TestCa;
+use crate::{SimConfig, SimServer};
+use proxy_core::config::{AuditConfig, AuthConfig, Config, TlsConfig, UpstreamConfig};
+use proxy_core::record::{RecordingConfig, SealSigner};
+use proxy_core::server::{Proxy, Server};
 
 /// A caller known to the testbed's token file.
 #[derive(Clone, Debug)]
@@ -47,9 +47,9 @@ pub struct TestbedOptions {
     /// the built-in policy. Audit lines go to `audit.jsonl` there.
     pub policy: Option<String>,
     /// Listener limits (defaults when empty).
-    pub listener: crate::config::ListenerConfig,
+    pub listener: proxy_core::config::ListenerConfig,
     /// The metrics gateway's Prometheus backend, when the test runs one.
-    pub prometheus: Option<crate::prometheus::PrometheusConfig>,
+    pub prometheus: Option<proxy_core::prometheus::PrometheusConfig>,
 }
 
 impl Default for TestbedOptions {
@@ -164,7 +164,7 @@ impl Testbed {
                 path: Some(dir.join("audit.jsonl")),
             },
             recording: Some(recording_config(&dir)?),
-            redaction: crate::redaction::RedactionConfig {
+            redaction: proxy_core::redaction::RedactionConfig {
                 fingerprint_key: Some(fingerprint_key(&dir)?),
                 ..Default::default()
             },
@@ -174,10 +174,12 @@ impl Testbed {
         };
         config.validate()?;
         let proxy = Proxy::from_config(&config).await?;
-        let tls = crate::tls::server_config(config.tls.as_ref().expect("set above"))?;
+        let tls = proxy_core::tls::server_config(config.tls.as_ref().expect("set above"))?;
         let server = Server::bind(config.listen_addr(), Some(tls), proxy.clone())
             .await?
-            .with_limits(crate::server::ListenerLimits::from_config(&config.listener));
+            .with_limits(proxy_core::server::ListenerLimits::from_config(
+                &config.listener,
+            ));
         let addr = server.local_addr()?;
         let (stop, mut stopped) = watch::channel(false);
         let served = tokio::spawn(server.serve(async move {

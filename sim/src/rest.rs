@@ -144,7 +144,7 @@ fn watch(objects: &[&Value], timeout_seconds: Option<i64>) -> Response<Body> {
             Bytes::from(line)
         })
         .collect();
-    let (tx, rx) = mpsc::channel(crate::peer::QUEUE_DEPTH);
+    let (tx, rx) = mpsc::channel(proxy_core::peer::QUEUE_DEPTH);
     tokio::spawn(async move {
         for event in events {
             if tx.send(event).await.is_err() {

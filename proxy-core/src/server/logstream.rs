@@ -24,13 +24,13 @@ use crate::server::{BoxError, ResponseBody};
 use crate::status::Status;
 
 /// How long a partial line may wait for its newline.
-pub const PARTIAL_LINE_FLUSH: Duration = Duration::from_millis(100);
+pub(crate) const PARTIAL_LINE_FLUSH: Duration = Duration::from_millis(100);
 /// The most bytes of a partial line held back.
-pub const MAX_HELD: usize = MAX_FRAME_LEN;
+pub(crate) const MAX_HELD: usize = MAX_FRAME_LEN;
 
 /// Splits a byte stream into frames that end at line boundaries where possible.
 #[derive(Debug, Default)]
-pub struct LineFramer {
+pub(crate) struct LineFramer {
     held: Vec<Bytes>,
     held_len: usize,
     held_since: Option<Instant>,
@@ -38,7 +38,7 @@ pub struct LineFramer {
 
 impl LineFramer {
     /// Takes a chunk; appends what may go on now to `out`.
-    pub fn push(&mut self, chunk: Bytes, out: &mut Vec<Bytes>) {
+    pub(crate) fn push(&mut self, chunk: Bytes, out: &mut Vec<Bytes>) {
         if chunk.is_empty() {
             return;
         }
@@ -60,14 +60,14 @@ impl LineFramer {
     }
 
     /// Releases everything held.
-    pub fn flush(&mut self, out: &mut Vec<Bytes>) {
+    pub(crate) fn flush(&mut self, out: &mut Vec<Bytes>) {
         out.append(&mut self.held);
         self.held_len = 0;
         self.held_since = None;
     }
 
     /// When the held partial line is due, if any.
-    pub fn deadline(&self) -> Option<Instant> {
+    pub(crate) fn deadline(&self) -> Option<Instant> {
         self.held_since.map(|t| t + PARTIAL_LINE_FLUSH)
     }
 
@@ -79,7 +79,7 @@ impl LineFramer {
 }
 
 /// A server-role peer reading a log body.
-pub fn source<B>(body: B) -> Peer
+pub(crate) fn source<B>(body: B) -> Peer
 where
     B: Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: std::fmt::Display + Send,
@@ -151,7 +151,7 @@ async fn send_all(to: &mpsc::Sender<Msg>, out: &mut Vec<Bytes>) -> bool {
 ///
 /// A session that ends in failure (a cap, upstream lost) appends a last line naming the
 /// reason and then aborts the body, so the client sees a broken stream and not a clean end.
-pub fn sink() -> (Peer, ResponseBody) {
+pub(crate) fn sink() -> (Peer, ResponseBody) {
     let (queues, driver) = Peer::channel();
     let (body_tx, body_rx) =
         mpsc::channel::<Result<hyper::body::Frame<Bytes>, BoxError>>(crate::peer::QUEUE_DEPTH);

@@ -8,8 +8,8 @@ use tokio::io::AsyncWriteExt;
 
 use super::process::{ProcessSpec, deliver_only, environment, finish, pump_output, start_failure};
 use super::resize::ResizeDecoder;
-use crate::channel::{Channel, Frame, Msg};
-use crate::peer::{DriverQueues, Peer, PeerError, PeerQueues};
+use proxy_core::channel::{Channel, Frame, Msg};
+use proxy_core::peer::{DriverQueues, Peer, PeerError, PeerQueues};
 
 /// The terminal size before the client sends one.
 const DEFAULT_SIZE: (u16, u16) = (24, 80);

@@ -22,10 +22,10 @@ use tokio::net::TcpStream;
 use super::respond::{self, Body};
 use super::router::unauthorized;
 use super::server::State;
-use crate::channel::{Channel, Frame, Msg};
-use crate::peer::{DriverQueues, MAX_FRAME_LEN, Peer, PeerError};
-use crate::portforward::{self, Forwarded};
-use crate::status::Status;
+use proxy_core::channel::{Channel, Frame, Msg};
+use proxy_core::peer::{DriverQueues, MAX_FRAME_LEN, Peer, PeerError};
+use proxy_core::portforward::{self, Forwarded};
+use proxy_core::status::Status;
 
 /// Serves `POST .../pods/{name}/portforward`.
 pub(crate) async fn serve(
@@ -49,7 +49,7 @@ pub(crate) async fn serve(
     {
         return respond::not_found("pods", name);
     }
-    if crate::websocket::handshake::is_upgrade(req.headers()) {
+    if proxy_core::websocket::handshake::is_upgrade(req.headers()) {
         return respond::bad_request("kubewitness sim: port-forward is served over SPDY only");
     }
     if !state.cfg.spdy {
@@ -100,7 +100,7 @@ async fn forward(pod: String, fwd: Forwarded, target: Option<SocketAddr>) {
     };
     match connected {
         Ok(stream) => {
-            let end = crate::pipeline::splice(peer, tcp_peer(stream)).await;
+            let end = proxy_core::pipeline::splice(peer, tcp_peer(stream)).await;
             tracing::debug!(port, reason = ?end.reason, "sim: forwarded connection ended");
         }
         Err(why) => {

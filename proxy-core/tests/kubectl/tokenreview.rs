@@ -3,10 +3,10 @@
 
 use std::net::IpAddr;
 
-use crate::auth::{AddressLimit, AuthError, Authenticator, TokenReviewer};
-use crate::config::UpstreamConfig;
-use crate::sim::{SimConfig, SimServer};
-use crate::upstream::Upstream;
+use kubewitness_sim::{SimConfig, SimServer};
+use proxy_core::auth::{AddressLimit, AuthError, Authenticator, TokenReviewer};
+use proxy_core::config::UpstreamConfig;
+use proxy_core::upstream::Upstream;
 
 struct Bed {
     sim: SimServer,

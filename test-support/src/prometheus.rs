@@ -9,30 +9,30 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use kubewitness_sim::testbed::{Testbed, TestbedOptions};
 use proxy_core::prometheus::PrometheusConfig;
-use proxy_core::testbed::{Testbed, TestbedOptions};
 use rustls_pki_types::pem::PemObject;
 
 /// Where the Debian package puts them (`.ci/run` installs it).
-pub(crate) const PROMETHEUS: &str = "/usr/bin/prometheus";
-pub(crate) const PROMTOOL: &str = "/usr/bin/promtool";
+pub const PROMETHEUS: &str = "/usr/bin/prometheus";
+pub const PROMTOOL: &str = "/usr/bin/promtool";
 /// Series of the high-cardinality metric `hc_series` (all in namespace `shop`).
-pub(crate) const HC_SERIES: usize = 60_001;
+pub const HC_SERIES: usize = 60_001;
 /// Services per namespace: `other` must never show up in an answer.
-pub(crate) const SERVICES: &[(&str, &str)] = &[
+pub const SERVICES: &[(&str, &str)] = &[
     ("shop", "cart"),
     ("shop", "checkout"),
     ("payments-eu", "ledger"),
     ("other", "secret-svc"),
 ];
 /// A label value that looks like a credential (assembled, not a literal key).
-pub(crate) fn planted_secret() -> String {
+pub fn planted_secret() -> String {
     format!("{}X", &["AKIA", "Q3EXAMPLE7TESTKEY"].concat()[..19])
 }
 
 /// The policy the gateway tests run with: `alice` (group `sre`) may query `shop` and
 /// `payments-*`; `bot` has a tight query rate; `carol` has no metrics grant.
-pub(crate) const POLICY: &str = r#"
+pub const POLICY: &str = r#"
 apiVersion: kubewitness/v1
 kind: Policy
 rules:
@@ -60,17 +60,17 @@ rules:
 
 /// The shared backend: started once per test binary.
 #[derive(Debug)]
-pub(crate) struct Backend {
-    pub(crate) url: String,
+pub struct Backend {
+    pub url: String,
     /// Unix seconds of the newest sample.
-    pub(crate) now: i64,
+    pub now: i64,
     _dir: tempfile::TempDir,
 }
 
 static BACKEND: OnceLock<Backend> = OnceLock::new();
 
 /// The running Prometheus (started on first use).
-pub(crate) fn backend() -> &'static Backend {
+pub fn backend() -> &'static Backend {
     BACKEND.get_or_init(|| start().expect("prometheus starts with the backfilled data"))
 }
 
@@ -217,7 +217,7 @@ fn wait_ready_on_own_runtime(url: &str) -> Result<(), String> {
 }
 
 /// A reqwest client for plain http (ring as its TLS provider, never used).
-pub(crate) fn plain_client() -> reqwest::Client {
+pub fn plain_client() -> reqwest::Client {
     let tls = rustls::ClientConfig::builder_with_provider(proxy_core::tls::provider())
         .with_safe_default_protocol_versions()
         .expect("tls versions")
@@ -230,7 +230,7 @@ pub(crate) fn plain_client() -> reqwest::Client {
 }
 
 /// A testbed whose gateway talks to the shared Prometheus, with [`POLICY`].
-pub(crate) async fn testbed() -> Testbed {
+pub async fn testbed() -> Testbed {
     let backend = backend();
     Testbed::start(TestbedOptions {
         users: vec![
@@ -251,7 +251,7 @@ pub(crate) async fn testbed() -> Testbed {
 }
 
 /// A client for kubewitness's TLS listener, trusting the testbed CA.
-pub(crate) fn client(bed: &Testbed) -> reqwest::Client {
+pub fn client(bed: &Testbed) -> reqwest::Client {
     let mut roots = rustls::RootCertStore::empty();
     let pem = bed.ca.ca_pem().as_bytes();
     for cert in <rustls_pki_types::CertificateDer as PemObject>::pem_slice_iter(pem) {
@@ -270,16 +270,16 @@ pub(crate) fn client(bed: &Testbed) -> reqwest::Client {
 
 /// An answer: status and JSON.
 #[derive(Debug)]
-pub(crate) struct Answer {
-    pub(crate) status: u16,
-    pub(crate) json: serde_json::Value,
-    pub(crate) retry_after: Option<String>,
+pub struct Answer {
+    pub status: u16,
+    pub json: serde_json::Value,
+    pub retry_after: Option<String>,
 }
 
 impl Answer {
     /// The `error` of an error answer, checking Prometheus's error shape.
     #[track_caller]
-    pub(crate) fn error(&self, status: u16) -> String {
+    pub fn error(&self, status: u16) -> String {
         assert_eq!(self.status, status, "{}", self.json);
         assert_eq!(self.json["status"], "error", "{}", self.json);
         assert!(self.json["errorType"].is_string(), "{}", self.json);
@@ -288,7 +288,7 @@ impl Answer {
 
     /// `data.result` of a successful query.
     #[track_caller]
-    pub(crate) fn result(&self) -> &Vec<serde_json::Value> {
+    pub fn result(&self) -> &Vec<serde_json::Value> {
         assert_eq!(self.status, 200, "{}", self.json);
         self.json["data"]["result"].as_array().expect("a result")
     }
@@ -296,12 +296,7 @@ impl Answer {
 
 /// POSTs `form` to the gateway's `endpoint` as caller `who` (an index into the callers),
 /// the way Grafana does.
-pub(crate) async fn post(
-    bed: &Testbed,
-    who: usize,
-    endpoint: &str,
-    form: &[(&str, String)],
-) -> Answer {
+pub async fn post(bed: &Testbed, who: usize, endpoint: &str, form: &[(&str, String)]) -> Answer {
     let body: Vec<String> = form
         .iter()
         .map(|(k, v)| {
@@ -324,7 +319,7 @@ pub(crate) async fn post(
 }
 
 /// GETs the gateway's `endpoint?query` as caller `who`.
-pub(crate) async fn get(bed: &Testbed, who: usize, path_and_query: &str) -> Answer {
+pub async fn get(bed: &Testbed, who: usize, path_and_query: &str) -> Answer {
     let res = client(bed)
         .get(format!("{}/prometheus/api/v1/{path_and_query}", bed.url()))
         .bearer_auth(&bed.callers[who].token)
@@ -352,7 +347,7 @@ async fn answer(res: reqwest::Response) -> Answer {
 }
 
 /// A Grafana-style range form: `query` over the last `minutes` minutes, `step` seconds.
-pub(crate) fn range_form(query: &str, minutes: i64, step: &str) -> Vec<(&'static str, String)> {
+pub fn range_form(query: &str, minutes: i64, step: &str) -> Vec<(&'static str, String)> {
     let end = backend().now;
     vec![
         ("query", query.to_string()),
@@ -363,7 +358,7 @@ pub(crate) fn range_form(query: &str, minutes: i64, step: &str) -> Vec<(&'static
 }
 
 /// Asks Prometheus itself (no gateway) for `query` over the same range.
-pub(crate) async fn direct(query: &str, minutes: i64, step: &str) -> serde_json::Value {
+pub async fn direct(query: &str, minutes: i64, step: &str) -> serde_json::Value {
     let form = range_form(query, minutes, step);
     let body: Vec<String> = form
         .iter()

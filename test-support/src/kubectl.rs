@@ -5,34 +5,34 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
+use kubewitness_sim::SimConfig;
+use kubewitness_sim::testbed::{Testbed, TestbedOptions};
 use proxy_core::record::seal::load_public_key;
 use proxy_core::record::{Problem, RecordStore, SessionReport, export, verify_session};
-use proxy_core::sim::SimConfig;
-use proxy_core::testbed::{Testbed, TestbedOptions};
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
 /// Where kubectl is expected.
-pub(crate) const KUBECTL: &str = "/usr/bin/kubectl";
+pub const KUBECTL: &str = "/usr/bin/kubectl";
 /// The longest any single kubectl invocation may take.
-pub(crate) const KUBECTL_TIMEOUT: Duration = Duration::from_secs(120);
+pub const KUBECTL_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Which transport kubectl uses for exec/attach.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Client {
+pub enum Client {
     /// kubectl's default since 1.30.
     WebSocket,
     /// `KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false`.
     Spdy,
 }
 
-pub(crate) const BOTH: [Client; 2] = [Client::WebSocket, Client::Spdy];
+pub const BOTH: [Client; 2] = [Client::WebSocket, Client::Spdy];
 
-pub(crate) async fn testbed() -> Testbed {
+pub async fn testbed() -> Testbed {
     testbed_with(TestbedOptions::default()).await
 }
 
-pub(crate) async fn testbed_with_sim(sim: SimConfig) -> Testbed {
+pub async fn testbed_with_sim(sim: SimConfig) -> Testbed {
     testbed_with(TestbedOptions {
         sim,
         ..TestbedOptions::default()
@@ -40,7 +40,7 @@ pub(crate) async fn testbed_with_sim(sim: SimConfig) -> Testbed {
     .await
 }
 
-pub(crate) async fn testbed_with(opts: TestbedOptions) -> Testbed {
+pub async fn testbed_with(opts: TestbedOptions) -> Testbed {
     assert!(
         Path::new(KUBECTL).exists(),
         "{KUBECTL} is required for these tests (.ci/run installs it)"
@@ -50,19 +50,19 @@ pub(crate) async fn testbed_with(opts: TestbedOptions) -> Testbed {
 
 /// What a kubectl run produced.
 #[derive(Debug)]
-pub(crate) struct Run {
-    pub(crate) code: Option<i32>,
-    pub(crate) stdout: Vec<u8>,
-    pub(crate) stderr: String,
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
 }
 
 impl Run {
-    pub(crate) fn stdout_str(&self) -> String {
+    pub fn stdout_str(&self) -> String {
         String::from_utf8_lossy(&self.stdout).into_owned()
     }
 
     #[track_caller]
-    pub(crate) fn ok(&self) -> &Run {
+    pub fn ok(&self) -> &Run {
         assert_eq!(
             self.code,
             Some(0),
@@ -74,21 +74,16 @@ impl Run {
 }
 
 /// Runs kubectl against the testbed as its first caller.
-pub(crate) async fn kubectl(bed: &Testbed, client: Client, args: &[&str]) -> Run {
+pub async fn kubectl(bed: &Testbed, client: Client, args: &[&str]) -> Run {
     kubectl_with(bed, &bed.kubeconfig, client, args, None).await
 }
 
 /// Runs kubectl with `stdin` piped in.
-pub(crate) async fn kubectl_stdin(
-    bed: &Testbed,
-    client: Client,
-    args: &[&str],
-    stdin: Vec<u8>,
-) -> Run {
+pub async fn kubectl_stdin(bed: &Testbed, client: Client, args: &[&str], stdin: Vec<u8>) -> Run {
     kubectl_with(bed, &bed.kubeconfig, client, args, Some(stdin)).await
 }
 
-pub(crate) async fn kubectl_with(
+pub async fn kubectl_with(
     bed: &Testbed,
     kubeconfig: &Path,
     client: Client,
@@ -138,7 +133,7 @@ pub(crate) async fn kubectl_with(
 
 /// The environment kubectl runs with: an isolated `HOME` (no shared discovery cache), the
 /// kubeconfig, and the exec transport.
-pub(crate) fn kubectl_env(
+pub fn kubectl_env(
     bed: &Testbed,
     kubeconfig: &Path,
     client: Client,
@@ -157,7 +152,7 @@ pub(crate) fn kubectl_env(
 }
 
 /// Deterministic pseudo-random bytes (xorshift), so failures are reproducible.
-pub(crate) fn noise(len: usize, seed: u64) -> Vec<u8> {
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
     let mut x = seed | 1;
     let mut out = Vec::with_capacity(len + 8);
     while out.len() < len {
@@ -172,7 +167,7 @@ pub(crate) fn noise(len: usize, seed: u64) -> Vec<u8> {
 
 /// Asserts two byte strings are equal without printing megabytes.
 #[track_caller]
-pub(crate) fn assert_same_bytes(got: &[u8], want: &[u8]) {
+pub fn assert_same_bytes(got: &[u8], want: &[u8]) {
     if got != want {
         let first = got.iter().zip(want).position(|(a, b)| a != b);
         panic!(
@@ -185,19 +180,19 @@ pub(crate) fn assert_same_bytes(got: &[u8], want: &[u8]) {
 }
 
 /// The store the testbed records to.
-pub(crate) fn record_store(bed: &Testbed) -> RecordStore {
+pub fn record_store(bed: &Testbed) -> RecordStore {
     let rc = bed.config.recording.as_ref().expect("the testbed records");
     RecordStore::open(&rc.store, &[], None).expect("the store opens")
 }
 
 /// The public key the testbed's seals are signed with.
-pub(crate) fn seal_key(bed: &Testbed) -> proxy_core::record::VerifyingKey {
+pub fn seal_key(bed: &Testbed) -> proxy_core::record::VerifyingKey {
     load_public_key(&bed.dir().join("recording.pub")).expect("public key")
 }
 
 /// Waits (up to 10 s) for the one session of `store` that is not in `before` to be sealed,
 /// and verifies it against `pin`.
-pub(crate) async fn new_sealed_session(
+pub async fn new_sealed_session(
     store: &RecordStore,
     pin: &proxy_core::record::VerifyingKey,
     before: &[String],
@@ -215,7 +210,7 @@ pub(crate) async fn new_sealed_session(
 }
 
 /// Waits for session `id` to be sealed, and verifies it against `pin`.
-pub(crate) async fn sealed_session(
+pub async fn sealed_session(
     store: &RecordStore,
     pin: &proxy_core::record::VerifyingKey,
     id: &str,
@@ -231,7 +226,7 @@ pub(crate) async fn sealed_session(
 }
 
 /// A recorded session's stdout and stderr, as `kubewitness export --format text` writes them.
-pub(crate) async fn exported_text(store: &RecordStore, id: &str) -> (Vec<u8>, Vec<u8>) {
+pub async fn exported_text(store: &RecordStore, id: &str) -> (Vec<u8>, Vec<u8>) {
     let (mut out, mut err) = (Vec::new(), Vec::new());
     export::text(store, id, &mut out, &mut err)
         .await
@@ -241,11 +236,11 @@ pub(crate) async fn exported_text(store: &RecordStore, id: &str) -> (Vec<u8>, Ve
 
 /// The interpreter the Python client tests run, found on `PATH` (CI installs their
 /// packages with `python3 -m pip`).
-pub(crate) const PYTHON: &str = "python3";
+pub const PYTHON: &str = "python3";
 
 /// Whether `import MODULE` works. Without it a test is skipped, except in CI (`.ci/run`
 /// installs every module the tests import).
-pub(crate) async fn python_has(module: &str) -> bool {
+pub async fn python_has(module: &str) -> bool {
     let import = Command::new(PYTHON)
         .args(["-c", &format!("import {module}")])
         .stdout(Stdio::null())
@@ -265,7 +260,7 @@ pub(crate) async fn python_has(module: &str) -> bool {
 
 /// Runs `python3 SCRIPT ARGS` (proxy variables removed: the testbed is on loopback) within
 /// `timeout` and parses the JSON it prints.
-pub(crate) async fn python_json(
+pub async fn python_json(
     script: &Path,
     args: &[&std::ffi::OsStr],
     timeout: Duration,
@@ -291,4 +286,18 @@ pub(crate) async fn python_json(
             String::from_utf8_lossy(&out.stdout)
         )
     })
+}
+
+/// Polls `done` every 50 ms until it holds: how the tests observe an asynchronous change
+/// (a reload, a session reaching the API server) instead of sleeping for a fixed time.
+/// Panics naming `what` after 15 s.
+pub async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

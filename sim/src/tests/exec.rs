@@ -10,9 +10,9 @@ use tokio::net::TcpStream;
 
 use super::super::{SimConfig, SimServer};
 use super::{bearer, collect, send};
-use crate::channel::{Channel, Frame, Msg, Protocol, StreamOptions};
-use crate::peer::Peer;
-use crate::websocket::{self, WsProtocol};
+use proxy_core::channel::{Channel, Frame, Msg, Protocol, StreamOptions};
+use proxy_core::peer::Peer;
+use proxy_core::websocket::{self, WsProtocol};
 
 #[derive(Clone, Copy, Debug)]
 enum Transport {
@@ -85,7 +85,7 @@ async fn open(
     let io = TokioIo::new(hyper::upgrade::on(resp).await.unwrap());
     Ok(match transport {
         Transport::WebSocket(p) => websocket::connect(io, p, opts),
-        Transport::Spdy => crate::spdy::connect(io, opts, negotiated.expect("negotiated"))
+        Transport::Spdy => proxy_core::spdy::connect(io, opts, negotiated.expect("negotiated"))
             .await
             .expect("spdy streams"),
     })

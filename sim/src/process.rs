@@ -20,9 +20,9 @@ use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::channel::{Channel, Frame, Msg, StreamOptions};
-use crate::peer::{DriverQueues, MAX_FRAME_LEN, Peer, PeerError};
-use crate::status::Status;
+use proxy_core::channel::{Channel, Frame, Msg, StreamOptions};
+use proxy_core::peer::{DriverQueues, MAX_FRAME_LEN, Peer, PeerError};
+use proxy_core::status::Status;
 
 /// `PATH` of exec'd processes.
 pub const SIM_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";

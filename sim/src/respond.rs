@@ -12,7 +12,7 @@ use hyper::body::Frame;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::status::Status;
+use proxy_core::status::Status;
 
 /// The body type of every response of the simulated server.
 pub(crate) type Body = UnsyncBoxBody<Bytes, io::Error>;
@@ -81,7 +81,7 @@ pub(crate) fn not_found(resource: &str, name: &str) -> Response<Body> {
 
 /// The first value of `key` in a raw query string, percent-decoded.
 pub(crate) fn param(query: &str, key: &str) -> Option<String> {
-    crate::channel::url_pairs(query)
+    proxy_core::channel::url_pairs(query)
         .find(|(k, _)| k == key)
         .map(|(_, v)| v)
 }

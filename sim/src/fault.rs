@@ -16,8 +16,8 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 
-use crate::channel::Msg;
-use crate::peer::{DriverQueues, Peer, PeerError};
+use proxy_core::channel::Msg;
+use proxy_core::peer::{DriverQueues, Peer, PeerError};
 
 /// A fault injected into every exec/attach session of one pod.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -14,9 +14,9 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpStream;
 
 use super::{SimConfig, SimServer};
-use crate::channel::{Channel, Frame, Msg};
-use crate::peer::Peer;
-use crate::status::Status;
+use proxy_core::channel::{Channel, Frame, Msg};
+use proxy_core::peer::Peer;
+use proxy_core::status::Status;
 use std::time::Duration;
 
 /// A response, fully read.
@@ -106,7 +106,7 @@ pub(super) async fn collect(peer: &mut Peer) -> (Vec<u8>, Vec<u8>, Status) {
             Channel::Stderr => err.extend_from_slice(&bytes),
             Channel::Error => {
                 status = Some(Status::from_error_stream(
-                    crate::channel::Protocol::V4,
+                    proxy_core::channel::Protocol::V4,
                     &bytes,
                 ))
             }

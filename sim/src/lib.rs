@@ -1,4 +1,7 @@
-//! A simulated Kubernetes API server for `kubewitness demo` and the tests.
+//! kubewitness-sim: a simulated Kubernetes API server for `kubewitness demo`, the tests and
+//! the benches, with [`testbed`] (the simulator behind a running proxy) and [`TestCa`].
+//! It is never part of a production build: `proxy-bin` depends on it only under its `demo`
+//! feature.
 //!
 //! [`SimServer::start`] serves, on `127.0.0.1:0` (HTTP/1.1 and HTTP/2, optionally TLS with a
 //! CA generated at start), enough of the API for kubectl, client-go and kube-rs:
@@ -21,6 +24,10 @@
 //! Every request is recorded before authentication ([`SimServer::requests`]); requests
 //! without [`SimConfig::token`] get `401`.
 
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod ca;
 mod clock;
 mod config;
 mod discovery;
@@ -39,12 +46,14 @@ mod selector;
 mod server;
 mod store;
 mod table;
+pub mod testbed;
 mod tls;
 mod tty;
 
 #[cfg(test)]
 mod tests;
 
+pub use ca::{IssuedCert, TestCa};
 pub use config::{SimConfig, SimContainer, SimNamespace, SimPod, SimTermination};
 pub use fault::{Severable, SimFault};
 pub use portforward::echo_server;

@@ -5,9 +5,9 @@ use bytes::Bytes;
 
 use super::super::process::{ProcessSpec, spawn};
 use super::collect;
-use crate::channel::{Channel, Frame, Msg, StreamOptions};
-use crate::peer::{MAX_FRAME_LEN, Peer};
-use crate::status::Status;
+use proxy_core::channel::{Channel, Frame, Msg, StreamOptions};
+use proxy_core::peer::{MAX_FRAME_LEN, Peer};
+use proxy_core::status::Status;
 
 fn argv(args: &[&str]) -> Vec<String> {
     args.iter().map(|a| (*a).to_owned()).collect()
@@ -104,7 +104,7 @@ async fn dropping_outgoing_cancels_the_process() {
         panic!("{msg:?}")
     };
     assert_eq!(
-        Status::from_error_stream(crate::channel::Protocol::V4, &bytes).exit_code_value(),
+        Status::from_error_stream(proxy_core::channel::Protocol::V4, &bytes).exit_code_value(),
         Some(128 + 9)
     );
     assert!(incoming.recv().await.is_none());

@@ -16,11 +16,12 @@ use crate::websocket::WsProtocol;
 use crate::{spdy, websocket};
 
 /// SPDY protocol versions served to clients, preferred… in the client's order.
-pub const SPDY_SERVED: &[Protocol] = &[Protocol::V4, Protocol::V3, Protocol::V2, Protocol::V1];
+pub(crate) const SPDY_SERVED: &[Protocol] =
+    &[Protocol::V4, Protocol::V3, Protocol::V2, Protocol::V1];
 
 /// The negotiated client-facing transport.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Transport {
+pub(crate) enum Transport {
     /// A WebSocket channel protocol.
     WebSocket(WsProtocol),
     /// SPDY/3.1 with a remotecommand version.
@@ -29,23 +30,15 @@ pub enum Transport {
 
 impl Transport {
     /// `websocket` or `spdy`.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Transport::WebSocket(_) => "websocket",
             Transport::Spdy(_) => "spdy",
         }
     }
 
-    /// The remotecommand version.
-    pub fn protocol(self) -> Protocol {
-        match self {
-            Transport::WebSocket(p) => p.version(),
-            Transport::Spdy(p) => p,
-        }
-    }
-
     /// Starts the server-role driver on the upgraded connection.
-    pub fn serve<T>(self, io: T, options: StreamOptions) -> Peer
+    pub(crate) fn serve<T>(self, io: T, options: StreamOptions) -> Peer
     where
         T: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     {
@@ -58,27 +51,27 @@ impl Transport {
 
 /// An accepted upgrade.
 #[derive(Debug)]
-pub struct Accepted {
+pub(crate) struct Accepted {
     /// What was negotiated.
-    pub transport: Transport,
+    pub(crate) transport: Transport,
     /// Headers for the 101 response.
-    pub headers: HeaderMap,
+    pub(crate) headers: HeaderMap,
 }
 
 /// A refused upgrade: answer with this status, message and extra headers.
 #[derive(Debug)]
-pub struct Refused {
+pub(crate) struct Refused {
     /// The HTTP status.
-    pub status: StatusCode,
+    pub(crate) status: StatusCode,
     /// Shown to the client in a `Status` body.
-    pub message: String,
+    pub(crate) message: String,
     /// Extra headers (`X-Accepted-Stream-Protocol-Versions`).
-    pub headers: HeaderMap,
+    pub(crate) headers: HeaderMap,
 }
 
 /// Negotiates the client-facing transport from the request headers; `allow_websocket` and
 /// `allow_spdy` select which transports are served.
-pub fn accept(
+pub(crate) fn accept(
     headers: &HeaderMap,
     allow_websocket: bool,
     allow_spdy: bool,

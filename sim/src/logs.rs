@@ -178,7 +178,7 @@ pub(crate) fn serve(state: &Arc<State>, pod: &SimPod, query: &str) -> Response<B
     if !opts.follow {
         return respond::with_type(StatusCode::OK, "text/plain", respond::full(head));
     }
-    let (tx, rx) = mpsc::channel(crate::peer::QUEUE_DEPTH);
+    let (tx, rx) = mpsc::channel(proxy_core::peer::QUEUE_DEPTH);
     let lines = c.follow_lines.clone();
     let interval = state.cfg.follow_interval;
     let task = tokio::spawn(async move {
