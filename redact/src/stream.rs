@@ -283,12 +283,14 @@ impl StreamRedactor {
                         if s < e {
                             self.regions.insert(s, e, f.rule);
                         }
-                        // Triggers inside a found secret are not examined (the
-                        // assignment detector's values may still hold a vendor
-                        // token, whose more specific rule then wins the tie).
-                        if !d.is_assignment(pattern) {
-                            from = from.max(f.end);
-                        }
+                    }
+                    // Triggers inside the found secret are not examined (the
+                    // assignment detector's values may still hold a vendor token,
+                    // whose more specific rule then wins the tie). The `more` spans
+                    // are not skipped: text between them (a Secret's metadata, other
+                    // lines) may hold secrets of its own.
+                    if let Some(f) = verdict.found.filter(|_| !d.is_assignment(pattern)) {
+                        from = from.max(f.end);
                     }
                     self.scan_pos = hay_base + from as u64;
                 }

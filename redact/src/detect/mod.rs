@@ -42,7 +42,8 @@ pub(crate) struct Found {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct Verdict {
     pub(crate) found: Option<Found>,
-    /// Further spans of the same hit (the values of a Secret's data map).
+    /// Further spans of the same hit (the values of a Secret's data maps). Unlike `found`,
+    /// the scan does not resume after them: triggers between them are still examined.
     pub(crate) more: Vec<Found>,
     /// End of a value the assignment detector parsed: later assignment
     /// triggers before it are inside that value and are not examined.
@@ -388,9 +389,11 @@ impl Detectors {
                 more = encoded::data_map(hay, at, end)?;
                 more.pop()
             }
+            // The data maps may lie far after the trigger, past other lines: the scan must
+            // not resume after them (each map's own `data:` trigger skips its block).
             SecretKind => {
                 more = encoded::after_kind(hay, at, end)?;
-                more.pop()
+                None
             }
             Base64Pem => encoded::base64_pem(hay, at)?,
             DockerAuth => encoded::docker_auth(hay, end)?,

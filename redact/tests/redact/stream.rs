@@ -387,3 +387,26 @@ fn a_pause_decides_a_secret_whose_value_has_ended() {
     assert!(shown.starts_with("db password=[REDACTED:"), "{shown}");
     assert!(!shown.contains(&value));
 }
+
+#[test]
+fn secret_between_two_secret_manifests_is_masked_in_every_split() {
+    // A `kind: Secret` trigger reads ahead to the next manifest's data map; the scan must
+    // not resume after those values, or the session token between is never examined.
+    let r = redactor();
+    let mut g = Gen::new(31);
+    let b64 = |g: &mut Gen, n| g.pick(B64URL, n).replace(['-', '_'], "+");
+    let token = format!("{}{}", ["IQoJb3Jp", "Z2luX2Vj"].concat(), b64(&mut g, 300));
+    let first = crate::corpus::k8s::secret_lines(&b64(&mut g, 24)).swap_remove(0);
+    let second = crate::corpus::k8s::secret_lines(&b64(&mut g, 24)).swap_remove(0);
+    let text = format!("{first}   \nvalue={token}\n   \n{second}");
+    let input = text.as_bytes();
+    let whole = r.redact_all(input);
+    assert!(
+        !contains(&whole.0, &token),
+        "{}",
+        String::from_utf8_lossy(&whole.0)
+    );
+    for cut in 0..=input.len() {
+        assert_eq!(chunked(&r, input, &[cut]), whole, "split at {cut}");
+    }
+}
