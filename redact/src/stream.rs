@@ -271,7 +271,10 @@ impl StreamRedactor {
             match d.verify(Hay { bytes: hay, eof }, pattern, m.start, m.end) {
                 Ok(verdict) => {
                     self.deferred = None;
-                    from = m.end;
+                    from = match verdict.rescan {
+                        true => m.start + 1,
+                        false => m.end,
+                    };
                     if let Some(v) = verdict.assign_skip {
                         self.assign_skip = hay_base + v as u64;
                     }

@@ -28,18 +28,23 @@ pub(super) const EVIDENCE_MAX: usize = 4 * 1024;
 /// Forward window of the data-map detectors.
 pub(super) const WINDOW: usize = BLOCK_MAX + EVIDENCE_MAX + 64;
 
-/// Data-map keys (YAML and JSON, JSON inside a JSON string).
-pub(super) const DATA_TRIGGERS: &[&str] = &[
-    "data:",
-    "stringData:",
-    "\"data\":",
-    "\"stringData\":",
-    "\\\"data\\\":",
-    "\\\"stringData\\\":",
+/// Data-map keys (YAML and JSON, JSON inside a JSON string): trigger anchors and the
+/// prefixes before them (`stri` starts every `string`; `gDat` is rare).
+pub(super) const DATA_TRIGGERS: &[(&str, &[&str])] = &[
+    ("data:", &[]),
+    ("\"data\":", &[]),
+    ("\\\"data\\\":", &[]),
+    ("gData:", &["strin"]),
+    ("gData\":", &["\"strin"]),
+    ("gData\\\":", &["\\\"strin"]),
 ];
 /// `kind: Secret` before its data map, without the `t`: a trigger must not contain another
-/// (`Secret` is an assignment keyword).
-pub(super) const KIND_TRIGGERS: &[&str] = &["kind: Secre", "\"kind\":\"Secre", "\"kind\": \"Secre"];
+/// (`Secret` is an assignment keyword). The JSON forms are anchored on `"Secre` after
+/// `"kind":` (`"kin` starts every object).
+pub(super) const KIND_TRIGGERS: &[(&str, &[&str])] = &[
+    ("kind: Secre", &[]),
+    ("\"Secre", &["\"kind\":", "\"kind\": "]),
+];
 
 const SECRET_TYPES: &[&[u8]] = &[
     b"Opaque",

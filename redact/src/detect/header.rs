@@ -15,17 +15,17 @@ pub(super) const VALUE_MAX: usize = 4096;
 /// Longest `sig=` value read (a URL-encoded 44-character base64 HMAC is at most 56).
 const SIG_MAX: usize = 128;
 
-/// Trigger literals of `Authorization` headers (HTTP/1 and HTTP/2 spellings, JSON keys).
-pub(super) const AUTH_TRIGGERS: &[&str] = &[
-    "Authorization:",
-    "authorization:",
-    "AUTHORIZATION:",
-    "\"Authorization\":",
-    "\"authorization\":",
+/// Trigger anchors of `Authorization` headers (HTTP/1 and HTTP/2 spellings, JSON keys) and
+/// the prefixes before them: `auth` alone is everywhere in Kubernetes output
+/// (`authorization.k8s.io`), `rization:` is not.
+pub(super) const AUTH_TRIGGERS: &[(&str, &[&str])] = &[
+    ("rization:", &["Autho", "autho"]),
+    ("RIZATION:", &["AUTHO"]),
+    ("rization\":", &["\"Autho", "\"autho"]),
 ];
-/// Trigger literals of `curl -u`/`--user`.
+/// Trigger literals of `curl --user`; `-u ` is a short trigger.
 /// No leading space: a prompt ending in a space must not be held as a trigger's start.
-pub(super) const CURL_TRIGGERS: &[&str] = &["-u ", "--user ", "--user="];
+pub(super) const CURL_TRIGGERS: &[&str] = &["--user ", "--user="];
 
 fn found(start: usize, end: usize, rule: Builtin) -> Option<Found> {
     Some(Found {

@@ -14,6 +14,7 @@ mod header;
 mod keyed;
 mod placeholder;
 mod prefixes;
+mod rare;
 mod sparse;
 mod structured;
 mod token;
@@ -48,6 +49,9 @@ pub(crate) struct Verdict {
     /// End of a value the assignment detector parsed: later assignment
     /// triggers before it are inside that value and are not examined.
     pub(crate) assign_skip: Option<usize>,
+    /// The hit was no trigger (its anchor lacks the prefix it stands for): the scan resumes
+    /// one byte after its start, so a trigger overlapping the anchor is still found.
+    pub(crate) rescan: bool,
 }
 
 /// What a trigger literal asks to verify.
@@ -147,29 +151,6 @@ fn builtin_triggers() -> Vec<(Vec<u8>, Detector)> {
     t
 }
 
-/// Triggers that are rare in ordinary text: searched by the packed sets of `sparse.rs`.
-fn sparse_triggers() -> Vec<(Vec<u8>, Detector)> {
-    use Detector::*;
-    let mut t: Vec<(Vec<u8>, Detector)> = vendor::TRIGGERS
-        .iter()
-        .map(|(l, rule)| (l.as_bytes().to_vec(), Vendor(*rule)))
-        .collect();
-    let mut add =
-        |lits: &[&str], d: Detector| t.extend(lits.iter().map(|l| (l.as_bytes().to_vec(), d)));
-    add(&["glagent-", "glffct-"], Gitlab);
-    add(
-        &["hooks.slack.com/workflows/", "hooks.slack.com/triggers/"],
-        SlackWebhook,
-    );
-    add(header::AUTH_TRIGGERS, Authorization);
-    add(header::CURL_TRIGGERS, Curl);
-    add(encoded::DATA_TRIGGERS, DataMap);
-    add(encoded::KIND_TRIGGERS, SecretKind);
-    add(&["LS0tLS1CRUdJTi"], Base64Pem);
-    add(&["\"auth\""], DockerAuth);
-    t
-}
-
 /// `kw` as written, lower, Title and UPPER case, without duplicates.
 fn case_forms(kw: &str) -> Vec<String> {
     let lower = kw.to_ascii_lowercase();
@@ -215,6 +196,8 @@ pub(crate) struct Detectors {
     /// automaton without prefilter for dense hits (the prefilter restarts at every hit).
     triggers: Triggers,
     by_pattern: Vec<(Detector, usize)>,
+    /// Per pattern, the prefixes one of which must precede its anchor (`rare.rs`).
+    back: Vec<&'static [&'static str]>,
     user: Vec<UserRule>,
     allow: Vec<Regex>,
     longest_trigger: usize,
@@ -230,9 +213,9 @@ impl Detectors {
         user: Vec<UserRule>,
         allow: Vec<Regex>,
     ) -> Result<Self, aho_corasick::BuildError> {
-        let (mut triggers, sparse) = match builtin {
-            true => (builtin_triggers(), sparse_triggers()),
-            false => (Vec::new(), Vec::new()),
+        let (mut triggers, (short, long)) = match builtin {
+            true => (builtin_triggers(), rare::rare_triggers()),
+            false => (Vec::new(), (Vec::new(), Vec::new())),
         };
         for (i, rule) in user.iter().enumerate() {
             let i = u16::try_from(i).unwrap_or(u16::MAX);
@@ -245,9 +228,16 @@ impl Detectors {
             }
         }
         let main: Vec<&[u8]> = triggers.iter().map(|(p, _)| p.as_slice()).collect();
-        let rare: Vec<&[u8]> = sparse.iter().map(|(p, _)| p.as_slice()).collect();
-        let searchers = Triggers::new(&main, &rare)?;
-        triggers.extend(sparse);
+        let sets: Vec<Vec<&[u8]>> = [&short, &long]
+            .iter()
+            .map(|set| set.iter().map(|(p, _, _)| p.as_slice()).collect())
+            .collect();
+        let searchers = Triggers::new(&main, &sets)?;
+        let mut back = vec![&[][..]; triggers.len()];
+        for (p, b, d) in short.into_iter().chain(long) {
+            triggers.push((p, d));
+            back.push(b);
+        }
         let by_pattern: Vec<(Detector, usize)> = triggers
             .iter()
             .map(|(p, d)| (*d, window(*d, p.len(), &user)))
@@ -258,6 +248,7 @@ impl Detectors {
         Ok(Self {
             triggers: searchers,
             by_pattern,
+            back,
             back_context: (assign::BACK).max(user_back + 1),
             back_mask: user_back,
             user,
@@ -353,6 +344,13 @@ impl Detectors {
         end: usize,
     ) -> Result<Verdict, NeedMore> {
         use Detector::*;
+        let anchor = at;
+        let Some(at) = rare::logical_start(hay, at, self.back[pattern]) else {
+            return Ok(Verdict {
+                rescan: true,
+                ..Verdict::default()
+            });
+        };
         let len = end - at;
         let mut assign_skip = None;
         let mut more = Vec::new();
@@ -406,12 +404,18 @@ impl Detectors {
                 && !self.allow.iter().any(|a| a.is_match(secret))
                 && !(builtin && placeholder::is_documentation_example(secret))
         };
-        let found = found.filter(keep);
+        // Bytes before the anchor may already be released: spans start at it.
+        let clip = |f: Found| Found {
+            start: f.start.max(anchor),
+            ..f
+        };
+        let found = found.filter(keep).map(clip);
         more.retain(keep);
         Ok(Verdict {
             found,
-            more,
+            more: more.into_iter().map(clip).collect(),
             assign_skip,
+            rescan: false,
         })
     }
 
@@ -425,16 +429,19 @@ impl Detectors {
 mod tests {
     use super::*;
 
-    #[test]
-    fn sparse_triggers_fit_their_packed_sets() {
-        // One packed set: each further set is one more pass over clean text.
-        let n = sparse_triggers().len();
-        assert!(n <= sparse::SET_MAX, "{n} sparse triggers");
-        let mut all: Vec<Vec<u8>> = builtin_triggers()
+    fn all_triggers() -> Vec<Vec<u8>> {
+        let (short, long) = rare::rare_triggers();
+        let rare = short.into_iter().chain(long).map(|(p, _, _)| p);
+        builtin_triggers()
             .into_iter()
-            .chain(sparse_triggers())
             .map(|(p, _)| p)
-            .collect();
+            .chain(rare)
+            .collect()
+    }
+
+    #[test]
+    fn no_trigger_is_listed_twice() {
+        let mut all = all_triggers();
         let total = all.len();
         all.sort();
         all.dedup();
@@ -446,11 +453,7 @@ mod tests {
         // An idle flush decides a complete trigger inside an incomplete longer one and
         // resumes after it, so the longer one's hit would be lost (`AGE-SECRET-KEY-1`
         // holds `SECRET`).
-        let all: Vec<Vec<u8>> = builtin_triggers()
-            .into_iter()
-            .chain(sparse_triggers())
-            .map(|(p, _)| p)
-            .collect();
+        let all = all_triggers();
         for a in &all {
             for b in &all {
                 let inside = (1..a.len()).any(|i| a[i..].starts_with(b));

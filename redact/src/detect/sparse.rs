@@ -3,8 +3,9 @@
 //! Aho-Corasick's Teddy prefilter only applies up to 64 literals; past that, clean text
 //! scans about four times slower. The built-in triggers are therefore split: the frequent
 //! ones (and user keywords) in one automaton with its prefilter, the rare vendor and
-//! context triggers in packed (Teddy) searchers of at most [`SET_MAX`] literals each — one
-//! with today's 64 rare literals, since each set is one more pass over clean text.
+//! context anchors (`rare.rs`) in packed (Teddy) searchers of at most [`SET_MAX`] literals
+//! each: the three-byte anchors in one, the longer ones in another, which then fingerprints
+//! four bytes per literal instead of three.
 //! [`Triggers::find`] merges them into exactly what one leftmost-longest automaton over all
 //! literals finds: the earliest start, then the longest literal, then the lowest pattern id.
 //! A third representation, one automaton over every literal without prefilter, is used while
@@ -61,19 +62,23 @@ pub(crate) struct FindCache {
 }
 
 impl Triggers {
-    /// `main` literals get ids `0..main.len()`, then each sparse literal in order.
-    pub(crate) fn new(main: &[&[u8]], sparse: &[&[u8]]) -> Result<Self, aho_corasick::BuildError> {
+    /// `main` literals get ids `0..main.len()`, then each sparse set's literals in order.
+    pub(crate) fn new(
+        main: &[&[u8]],
+        sparse: &[Vec<&[u8]>],
+    ) -> Result<Self, aho_corasick::BuildError> {
         let mut sets = Vec::new();
         let main_ac = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
             .build(main)?;
         sets.push((Searcher::Ac(main_ac), 0));
-        for (k, chunk) in sparse.chunks(SET_MAX).enumerate() {
-            let first = main.len() + k * SET_MAX;
+        let mut first = main.len();
+        for set in sparse.iter().filter(|s| !s.is_empty()) {
+            assert!(set.len() <= SET_MAX, "a sparse trigger set over {SET_MAX}");
             let packed = Config::new()
                 .match_kind(packed::MatchKind::LeftmostLongest)
                 .builder()
-                .extend(chunk)
+                .extend(set)
                 .build();
             let searcher = match packed {
                 Some(p) => Searcher::Packed(p),
@@ -81,16 +86,17 @@ impl Triggers {
                 None => Searcher::Ac(
                     AhoCorasick::builder()
                         .match_kind(MatchKind::LeftmostLongest)
-                        .build(chunk)?,
+                        .build(set)?,
                 ),
             };
             sets.push((searcher, first));
+            first += set.len();
         }
         assert!(sets.len() <= MAX_SETS, "too many sparse trigger sets");
         let dense = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
             .prefilter(false)
-            .build(main.iter().chain(sparse))?;
+            .build(main.iter().chain(sparse.iter().flatten()))?;
         Ok(Triggers { sets, dense })
     }
 
@@ -151,8 +157,9 @@ mod tests {
     #[test]
     fn merged_sets_find_what_one_automaton_finds() {
         let main: Vec<&[u8]> = vec![b"token", b"AKIA", b"sk-", b"pass"];
-        let sparse: Vec<&[u8]> = vec![
-            b"hvs.", b"dapi", b"dop_v1_", b"sk-ant", b"pas", b"tok", b"en",
+        let sparse: Vec<Vec<&[u8]>> = vec![
+            vec![b"pas", b"tok", b"en"],
+            vec![b"hvs.", b"dapi", b"dop_v1_", b"sk-ant"],
         ];
         let t = Triggers::new(&main, &sparse).unwrap();
         let hay = b"x token hvs.abc sk-ant-1 dapi0 passtok en dop_v1_ AKIA dapi".repeat(3);

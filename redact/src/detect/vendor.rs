@@ -14,54 +14,59 @@ use crate::rules::Builtin;
 /// tokens).
 pub(super) const MAX_BODY: usize = 4096;
 
-/// The sparse trigger literals of this module and the rule each verifies.
-pub(super) const TRIGGERS: &[(&str, Builtin)] = {
+/// The rare trigger anchors of this module, the prefixes one of which must precede the anchor
+/// (none: the anchor is the whole prefix), and the rule each verifies. An anchor is chosen
+/// for its rare leading bytes (`256~`, not `sha256~`): see `rare.rs`.
+pub(super) const TRIGGERS: &[(&str, &[&str], Builtin)] = {
     use Builtin::*;
     &[
-        ("8Q~", AzureAdClientSecret),
-        ("sig=", AzureSasSignature),
-        ("FwoGZXIvYXdz", AwsSessionToken),
-        ("IQoJb3JpZ2lu", AwsSessionToken),
-        ("GOCSPX-", GcpOauthClientSecret),
-        ("1//0", GcpRefreshToken),
-        ("hvs.", VaultToken),
-        ("hvb.", VaultToken),
-        ("hvr.", VaultToken),
-        ("sha256~", OpenshiftToken),
-        ("glsa_", GrafanaToken),
-        ("glc_", GrafanaToken),
-        ("NRAK-", NewRelicKey),
-        ("NRII-", NewRelicKey),
-        ("NRIQ-", NewRelicKey),
-        ("NRRA-", NewRelicKey),
-        ("NRJS-", NewRelicKey),
-        ("sntrys_", SentryToken),
-        ("sntryu_", SentryToken),
-        ("dapi", DatabricksToken),
-        ("hf_", HuggingfaceToken),
-        ("api_org_", HuggingfaceToken),
-        ("HRKU-", HerokuApiKey),
-        ("ops_", OnePasswordToken),
-        ("dop_v1_", DigitaloceanToken),
-        ("doo_v1_", DigitaloceanToken),
-        ("dor_v1_", DigitaloceanToken),
-        ("dp.pt.", DopplerToken),
-        ("dp.st.", DopplerToken),
-        ("dp.sa.", DopplerToken),
-        ("dp.ct.", DopplerToken),
-        ("dp.scim.", DopplerToken),
-        ("dp.audit.", DopplerToken),
-        ("pul-", PulumiToken),
-        (".atlasv1.", TerraformCloudToken),
-        ("pscale_", PlanetscaleToken),
+        ("FwoGZXIvYXdz", &[], AwsSessionToken),
+        ("IQoJb3JpZ2lu", &[], AwsSessionToken),
+        ("sig=", &[], AzureSasSignature),
+        ("GOCSPX-", &[], GcpOauthClientSecret),
+        ("1//0", &[], GcpRefreshToken),
+        ("hvs.", &[], VaultToken),
+        ("hvb.", &[], VaultToken),
+        ("hvr.", &[], VaultToken),
+        ("256~", &["sha"], OpenshiftToken),
+        ("glsa_", &[], GrafanaToken),
+        ("glc_", &[], GrafanaToken),
+        ("NRAK-", &[], NewRelicKey),
+        ("NRII-", &[], NewRelicKey),
+        ("NRIQ-", &[], NewRelicKey),
+        ("NRRA-", &[], NewRelicKey),
+        ("NRJS-", &[], NewRelicKey),
+        ("sntrys_", &[], SentryToken),
+        ("sntryu_", &[], SentryToken),
+        ("dapi", &[], DatabricksToken),
+        ("_org_", &["api"], HuggingfaceToken),
+        ("HRKU-", &[], HerokuApiKey),
+        ("ops_", &[], OnePasswordToken),
+        ("_v1_", &["dop", "doo", "dor"], DigitaloceanToken),
+        ("dp.pt.", &[], DopplerToken),
+        ("dp.st.", &[], DopplerToken),
+        ("dp.sa.", &[], DopplerToken),
+        ("dp.ct.", &[], DopplerToken),
+        ("dp.scim.", &[], DopplerToken),
+        ("dp.audit.", &[], DopplerToken),
+        ("pul-", &[], PulumiToken),
+        (".atlasv1.", &[], TerraformCloudToken),
+        ("pscale_", &[], PlanetscaleToken),
         // Not the whole `AGE-SECRET-KEY-1`: a trigger must not contain another (`SECRET`).
-        ("AGE-SECRE", AgeSecretKey),
-        ("webhook.office.com/webhookb2/", TeamsWebhook),
-        ("outlook.office.com/webhook/", TeamsWebhook),
-        ("discord.com/api/webhooks/", DiscordWebhook),
-        ("discordapp.com/api/webhooks/", DiscordWebhook),
+        ("AGE-SECRE", &[], AgeSecretKey),
+        (".office.com/webhookb2/", &["webhook"], TeamsWebhook),
+        ("outlook.office.com/webhook/", &[], TeamsWebhook),
+        ("rd.com/api/webhooks/", &["disco"], DiscordWebhook),
+        ("rdapp.com/api/webhooks/", &["disco"], DiscordWebhook),
     ]
 };
+
+/// Three-byte anchors: searched apart from the longer ones, whose packed searcher then
+/// fingerprints four bytes.
+pub(super) const SHORT_TRIGGERS: &[(&str, Builtin)] = &[
+    ("8Q~", Builtin::AzureAdClientSecret),
+    ("hf_", Builtin::HuggingfaceToken),
+];
 
 fn hit(start: usize, end: usize, rule: Builtin) -> Option<Found> {
     Some(Found {

@@ -135,7 +135,11 @@ pub(crate) fn families() -> Vec<Family> {
         ),
         f(
             "openshift-token",
-            |g| whole(format!("{}{}", cat(&["sha256", "~"]), g.pick(B64URL, 43))),
+            // Masked from the `256~` anchor: `sha` stays.
+            |g| {
+                let tok = format!("{}{}", cat(&["sha256", "~"]), g.pick(B64URL, 43));
+                (tok.clone(), tok[3..].to_string())
+            },
             Prefixed,
         ),
         f(
@@ -228,7 +232,14 @@ pub(crate) fn families() -> Vec<Family> {
         ),
         f(
             "huggingface-token",
-            |g| whole(format!("{}{}", cat(&["h", "f_"]), g.pick(LETTERS, 34))),
+            // `api_org_` is masked from the `_org_` anchor.
+            |g| match g.next() % 2 {
+                0 => whole(format!("{}{}", cat(&["h", "f_"]), g.pick(LETTERS, 34))),
+                _ => {
+                    let tok = format!("{}{}", cat(&["api_", "org_"]), g.pick(LETTERS, 34));
+                    (tok.clone(), tok[3..].to_string())
+                }
+            },
             Prefixed,
         ),
         f(
@@ -266,7 +277,9 @@ pub(crate) fn families() -> Vec<Family> {
             "digitalocean-token",
             |g| {
                 let p = ["dop_v1_", "doo_v1_", "dor_v1_"][(g.next() % 3) as usize];
-                whole(format!("{p}{}", g.pick(HEX, 64)))
+                // Masked from the `_v1_` anchor.
+                let tok = format!("{p}{}", g.pick(HEX, 64));
+                (tok.clone(), tok[3..].to_string())
             },
             Prefixed,
         ),
