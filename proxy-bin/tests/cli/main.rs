@@ -5,8 +5,8 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 mod policy;
-mod serve;
 mod redact_k8s;
+mod serve;
 
 fn kubewitness(args: &[&str], stdin: &[u8]) -> (Option<i32>, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kubewitness"))
