@@ -383,12 +383,13 @@ impl Detectors {
             Vendor(rule) => vendor::verify(hay, at, len, rule)?,
             Authorization => header::authorization(hay, at, end)?,
             Curl => header::curl_user(hay, at, end)?,
+            // The scan does not resume after a map's values: a malformed map (a JSON key
+            // running over lines) may hold other secrets between them, and the data maps
+            // of a `kind: Secret` may lie far after it, past other lines.
             DataMap => {
                 more = encoded::data_map(hay, at, end)?;
-                more.pop()
+                None
             }
-            // The data maps may lie far after the trigger, past other lines: the scan must
-            // not resume after them (each map's own `data:` trigger skips its block).
             SecretKind => {
                 more = encoded::after_kind(hay, at, end)?;
                 None

@@ -410,3 +410,25 @@ fn secret_between_two_secret_manifests_is_masked_in_every_split() {
         assert_eq!(chunked(&r, input, &[cut]), whole, "split at {cut}");
     }
 }
+
+#[test]
+fn a_secret_inside_a_malformed_data_map_is_masked_in_every_split() {
+    // Found by the fuzzer: a JSON key running over lines holds a bearer token; the scan
+    // must not resume after the map's last value, or the token's trigger is never examined.
+    let r = redactor();
+    let token = Gen::new(37).alnum(40);
+    let text = format!(
+        "{{\"data\":{{\"\nAuthorization: Bearer {token}\na\":\"YQ==\"}},\"type\":\"Opaque\"}}\n"
+    );
+    let input = text.as_bytes();
+    let whole = r.redact_all(input);
+    assert!(
+        !contains(&whole.0, &token),
+        "{}",
+        String::from_utf8_lossy(&whole.0)
+    );
+    assert!(contains(&whole.0, "[REDACTED:kubernetes-secret-data]"));
+    for cut in 0..=input.len() {
+        assert_eq!(chunked(&r, input, &[cut]), whole, "split at {cut}");
+    }
+}
