@@ -333,6 +333,9 @@ fn json_map(
     }
 }
 
+/// The kind named by [`json_evidence`].
+const SECRET: &[u8] = b"Secret";
+
 /// The first `"kind"` or `"type"` of the enclosing object after the map says Secret.
 fn json_evidence(hay: Hay<'_>, from: usize) -> Result<bool, NeedMore> {
     let (view, complete) = visible(hay, from, EVIDENCE_MAX);
@@ -356,7 +359,13 @@ fn json_evidence(hay: Hay<'_>, from: usize) -> Result<bool, NeedMore> {
                     Some(r)
                 };
                 if let Some(v) = value(b"kind") {
-                    return Ok(v.starts_with(b"Secret"));
+                    // The buffered bytes may end inside the kind's value (`"kind":"Secr`):
+                    // deciding on that prefix would say "not a Secret" where the whole stream
+                    // says "Secret", and release the map's values unmasked.
+                    if !complete && v.len() < SECRET.len() && SECRET.starts_with(v) {
+                        return Err(NeedMore);
+                    }
+                    return Ok(v.starts_with(SECRET));
                 }
                 if value(b"type").is_some_and(|v| SECRET_TYPES.iter().any(|t| v.starts_with(t))) {
                     return Ok(true);

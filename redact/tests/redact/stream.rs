@@ -432,3 +432,31 @@ fn a_secret_inside_a_malformed_data_map_is_masked_in_every_split() {
         assert_eq!(chunked(&r, input, &[cut]), whole, "split at {cut}");
     }
 }
+
+#[test]
+fn json_secret_kind_far_after_its_data_map_is_masked_in_every_split() {
+    // Found by the fuzzer: a JSON data map whose `"kind":"Secret"` comes ~300 bytes later.
+    // Buffered bytes ending inside the kind's value (`"kind":"Secr`, at a chunk's or the
+    // seam's end) were read as "not a Secret", so the chunked output released the map's
+    // value that the whole output masks.
+    let r = redactor();
+    let value = Gen::new(41).pick(B64URL, 24).replace(['-', '_'], "+");
+    let pad = ".".repeat(300);
+    let plain =
+        format!("{{\"data\":{{\"a\":\"{value}\"}},\"pad\":\"{pad}\",\"kind\":\"Secret\"}}\n");
+    // The same object as a `last-applied-configuration` annotation: quotes escaped.
+    let escaped = format!("{{\"x\":\"{}\"}}\n", plain.trim_end().replace('"', "\\\""));
+    for text in [plain, escaped] {
+        let input = text.as_bytes();
+        let whole = r.redact_all(input);
+        assert!(
+            !contains(&whole.0, &value),
+            "{}",
+            String::from_utf8_lossy(&whole.0)
+        );
+        assert!(contains(&whole.0, "[REDACTED:kubernetes-secret-data]"));
+        for cut in 0..=input.len() {
+            assert_eq!(chunked(&r, input, &[cut]), whole, "split at {cut}");
+        }
+    }
+}
