@@ -93,10 +93,18 @@ for name, choice, req in [
 out("request_classifier", "built", b"\x80\x07default\x05web-0command=ls&command=-la&stdout=true&stderr=true")
 
 # redactor: seed(8) cuts(1+2n) plants(1+3n) text
-for kind in range(6):
+for kind in range(10):
     out("redactor", "kind%d" % kind,
         bytes([kind + 1, 2, 3, 4, 5, 6, 7, 8, 2, 0, 20, 0, 60, 1, kind, 0, 4])
         + b"2024-01-01 INFO starting\nuser=bob token_type=Bearer request_id=42\n")
+# Kubernetes output the redactor decodes: a Secret, a kubeconfig, a docker config, an
+# Authorization header of another scheme (plain text here; the plants carry the secrets).
+out("redactor", "k8s-shapes",
+    bytes([9, 8, 7, 6, 5, 4, 3, 2, 3, 0, 30, 0, 90, 1, 10, 2, 6, 0, 40, 0, 7, 0, 120])
+    + b"apiVersion: v1\ndata:\n  tls.crt: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t\nkind: Secret\n"
+    + b"{\"kind\":\"Secret\",\"data\":{\"a\":\"YQ==\"},\"type\":\"Opaque\"}\n"
+    + b"users:\n- user:\n    client-key-data: LS0tLS1CRUdJTiBFQyBQUklWQVRF\n"
+    + b"{\"auths\":{\"r\":{\"auth\":\"dTpw\"}}}\nAuthorization: Digest username=\"u\", response=\"6629fae4\"\n")
 
 # recording_chunk: a chunk header with an empty payload, and garbage.
 header = b"KWRC\x01\x00\x00\x00" + b"\x00" * 16 + b"\x00" * 8 + b"\x00" * 32 + struct.pack(">III", 0, 0, 0)

@@ -7,7 +7,7 @@
 //! tests plant); none is a literal in this file.
 
 use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use bytes::Bytes;
 
 use crate::{Redactor, RedactorBuilder};
@@ -53,7 +53,7 @@ impl Rng {
 
 /// One planted line (starting and ending with a newline) and the secret it carries.
 fn plant(rng: &mut Rng, kind: u8) -> (String, String) {
-    match kind % 6 {
+    match kind % 10 {
         0 => {
             let s = format!("{}{}", ["AK", "IA"].concat(), rng.pick(UPPER_DIGIT, 16));
             (format!("\nexport AWS_ACCESS_KEY_ID={s}\n"), s)
@@ -91,9 +91,34 @@ fn plant(rng: &mut Rng, kind: u8) -> (String, String) {
             let s = rng.token(16);
             (format!("\n{{\"user\":\"bob\",\"password\":\"{s}\"}}\n"), s)
         }
-        _ => {
+        5 => {
             let s = rng.token(40);
             (format!("\nAuthorization: Bearer {s}\n"), s)
+        }
+        6 => {
+            let s = STANDARD.encode(rng.token(20));
+            let kind_line = ["kind: Sec", "ret"].concat();
+            (
+                format!("\napiVersion: v1\ndata:\n  password: {s}\n{kind_line}\n"),
+                s,
+            )
+        }
+        7 => {
+            let s = format!("{}{}", ["hv", "s."].concat(), rng.pick(ALNUM, 90));
+            (format!("\nVAULT {s} issued\n"), s)
+        }
+        8 => {
+            let s = rng.token(40);
+            (format!("\nAuthorization: Token {s}\n"), s)
+        }
+        _ => {
+            let label = ["PRIV", "ATE KEY"].concat();
+            let pem = format!(
+                "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+                rng.pick(B64, 64)
+            );
+            let s = STANDARD.encode(pem);
+            (format!("\n    client-key-data: {s}\n"), s)
         }
     }
 }
@@ -176,7 +201,7 @@ mod tests {
     #[test]
     fn every_kind_is_masked_in_any_chunking() {
         let r = redactor();
-        for kind in 0..6u8 {
+        for kind in 0..10u8 {
             let mut data = vec![
                 kind + 1,
                 2,

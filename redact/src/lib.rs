@@ -8,9 +8,11 @@
 //! ([`Redactor::redact_all`]).
 //!
 //! Design (details and guarantees in `redact/DESIGN.md`):
-//! - One Aho-Corasick automaton finds *triggers* (`AKIA`, `ghp_`, `eyJ`,
-//!   `password`, `-----BEGIN `, user keywords, …); a hand-written verifier per
-//!   detector decides each hit by reading a bounded window around it.
+//! - Aho-Corasick searchers find *triggers* (`AKIA`, `ghp_`, `eyJ`,
+//!   `password`, `-----BEGIN `, `hvs.`, `data:`, user keywords, …): one
+//!   prefiltered automaton for the frequent ones, packed SIMD sets for the rare
+//!   vendor ones, merged into one leftmost-longest answer; a hand-written
+//!   verifier per detector decides each hit by reading a bounded window around it.
 //! - A verifier that runs out of buffered bytes says "need more" instead of
 //!   guessing, so a prefix of the stream never decides differently from the
 //!   whole stream.

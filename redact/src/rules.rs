@@ -28,6 +28,35 @@ pub(crate) enum Builtin {
     BasicAuth,
     PrivateKey,
     GcpServiceAccountKey,
+    AzureAdClientSecret,
+    AzureSasSignature,
+    AwsSessionToken,
+    GcpOauthClientSecret,
+    GcpRefreshToken,
+    VaultToken,
+    OpenshiftToken,
+    GrafanaToken,
+    DatadogApiKey,
+    NewRelicKey,
+    SentryToken,
+    DatabricksToken,
+    HuggingfaceToken,
+    HerokuApiKey,
+    OnePasswordToken,
+    DigitaloceanToken,
+    CloudflareApiToken,
+    DopplerToken,
+    PulumiToken,
+    TerraformCloudToken,
+    PlanetscaleToken,
+    AgeSecretKey,
+    TeamsWebhook,
+    DiscordWebhook,
+    AuthorizationHeader,
+    CurlUserPassword,
+    KubernetesSecretData,
+    Base64PrivateKey,
+    DockerConfigAuth,
     UrlPassword,
     SecretAssignment,
     HighEntropySecret,
@@ -87,6 +116,110 @@ pub(crate) const BUILTIN_RULES: &[(&str, &str)] = &[
     (
         "gcp-service-account-key",
         "GCP service-account private_key JSON value",
+    ),
+    (
+        "azure-ad-client-secret",
+        "Azure AD (Entra ID) client secret (…8Q~…, 40 characters); masked from 8Q~",
+    ),
+    (
+        "azure-sas-signature",
+        "Azure shared access signature sig= parameter (base64 HMAC-SHA256, URL-encoded)",
+    ),
+    (
+        "aws-session-token",
+        "AWS STS session token (FwoGZXIvYXdz…/IQoJb3JpZ2lu…) under any key",
+    ),
+    (
+        "gcp-oauth-client-secret",
+        "Google OAuth client secret (GOCSPX- + 28)",
+    ),
+    ("gcp-refresh-token", "Google OAuth refresh token (1//0…)"),
+    (
+        "vault-token",
+        "HashiCorp Vault token (hvs./hvb./hvr.; legacy s. next to a token key)",
+    ),
+    (
+        "openshift-token",
+        "OpenShift OAuth access token (sha256~ + 43)",
+    ),
+    (
+        "grafana-token",
+        "Grafana service-account (glsa_) or Grafana Cloud (glc_) token",
+    ),
+    (
+        "datadog-api-key",
+        "Datadog API/application key (32/40 hex next to a dd_/datadog key)",
+    ),
+    (
+        "new-relic-key",
+        "New Relic key (NRAK-, NRII-, NRIQ-, NRRA-, NRJS-; license key next to a New Relic key)",
+    ),
+    ("sentry-token", "Sentry auth token (sntrys_/sntryu_)"),
+    (
+        "databricks-token",
+        "Databricks personal access token (dapi + 32 hex)",
+    ),
+    (
+        "huggingface-token",
+        "Hugging Face access token (hf_/api_org_ + 34)",
+    ),
+    (
+        "heroku-api-key",
+        "Heroku API key (HRKU-; a UUID next to a heroku key)",
+    ),
+    (
+        "onepassword-token",
+        "1Password service-account token (ops_eyJ…)",
+    ),
+    (
+        "digitalocean-token",
+        "DigitalOcean token (dop_v1_/doo_v1_/dor_v1_ + 64 hex)",
+    ),
+    (
+        "cloudflare-api-token",
+        "Cloudflare API token/global key next to a cloudflare/cf_ key",
+    ),
+    (
+        "doppler-token",
+        "Doppler token (dp.pt., dp.st., dp.sa., dp.ct., dp.scim., dp.audit.)",
+    ),
+    ("pulumi-token", "Pulumi access token (pul- + 40 hex)"),
+    (
+        "terraform-cloud-token",
+        "Terraform Cloud/Enterprise token (….atlasv1.…); masked from .atlasv1.",
+    ),
+    (
+        "planetscale-token",
+        "PlanetScale token or password (pscale_tkn_/pscale_pw_/pscale_oauth_)",
+    ),
+    (
+        "age-secret-key",
+        "age encryption secret key (AGE-SECRET-KEY-1 + 58 bech32)",
+    ),
+    (
+        "teams-webhook",
+        "Microsoft Teams / Office 365 incoming webhook path",
+    ),
+    ("discord-webhook", "Discord webhook path"),
+    (
+        "authorization-header",
+        "Authorization header credential of any scheme other than Bearer/Basic",
+    ),
+    (
+        "curl-user-password",
+        "password in curl -u/--user user:password",
+    ),
+    (
+        "kubernetes-secret-data",
+        "value under a Kubernetes Secret's data/stringData",
+    ),
+    (
+        "base64-private-key",
+        "base64-encoded PEM private key (kubeconfig client-key-data, Secret values)",
+    ),
+    (
+        "docker-config-auth",
+        "docker config auth value or base64 docker config JSON",
     ),
     (
         "url-password",

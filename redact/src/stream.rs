@@ -17,9 +17,9 @@
 
 use std::collections::VecDeque;
 
-use aho_corasick::Input;
 use bytes::Bytes;
 
+use crate::detect::FindCache;
 use crate::finding::{Finding, Fingerprinter};
 use crate::hay::{Hay, NeedMore};
 use crate::redactor::Redactor;
@@ -217,12 +217,10 @@ impl StreamRedactor {
         let d = redactor.detectors();
         let longest = d.longest_trigger();
         let mut from = (self.scan_pos - hay_base) as usize;
+        let mut cache = FindCache::default();
         loop {
             let dense = self.density >= DENSE_AFTER;
-            let found = d
-                .automaton(dense)
-                .find(Input::new(hay).span(from..hay.len()));
-            let Some(m) = found else {
+            let Some(m) = d.find(hay, from, dense, &mut cache) else {
                 self.scan_pos = match stop {
                     Some(s) => self.scan_pos.max(s),
                     None if eof => hay_base + hay.len() as u64,
@@ -235,8 +233,8 @@ impl StreamRedactor {
                 };
                 return Outcome::Reached;
             };
-            let at = hay_base + m.start() as u64;
-            self.density = match m.start() - from < DENSE_GAP {
+            let at = hay_base + m.start as u64;
+            self.density = match m.start - from < DENSE_GAP {
                 true => (self.density + 1).min(DENSE_AFTER),
                 false => 0,
             };
@@ -245,18 +243,18 @@ impl StreamRedactor {
                     self.scan_pos = self.scan_pos.max(s);
                     return Outcome::Reached;
                 }
-            } else if !eof && !self.idle && m.start() + longest > hay.len() {
+            } else if !eof && !self.idle && m.start + longest > hay.len() {
                 // A longer trigger starting here, or one starting earlier, may still
                 // complete and would then be the leftmost-longest match instead.
                 let partial = from + d.partial_start(&hay[from..]);
-                if partial <= m.start() {
+                if partial <= m.start {
                     self.scan_pos = self.scan_pos.max(hay_base + partial as u64);
                     return Outcome::Deferred;
                 }
             }
-            if at < self.assign_skip && d.is_assignment(m.pattern().as_usize()) {
+            if at < self.assign_skip && d.is_assignment(m.pattern) {
                 // Inside a value the assignment detector already parsed.
-                from = m.end();
+                from = m.end;
                 self.scan_pos = hay_base + from as u64;
                 continue;
             }
@@ -269,15 +267,18 @@ impl StreamRedactor {
                 self.scan_pos = at;
                 return Outcome::Deferred;
             }
-            let pattern = m.pattern().as_usize();
-            match d.verify(Hay { bytes: hay, eof }, pattern, m.start(), m.end()) {
+            let pattern = m.pattern;
+            match d.verify(Hay { bytes: hay, eof }, pattern, m.start, m.end) {
                 Ok(verdict) => {
                     self.deferred = None;
-                    from = m.end();
+                    from = match verdict.rescan {
+                        true => m.start + 1,
+                        false => m.end,
+                    };
                     if let Some(v) = verdict.assign_skip {
                         self.assign_skip = hay_base + v as u64;
                     }
-                    if let Some(f) = verdict.found {
+                    for f in verdict.found.iter().chain(&verdict.more) {
                         let (s, e) = (hay_base + f.start as u64, hay_base + f.end as u64);
                         // After an idle flush a span may reach back into bytes already
                         // released: mask what is still held.
@@ -285,12 +286,14 @@ impl StreamRedactor {
                         if s < e {
                             self.regions.insert(s, e, f.rule);
                         }
-                        // Triggers inside a found secret are not examined (the
-                        // assignment detector's values may still hold a vendor
-                        // token, whose more specific rule then wins the tie).
-                        if !d.is_assignment(pattern) {
-                            from = from.max(f.end);
-                        }
+                    }
+                    // Triggers inside the found secret are not examined (the
+                    // assignment detector's values may still hold a vendor token,
+                    // whose more specific rule then wins the tie). The `more` spans
+                    // are not skipped: text between them (a Secret's metadata, other
+                    // lines) may hold secrets of its own.
+                    if let Some(f) = verdict.found.filter(|_| !d.is_assignment(pattern)) {
+                        from = from.max(f.end);
                     }
                     self.scan_pos = hay_base + from as u64;
                 }
@@ -300,7 +303,7 @@ impl StreamRedactor {
                 }
                 Err(NeedMore) => {
                     self.scan_pos = at;
-                    let avail = (hay.len() - m.start()) as u64;
+                    let avail = (hay.len() - m.start) as u64;
                     let window = d.window_of(pattern) as u64;
                     if avail >= window {
                         // A verifier broke its contract. Fail closed: mask what it saw.

@@ -5,6 +5,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 mod policy;
+mod redact_k8s;
 mod serve;
 mod shutdown;
 

@@ -205,10 +205,11 @@ pub(super) fn assignment(
     at: usize,
     trigger_end: usize,
 ) -> Result<(Option<Found>, Option<usize>), NeedMore> {
-    let Some((start, end, strength, rule)) = parse(hay, at, trigger_end)? else {
+    let Some((start, end, strength, rule, key)) = parse(hay, at, trigger_end)? else {
         return Ok((None, None));
     };
     let v = hay.slice(start, end);
+    let vendor = super::keyed::by_key_and_shape(hay.slice(key.0, key.1), v);
     let found = |rule: Builtin| {
         Some(Found {
             start,
@@ -218,6 +219,7 @@ pub(super) fn assignment(
     };
     let verdict = match strength {
         _ if is_placeholder(v) => None,
+        _ if vendor.is_some() => vendor.and_then(found),
         Strength::Strong(_) => found(rule),
         Strength::Weak if is_high_entropy(v) => found(Builtin::HighEntropySecret),
         Strength::Weak => None,
@@ -225,8 +227,8 @@ pub(super) fn assignment(
     Ok((verdict, Some(end)))
 }
 
-/// A parsed assignment: value start, value end, key strength, strong rule.
-type Parsed = (usize, usize, Strength, Builtin);
+/// A parsed assignment: value start, value end, key strength, strong rule, key span.
+type Parsed = (usize, usize, Strength, Builtin, (usize, usize));
 
 /// Parses key, separator and value. `None` when this is not an assignment
 /// of a secret-like key, or a prose word after `key:`.
@@ -283,7 +285,7 @@ fn parse(hay: Hay<'_>, at: usize, trigger_end: usize) -> Result<Option<Parsed>, 
         }
         Strength::Weak => Builtin::HighEntropySecret,
     };
-    Ok(Some((start, end, strength, rule)))
+    Ok(Some((start, end, strength, rule, (key_start, key_end))))
 }
 
 /// Parses a value at `i`: `(start, end, quoted)`.

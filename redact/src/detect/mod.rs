@@ -1,4 +1,4 @@
-//! Detectors: one Aho-Corasick automaton over every rule's trigger literals,
+//! Detectors: trigger literals searched as one leftmost-longest set (`sparse.rs`),
 //! and one verifier per detector that decides a trigger hit.
 //!
 //! A verifier sees a [`Hay`] and the hit, reads at most [`Detectors::back_context`]
@@ -9,17 +9,25 @@
 //! relies on (see `redact/DESIGN.md`).
 
 mod assign;
+mod encoded;
+mod header;
+mod keyed;
+mod placeholder;
 mod prefixes;
+mod rare;
+mod sparse;
 mod structured;
 mod token;
 mod user;
+mod vendor;
 
-use aho_corasick::{AhoCorasick, MatchKind};
 use regex::bytes::Regex;
 
 use crate::hay::{Hay, NeedMore};
 use crate::rules::{Builtin, RuleIdx};
 use prefixes::TriggerPrefixes;
+use sparse::Triggers;
+pub(crate) use sparse::{FindCache, Hit};
 pub use structured::PEM_MAX;
 pub(crate) use user::UserRule;
 
@@ -32,12 +40,18 @@ pub(crate) struct Found {
 }
 
 /// A verifier's decision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct Verdict {
     pub(crate) found: Option<Found>,
+    /// Further spans of the same hit (the values of a Secret's data maps). Unlike `found`,
+    /// the scan does not resume after them: triggers between them are still examined.
+    pub(crate) more: Vec<Found>,
     /// End of a value the assignment detector parsed: later assignment
     /// triggers before it are inside that value and are not examined.
     pub(crate) assign_skip: Option<usize>,
+    /// The hit was no trigger (its anchor lacks the prefix it stands for): the scan resumes
+    /// one byte after its start, so a trigger overlapping the anchor is still found.
+    pub(crate) rescan: bool,
 }
 
 /// What a trigger literal asks to verify.
@@ -61,6 +75,13 @@ enum Detector {
     Pem,
     UrlPassword,
     Assignment,
+    Vendor(Builtin),
+    Authorization,
+    Curl,
+    DataMap,
+    SecretKind,
+    Base64Pem,
+    DockerAuth,
     User(u16),
 }
 
@@ -152,11 +173,17 @@ fn window(d: Detector, pattern_len: usize, user: &[UserRule]) -> usize {
         GithubFine => pattern_len + 84,
         SlackWebhook => pattern_len + 122,
         GoogleOauth => pattern_len + token::MAX_BODY + 2,
-        Jwt => 6 * structured::JWT_SEGMENT_MAX + 4,
+        Jwt => (6 * structured::JWT_SEGMENT_MAX + 4).max(encoded::BLOCK_MAX + 1),
         Bearer | Basic => pattern_len + 4 + structured::AUTH_CREDENTIAL_MAX + 2,
         Pem => PEM_MAX + 64,
         UrlPassword => pattern_len + 2 * structured::URL_PART_MAX + 4,
         Assignment => pattern_len + assign::WINDOW,
+        Vendor(_) => pattern_len + vendor::MAX_BODY + 2,
+        Authorization | Curl => pattern_len + 16 + header::VALUE_MAX,
+        DataMap => pattern_len + encoded::WINDOW,
+        SecretKind => pattern_len + 1 + encoded::BLOCK_MAX + 64,
+        Base64Pem => pattern_len + encoded::BLOCK_MAX + 1,
+        DockerAuth => pattern_len + 1100,
         User(i) => user[usize::from(i)].window(pattern_len),
     };
     w + 1
@@ -165,12 +192,12 @@ fn window(d: Detector, pattern_len: usize, user: &[UserRule]) -> usize {
 /// The compiled detector set shared by every stream of a `Redactor`.
 #[derive(Debug)]
 pub(crate) struct Detectors {
-    /// With the SIMD prefilter: fast on text where triggers are rare.
-    ac: AhoCorasick,
-    /// Same patterns, no prefilter: faster where triggers are dense, because
-    /// the prefilter restarts at every hit. Both find the same matches.
-    ac_dense: AhoCorasick,
+    /// Every trigger literal: prefiltered sets for text where triggers are rare, one
+    /// automaton without prefilter for dense hits (the prefilter restarts at every hit).
+    triggers: Triggers,
     by_pattern: Vec<(Detector, usize)>,
+    /// Per pattern, the prefixes one of which must precede its anchor (`rare.rs`).
+    back: Vec<&'static [&'static str]>,
     user: Vec<UserRule>,
     allow: Vec<Regex>,
     longest_trigger: usize,
@@ -186,10 +213,9 @@ impl Detectors {
         user: Vec<UserRule>,
         allow: Vec<Regex>,
     ) -> Result<Self, aho_corasick::BuildError> {
-        let mut triggers = if builtin {
-            builtin_triggers()
-        } else {
-            Vec::new()
+        let (mut triggers, (short, long)) = match builtin {
+            true => (builtin_triggers(), rare::rare_triggers()),
+            false => (Vec::new(), (Vec::new(), Vec::new())),
         };
         for (i, rule) in user.iter().enumerate() {
             let i = u16::try_from(i).unwrap_or(u16::MAX);
@@ -201,13 +227,17 @@ impl Detectors {
                 );
             }
         }
-        let ac = AhoCorasick::builder()
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(triggers.iter().map(|(p, _)| p))?;
-        let ac_dense = AhoCorasick::builder()
-            .match_kind(MatchKind::LeftmostLongest)
-            .prefilter(false)
-            .build(triggers.iter().map(|(p, _)| p))?;
+        let main: Vec<&[u8]> = triggers.iter().map(|(p, _)| p.as_slice()).collect();
+        let sets: Vec<Vec<&[u8]>> = [&short, &long]
+            .iter()
+            .map(|set| set.iter().map(|(p, _, _)| p.as_slice()).collect())
+            .collect();
+        let searchers = Triggers::new(&main, &sets)?;
+        let mut back = vec![&[][..]; triggers.len()];
+        for (p, b, d) in short.into_iter().chain(long) {
+            triggers.push((p, d));
+            back.push(b);
+        }
         let by_pattern: Vec<(Detector, usize)> = triggers
             .iter()
             .map(|(p, d)| (*d, window(*d, p.len(), &user)))
@@ -216,9 +246,9 @@ impl Detectors {
         let prefixes = TriggerPrefixes::new(triggers.iter().map(|(p, _)| p.as_slice()));
         let user_back = user.iter().map(UserRule::max_len).max().unwrap_or(0);
         Ok(Self {
-            ac,
-            ac_dense,
+            triggers: searchers,
             by_pattern,
+            back,
             back_context: (assign::BACK).max(user_back + 1),
             back_mask: user_back,
             user,
@@ -228,12 +258,16 @@ impl Detectors {
         })
     }
 
-    /// The trigger automaton; `dense` picks the one without prefilter.
-    pub(crate) fn automaton(&self, dense: bool) -> &AhoCorasick {
-        match dense {
-            true => &self.ac_dense,
-            false => &self.ac,
-        }
+    /// The leftmost-longest trigger hit in `hay[from..]`; `dense` searches without
+    /// prefilter. `cache` is fresh for each haystack.
+    pub(crate) fn find(
+        &self,
+        hay: &[u8],
+        from: usize,
+        dense: bool,
+        cache: &mut FindCache,
+    ) -> Option<Hit> {
+        self.triggers.find(hay, from, dense, cache)
     }
 
     /// Longest trigger literal: a hit is only trusted when this many bytes follow its start.
@@ -290,6 +324,12 @@ impl Detectors {
             Pem => Builtin::PrivateKey,
             UrlPassword => Builtin::UrlPassword,
             Assignment => Builtin::SecretAssignment,
+            Vendor(rule) => rule,
+            Authorization => Builtin::AuthorizationHeader,
+            Curl => Builtin::CurlUserPassword,
+            DataMap | SecretKind => Builtin::KubernetesSecretData,
+            Base64Pem => Builtin::Base64PrivateKey,
+            DockerAuth => Builtin::DockerConfigAuth,
             User(i) => return self.user[usize::from(i)].rule,
         };
         b.idx()
@@ -304,8 +344,16 @@ impl Detectors {
         end: usize,
     ) -> Result<Verdict, NeedMore> {
         use Detector::*;
+        let anchor = at;
+        let Some(at) = rare::logical_start(hay, at, self.back[pattern]) else {
+            return Ok(Verdict {
+                rescan: true,
+                ..Verdict::default()
+            });
+        };
         let len = end - at;
         let mut assign_skip = None;
+        let mut more = Vec::new();
         let found = match self.by_pattern[pattern].0 {
             AwsKeyId => token::aws_key_id(hay, at)?,
             Github => token::github(hay, at)?,
@@ -319,7 +367,10 @@ impl Detectors {
             Npm => token::npm(hay, at)?,
             SkDash => token::sk_dash(hay, at)?,
             Sendgrid => token::sendgrid(hay, at)?,
-            Jwt => structured::jwt(hay, at)?,
+            Jwt => match structured::jwt(hay, at)? {
+                Some(f) => Some(f),
+                None => encoded::base64_docker_config(hay, at)?,
+            },
             Bearer => structured::authorization(hay, at, end, false)?,
             Basic => structured::authorization(hay, at, end, true)?,
             Pem => structured::pem(hay, at, end)?,
@@ -329,13 +380,44 @@ impl Detectors {
                 assign_skip = value_end;
                 found
             }
+            Vendor(rule) => vendor::verify(hay, at, len, rule)?,
+            Authorization => header::authorization(hay, at, end)?,
+            Curl => header::curl_user(hay, at, end)?,
+            // The scan does not resume after a map's values: a malformed map (a JSON key
+            // running over lines) may hold other secrets between them, and the data maps
+            // of a `kind: Secret` may lie far after it, past other lines.
+            DataMap => {
+                more = encoded::data_map(hay, at, end)?;
+                None
+            }
+            SecretKind => {
+                more = encoded::after_kind(hay, at, end)?;
+                None
+            }
+            Base64Pem => encoded::base64_pem(hay, at)?,
+            DockerAuth => encoded::docker_auth(hay, end)?,
             User(i) => self.user[usize::from(i)].verify(hay, at, end)?,
         };
-        let found = found.filter(|f| {
+        let builtin = !matches!(self.by_pattern[pattern].0, User(_));
+        let keep = |f: &Found| {
             let secret = hay.slice(f.start, f.end);
-            f.end > f.start && !self.allow.iter().any(|a| a.is_match(secret))
-        });
-        Ok(Verdict { found, assign_skip })
+            f.end > f.start
+                && !self.allow.iter().any(|a| a.is_match(secret))
+                && !(builtin && placeholder::is_documentation_example(secret))
+        };
+        // Bytes before the anchor may already be released: spans start at it.
+        let clip = |f: Found| Found {
+            start: f.start.max(anchor),
+            ..f
+        };
+        let found = found.filter(keep).map(clip);
+        more.retain(keep);
+        Ok(Verdict {
+            found,
+            more: more.into_iter().map(clip).collect(),
+            assign_skip,
+            rescan: false,
+        })
     }
 
     /// True when trigger `pattern` belongs to the assignment detector.
@@ -347,6 +429,44 @@ impl Detectors {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn all_triggers() -> Vec<Vec<u8>> {
+        let (short, long) = rare::rare_triggers();
+        let rare = short.into_iter().chain(long).map(|(p, _, _)| p);
+        builtin_triggers()
+            .into_iter()
+            .map(|(p, _)| p)
+            .chain(rare)
+            .collect()
+    }
+
+    #[test]
+    fn no_trigger_is_listed_twice() {
+        let mut all = all_triggers();
+        let total = all.len();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), total, "a trigger literal is listed twice");
+    }
+
+    #[test]
+    fn no_trigger_contains_another_after_its_start() {
+        // An idle flush decides a complete trigger inside an incomplete longer one and
+        // resumes after it, so the longer one's hit would be lost (`AGE-SECRET-KEY-1`
+        // holds `SECRET`).
+        let all = all_triggers();
+        for a in &all {
+            for b in &all {
+                let inside = (1..a.len()).any(|i| a[i..].starts_with(b));
+                assert!(
+                    !inside,
+                    "{} contains {}",
+                    String::from_utf8_lossy(a),
+                    String::from_utf8_lossy(b)
+                );
+            }
+        }
+    }
 
     #[test]
     fn builtin_triggers_fit_the_simd_prefilter() {

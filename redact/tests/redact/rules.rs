@@ -189,3 +189,22 @@ fn mask_template_is_configurable() {
         p.text.replace(&p.secret, "***")
     );
 }
+
+#[test]
+fn an_anchor_without_its_prefix_hides_no_overlapping_trigger() {
+    // `_v1_` stands for `dop_v1_`; without `dop` before it the hit is no trigger, and the
+    // `_key` that overlaps it still starts an assignment. Likewise `"Secre` after no `"kind":`
+    // leaves the `Secret` key that overlaps it to the assignment detector.
+    let r = redactor();
+    let mut g = Gen::new(5);
+    for key in ["client_v1_key", "{\"Secret"] {
+        let value = g.pick(ALNUM, 20);
+        let text = match key.starts_with('{') {
+            true => format!("{key}\": \"{value}\"}}\n"),
+            false => format!("{key}={value}\n"),
+        };
+        let (out, findings) = r.redact_all(text.as_bytes());
+        assert!(!contains(&out, &value), "{}", String::from_utf8_lossy(&out));
+        assert_eq!(findings.len(), 1, "{findings:?}");
+    }
+}

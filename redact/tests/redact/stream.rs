@@ -387,3 +387,76 @@ fn a_pause_decides_a_secret_whose_value_has_ended() {
     assert!(shown.starts_with("db password=[REDACTED:"), "{shown}");
     assert!(!shown.contains(&value));
 }
+
+#[test]
+fn secret_between_two_secret_manifests_is_masked_in_every_split() {
+    // A `kind: Secret` trigger reads ahead to the next manifest's data map; the scan must
+    // not resume after those values, or the session token between is never examined.
+    let r = redactor();
+    let mut g = Gen::new(31);
+    let b64 = |g: &mut Gen, n| g.pick(B64URL, n).replace(['-', '_'], "+");
+    let token = format!("{}{}", ["IQoJb3Jp", "Z2luX2Vj"].concat(), b64(&mut g, 300));
+    let first = crate::corpus::k8s::secret_lines(&b64(&mut g, 24)).swap_remove(0);
+    let second = crate::corpus::k8s::secret_lines(&b64(&mut g, 24)).swap_remove(0);
+    let text = format!("{first}   \nvalue={token}\n   \n{second}");
+    let input = text.as_bytes();
+    let whole = r.redact_all(input);
+    assert!(
+        !contains(&whole.0, &token),
+        "{}",
+        String::from_utf8_lossy(&whole.0)
+    );
+    for cut in 0..=input.len() {
+        assert_eq!(chunked(&r, input, &[cut]), whole, "split at {cut}");
+    }
+}
+
+#[test]
+fn a_secret_inside_a_malformed_data_map_is_masked_in_every_split() {
+    // Found by the fuzzer: a JSON key running over lines holds a bearer token; the scan
+    // must not resume after the map's last value, or the token's trigger is never examined.
+    let r = redactor();
+    let token = Gen::new(37).alnum(40);
+    let text = format!(
+        "{{\"data\":{{\"\nAuthorization: Bearer {token}\na\":\"YQ==\"}},\"type\":\"Opaque\"}}\n"
+    );
+    let input = text.as_bytes();
+    let whole = r.redact_all(input);
+    assert!(
+        !contains(&whole.0, &token),
+        "{}",
+        String::from_utf8_lossy(&whole.0)
+    );
+    assert!(contains(&whole.0, "[REDACTED:kubernetes-secret-data]"));
+    for cut in 0..=input.len() {
+        assert_eq!(chunked(&r, input, &[cut]), whole, "split at {cut}");
+    }
+}
+
+#[test]
+fn json_secret_kind_far_after_its_data_map_is_masked_in_every_split() {
+    // Found by the fuzzer: a JSON data map whose `"kind":"Secret"` comes ~300 bytes later.
+    // Buffered bytes ending inside the kind's value (`"kind":"Secr`, at a chunk's or the
+    // seam's end) were read as "not a Secret", so the chunked output released the map's
+    // value that the whole output masks.
+    let r = redactor();
+    let value = Gen::new(41).pick(B64URL, 24).replace(['-', '_'], "+");
+    let pad = ".".repeat(300);
+    let plain =
+        format!("{{\"data\":{{\"a\":\"{value}\"}},\"pad\":\"{pad}\",\"kind\":\"Secret\"}}\n");
+    // The same object as a `last-applied-configuration` annotation: quotes escaped.
+    let escaped = format!("{{\"x\":\"{}\"}}\n", plain.trim_end().replace('"', "\\\""));
+    for text in [plain, escaped] {
+        let input = text.as_bytes();
+        let whole = r.redact_all(input);
+        assert!(
+            !contains(&whole.0, &value),
+            "{}",
+            String::from_utf8_lossy(&whole.0)
+        );
+        assert!(contains(&whole.0, "[REDACTED:kubernetes-secret-data]"));
+        for cut in 0..=input.len() {
+            assert_eq!(chunked(&r, input, &[cut]), whole, "split at {cut}");
+        }
+    }
+}

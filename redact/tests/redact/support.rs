@@ -220,6 +220,7 @@ pub(crate) fn all_secrets(g: &mut Gen) -> Vec<Planted> {
         s,
         "high-entropy-secret",
     ));
+    v.extend(crate::corpus::positives(g));
     v
 }
 
