@@ -3,12 +3,12 @@
 //!
 //! Shutdown goes in three steps ([`super::Server::serve`]):
 //!
-//! 1. [`Drain::begin`]: `/readyz` answers 503 at once (load balancers stop sending), the
+//! 1. `Drain::begin`: `/readyz` answers 503 at once (load balancers stop sending), the
 //!    listener is closed (new connections are refused) and open connections finish the
 //!    requests they carry;
 //! 2. running sessions get the grace period (`shutdownGrace`, default
 //!    [`DEFAULT_SHUTDOWN_GRACE`]) to end on their own;
-//! 3. [`Drain::end_all`] ends what is left with [`shutting_down`], a `Status` the client
+//! 3. `Drain::end_all` ends what is left with [`shutting_down`], a `Status` the client
 //!    sees on its error channel (kubectl prints it and exits non-zero), and the recorder
 //!    seals every recording with it before the process exits.
 //!

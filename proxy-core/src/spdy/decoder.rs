@@ -1,8 +1,8 @@
 //! The streaming frame decoder: `BytesMut` in, [`Frame`]s out.
 //!
-//! An explicit state machine with one function per state: [`DecodeState::Head`] waits for
+//! An explicit state machine with one function per state: `DecodeState::Head` waits for
 //! the 8-byte head, validates it and checks its length against [`MAX_DATA_FRAME_LEN`] /
-//! [`MAX_CONTROL_FRAME_LEN`] *before* reserving anything; [`DecodeState::Payload`] waits
+//! [`MAX_CONTROL_FRAME_LEN`] *before* reserving anything; `DecodeState::Payload` waits
 //! for the whole payload and splits it off the buffer without copying
 //! (`split_to(n).freeze()`). `Ok(None)` means "need more bytes"; `Err` means the input is
 //! invalid and the connection must end. Header blocks stay compressed: inflating them is
