@@ -274,20 +274,6 @@ impl Metrics {
         self.cert_expiry.set(unix_seconds);
     }
 
-    /// Sets the serving certificate's expiry from the first certificate of a PEM chain
-    /// file (at start and after each reload); returns it, or `None` when the file does not
-    /// hold a certificate (the gauge is left as it was).
-    pub fn set_serving_certificate_expiry_from(&self, pem_file: &std::path::Path) -> Option<i64> {
-        use rustls_pki_types::CertificateDer;
-        use rustls_pki_types::pem::PemObject;
-        use x509_parser::prelude::{FromDer, X509Certificate};
-        let der = CertificateDer::pem_file_iter(pem_file).ok()?.next()?.ok()?;
-        let (_, cert) = X509Certificate::from_der(&der).ok()?;
-        let expiry = cert.validity().not_after.timestamp();
-        self.set_serving_certificate_expiry(expiry);
-        Some(expiry)
-    }
-
     /// Sets when the upstream credential expires, in unix seconds (0: it does not). Called
     /// by whatever refreshes that credential, after each refresh.
     pub fn set_upstream_token_expiry(&self, unix_seconds: i64) {

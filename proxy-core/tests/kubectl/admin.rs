@@ -259,12 +259,19 @@ async fn every_metric_moves_under_kubectl() {
     moved("kubewitness_rate_limited_total", &["limiter=\"policy\""]);
     moved("kubewitness_auth_failures_total", &["reason=\"invalid\""]);
 
-    // The expiry gauges are set by whoever loads the certificate or refreshes the token.
-    let m = bed.proxy.metrics();
-    let expiry = m
-        .set_serving_certificate_expiry_from(&bed.dir().join("server.crt"))
-        .expect("the testbed's certificate parses");
-    m.set_upstream_token_expiry(expiry - 1);
+    // The expiry gauges are set by whoever loads the certificate or refreshes the token:
+    // loading the testbed's serving pair sets the certificate gauge.
+    let pair = proxy_core::tls::ReloadingCert::load(
+        &bed.dir().join("server.crt"),
+        &bed.dir().join("server.key"),
+    )
+    .expect("the testbed's serving pair loads");
+    let expiry = pair
+        .not_after()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs() as i64;
+    bed.proxy.metrics().set_upstream_token_expiry(expiry - 1);
     let now = parse(&get(addr, "/metrics").await.1);
     let cert = sum(
         &now,
