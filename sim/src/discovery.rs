@@ -23,11 +23,17 @@ pub(crate) struct Resource {
     pub(crate) namespaced: bool,
     pub(crate) verbs: &'static [&'static str],
     pub(crate) short_names: &'static [&'static str],
+    /// A subresource served in another group version (`pods/eviction` is `policy/v1`,
+    /// `deployments/scale` `autoscaling/v1`): discovery's `group` and `version`, which
+    /// `kubectl drain` and `kubectl scale` look for.
+    pub(crate) other_version: Option<(&'static str, &'static str)>,
 }
 
 const READ_ONLY: &[&str] = &["get", "list", "watch"];
 const READ_DELETE: &[&str] = &["delete", "get", "list", "watch"];
 const CONNECT: &[&str] = &["create", "get"];
+const READ_PATCH: &[&str] = &["get", "list", "patch", "watch"];
+const SCALE: &[&str] = &["get", "patch", "update"];
 
 const fn core(
     name: &'static str,
@@ -46,8 +52,32 @@ const fn core(
         namespaced,
         verbs,
         short_names,
+        other_version: None,
     }
 }
+
+/// A subresource of `parent`'s group served as `kind` of `group`/`version`.
+const fn sub(
+    parent: Resource,
+    name: &'static str,
+    kind: &'static str,
+    verbs: &'static [&'static str],
+    (group, version): (&'static str, &'static str),
+) -> Resource {
+    Resource {
+        name,
+        singular: "",
+        kind,
+        verbs,
+        short_names: &[],
+        other_version: Some((group, version)),
+        ..parent
+    }
+}
+
+const PODS: Resource = core("pods", "pod", "Pod", true, READ_DELETE, &["po"]);
+const DEPLOYMENTS: Resource = apps("deployments", "deployment", "Deployment", &["deploy"]);
+const STATEFULSETS: Resource = apps("statefulsets", "statefulset", "StatefulSet", &["sts"]);
 
 const fn apps(
     name: &'static str,
@@ -62,8 +92,9 @@ const fn apps(
         singular,
         kind,
         namespaced: true,
-        verbs: READ_ONLY,
+        verbs: READ_PATCH,
         short_names: short,
+        other_version: None,
     }
 }
 
@@ -86,8 +117,16 @@ pub(crate) const RESOURCES: &[Resource] = &[
         READ_ONLY,
         &["ns"],
     ),
-    core("pods", "pod", "Pod", true, READ_DELETE, &["po"]),
+    core("nodes", "node", "Node", false, READ_PATCH, &["no"]),
+    PODS,
     core("pods/attach", "", "PodAttachOptions", true, CONNECT, &[]),
+    sub(
+        PODS,
+        "pods/eviction",
+        "Eviction",
+        &["create"],
+        ("policy", "v1"),
+    ),
     core("pods/exec", "", "PodExecOptions", true, CONNECT, &[]),
     core("pods/log", "", "Pod", true, &["get"], &[]),
     core(
@@ -100,9 +139,26 @@ pub(crate) const RESOURCES: &[Resource] = &[
     ),
     core("secrets", "secret", "Secret", true, READ_ONLY, &[]),
     core("services", "service", "Service", true, READ_ONLY, &["svc"]),
-    apps("deployments", "deployment", "Deployment", &["deploy"]),
-    apps("replicasets", "replicaset", "ReplicaSet", &["rs"]),
-    apps("statefulsets", "statefulset", "StatefulSet", &["sts"]),
+    DEPLOYMENTS,
+    sub(
+        DEPLOYMENTS,
+        "deployments/scale",
+        "Scale",
+        SCALE,
+        ("autoscaling", "v1"),
+    ),
+    Resource {
+        verbs: READ_ONLY,
+        ..apps("replicasets", "replicaset", "ReplicaSet", &["rs"])
+    },
+    STATEFULSETS,
+    sub(
+        STATEFULSETS,
+        "statefulsets/scale",
+        "Scale",
+        SCALE,
+        ("autoscaling", "v1"),
+    ),
     Resource {
         group: "authentication.k8s.io",
         version: "v1",
@@ -112,6 +168,7 @@ pub(crate) const RESOURCES: &[Resource] = &[
         namespaced: false,
         verbs: &["create"],
         short_names: &[],
+        other_version: None,
     },
 ];
 
@@ -195,6 +252,10 @@ pub(crate) fn resource_list(group: &str, version: &str) -> Option<Value> {
             });
             if !r.short_names.is_empty() {
                 v["shortNames"] = json!(r.short_names);
+            }
+            if let Some((group, version)) = r.other_version {
+                v["group"] = json!(group);
+                v["version"] = json!(version);
             }
             v
         })

@@ -59,7 +59,7 @@ pub(crate) fn patch(state: &State, namespace: &str, name: &str, body: &[u8]) -> 
             }
         }
     }
-    respond::json(StatusCode::OK, &decorate(state, pod))
+    respond::json(StatusCode::OK, &decorate(state, &pod))
 }
 
 /// `pod` as served: with its ephemeral containers, each running.

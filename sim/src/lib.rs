@@ -6,10 +6,14 @@
 //! [`SimServer::start`] serves, on `127.0.0.1:0` (HTTP/1.1 and HTTP/2, optionally TLS with a
 //! CA generated at start), enough of the API for kubectl, client-go and kube-rs:
 //!
+//! * writes with the API server's semantics and `dryRun=All` (see `writes`): pod delete
+//!   and eviction, the `kubectl rollout restart` patch of deployments and statefulsets,
+//!   their `scale` subresource, and node cordon/uncordon; [`SimServer::writes`] lists
+//!   the write requests received and [`SimServer::object`] reads an object's state;
 //! * legacy discovery (`/version`, `/api`, `/api/v1`, `/apis`, `/apis/{group}/v1`), answered
 //!   as `application/json` so clients asking for aggregated discovery fall back;
 //! * GET/LIST (label and field selectors, `Table` output, watches) of pods, namespaces,
-//!   events, secrets, configmaps, services and a few `apps/v1` objects; DELETE of pods;
+//!   events, secrets, configmaps, services, nodes and a few `apps/v1` objects;
 //!   ephemeral containers added by `kubectl debug` (PATCH `pods/NAME/ephemeralcontainers`);
 //!   TokenReview from [`SimConfig::token_reviews`]; TokenRequest (service account tokens
 //!   the simulator then accepts until they expire); SelfSubjectAccessReview and
@@ -37,6 +41,7 @@ mod exec;
 mod fault;
 mod logs;
 mod oidc;
+mod patch;
 mod portforward;
 pub mod process;
 pub mod resize;
@@ -52,6 +57,7 @@ pub mod testbed;
 mod tls;
 mod tokenrequest;
 mod tty;
+mod writes;
 
 #[cfg(test)]
 mod tests;

@@ -1,5 +1,5 @@
-//! Plain REST: GET/LIST (with selectors, Tables and watches), DELETE of pods, and
-//! TokenReview. Every error is a `Status` with the API server's code and reason.
+//! Plain REST: GET/LIST (with selectors, Tables and watches) and TokenReview; the writes
+//! are in [`super::writes`]. Every error is a `Status` with the API server's code and reason.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -10,7 +10,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use super::clock::rfc3339;
 use super::discovery::Resource;
 use super::respond::{self, Body, bad_request, flag, int, param};
 use super::selector::{FieldSelector, Selector};
@@ -29,9 +28,14 @@ pub(crate) struct Call<'a> {
     pub(crate) method: &'a Method,
     pub(crate) query: &'a str,
     pub(crate) accept: &'a str,
+    /// `Content-Type`, empty when absent.
+    pub(crate) content_type: &'a str,
+    /// The request body (writes only; at most [`super::writes::MAX_WRITE_BODY`] bytes).
+    pub(crate) body: &'a [u8],
 }
 
-fn not_allowed(call: &Call<'_>) -> Response<Body> {
+/// `405 MethodNotAllowed`, as the API server words it.
+pub(crate) fn not_allowed(call: &Call<'_>) -> Response<Body> {
     respond::status(
         StatusCode::METHOD_NOT_ALLOWED,
         "MethodNotAllowed",
@@ -109,14 +113,11 @@ pub(crate) fn collection(
         Ok(s) => s,
         Err(msg) => return bad_request(msg),
     };
-    let objects: Vec<&Value> = state
+    let shown: Vec<Value> = state
         .store
         .list(r, namespace)
-        .into_iter()
-        .filter(|o| labels.matches_object(o) && fields.matches_object(o))
-        .collect();
-    let shown: Vec<Value> = objects
         .iter()
+        .filter(|o| labels.matches_object(o) && fields.matches_object(o))
         .map(|o| super::ephemeral::decorate(state, o))
         .collect();
     let objects: Vec<&Value> = shown.iter().collect();
@@ -159,7 +160,7 @@ fn watch(objects: &[&Value], timeout_seconds: Option<i64>) -> Response<Body> {
     respond::with_type(StatusCode::OK, "application/json", respond::streamed(rx))
 }
 
-/// `GET` or `DELETE` on one object.
+/// `GET` on one object.
 pub(crate) fn object(
     state: &Arc<State>,
     call: &Call<'_>,
@@ -167,24 +168,10 @@ pub(crate) fn object(
     namespace: Option<&str>,
     name: &str,
 ) -> Response<Body> {
-    let deletable = r.verbs.contains(&"delete");
-    let allowed = *call.method == Method::GET || (*call.method == Method::DELETE && deletable);
-    if !allowed {
-        return not_allowed(call);
-    }
     let Some(found) = state.store.get(r, namespace, name) else {
         return respond::not_found(r.name, name);
     };
-    if *call.method == Method::DELETE {
-        // Accepted and recorded (every request is); the fixture itself does not change.
-        let mut deleted = found.clone();
-        deleted["metadata"]["deletionTimestamp"] =
-            json!(rfc3339(SystemTime::now() + Duration::from_secs(30)));
-        deleted["metadata"]["deletionGracePeriodSeconds"] = json!(30);
-        tracing::info!(resource = r.name, "sim: delete accepted");
-        return respond::json(StatusCode::OK, &deleted);
-    }
-    let shown = super::ephemeral::decorate(state, found);
+    let shown = super::ephemeral::decorate(state, &found);
     render(call, r, &[&shown], false, SystemTime::now())
 }
 

@@ -11,6 +11,7 @@ use super::discovery;
 use super::respond::{self, Body};
 use super::rest::{self, Call, MAX_TOKEN_REVIEW_BODY};
 use super::server::{RecordedRequest, State, same_secret};
+use super::writes::{self, MAX_WRITE_BODY};
 
 /// The bearer token of `Authorization: Bearer <token>`, if any.
 fn bearer(req: &Request<Incoming>) -> Option<&[u8]> {
@@ -23,11 +24,6 @@ fn bearer(req: &Request<Incoming>) -> Option<&[u8]> {
 
 /// Handles one request.
 pub(crate) async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
-    state.record(RecordedRequest {
-        method: req.method().clone(),
-        uri: req.uri().clone(),
-        headers: req.headers().clone(),
-    });
     let header_ok = bearer(&req)
         .is_some_and(|t| same_secret(t, state.cfg.token.as_bytes()) || state.minted.accepts(t));
     let path = req.uri().path().to_owned();
@@ -36,46 +32,118 @@ pub(crate) async fn handle(state: Arc<State>, req: Request<Incoming>) -> Respons
         .split('/')
         .filter(|s| !s.is_empty())
         .collect();
-    if let [
-        "api",
-        "v1",
-        "namespaces",
-        ns,
-        "pods",
-        name,
-        sub @ ("exec" | "attach"),
-    ] = segments[..]
-    {
-        return super::exec::serve(&state, req, header_ok, ns, name, sub).await;
-    }
-    if let ["api", "v1", "namespaces", ns, "pods", name, "portforward"] = segments[..] {
-        return super::portforward::serve(&state, req, header_ok, ns, name).await;
-    }
+    let upgrade = matches!(
+        segments[..],
+        [
+            "api",
+            "v1",
+            "namespaces",
+            _,
+            "pods",
+            _,
+            "exec" | "attach" | "portforward"
+        ]
+    );
+    let (parts, incoming) = req.into_parts();
+    let mut recorded = RecordedRequest {
+        method: parts.method.clone(),
+        uri: parts.uri.clone(),
+        headers: parts.headers.clone(),
+        body: bytes::Bytes::new(),
+    };
+    let carries_body =
+        !upgrade && matches!(parts.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE");
+    let body = if carries_body {
+        match Limited::new(incoming, MAX_WRITE_BODY).collect().await {
+            Ok(body) => body.to_bytes(),
+            Err(_) => {
+                state.record(recorded);
+                return if header_ok {
+                    too_large(MAX_WRITE_BODY)
+                } else {
+                    unauthorized()
+                };
+            }
+        }
+    } else {
+        let req = Request::from_parts(parts, incoming);
+        state.record(recorded);
+        if let [
+            "api",
+            "v1",
+            "namespaces",
+            ns,
+            "pods",
+            name,
+            sub @ ("exec" | "attach"),
+        ] = segments[..]
+        {
+            return super::exec::serve(&state, req, header_ok, ns, name, sub).await;
+        }
+        if let ["api", "v1", "namespaces", ns, "pods", name, "portforward"] = segments[..] {
+            return super::portforward::serve(&state, req, header_ok, ns, name).await;
+        }
+        if !header_ok {
+            return unauthorized();
+        }
+        return dispatch(
+            &state,
+            req.method(),
+            req.headers(),
+            req.uri().query(),
+            &[],
+            &segments,
+        );
+    };
+    recorded.body = body.clone();
+    state.record(recorded);
     if !header_ok {
         return unauthorized();
     }
-    if let Some(target) = with_body(req.method(), &segments) {
-        return match review_body(req).await {
-            Ok(body) => match target {
-                WithBody::TokenReview => rest::token_review(&state, &body),
-                WithBody::Review(kind) => super::review::serve(kind, &body),
-                WithBody::Ephemeral(ns, name) => super::ephemeral::patch(&state, ns, name, &body),
-                WithBody::TokenRequest(ns, name) => state.minted.serve(ns, name, &body),
-            },
-            Err(res) => res,
+    if let Some(target) = with_body(&parts.method, &segments) {
+        if body.len() > MAX_TOKEN_REVIEW_BODY {
+            return too_large(MAX_TOKEN_REVIEW_BODY);
+        }
+        return match target {
+            WithBody::TokenReview => rest::token_review(&state, &body),
+            WithBody::Review(kind) => super::review::serve(kind, &body),
+            WithBody::Ephemeral(ns, name) => super::ephemeral::patch(&state, ns, name, &body),
+            WithBody::TokenRequest(ns, name) => state.minted.serve(ns, name, &body),
         };
     }
-    let accept = req
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let call = Call {
-        method: req.method(),
-        query: req.uri().query().unwrap_or_default(),
-        accept,
+    dispatch(
+        &state,
+        &parts.method,
+        &parts.headers,
+        parts.uri.query(),
+        &body,
+        &segments,
+    )
+}
+
+/// Routes an authenticated request that is not a review, exec, attach or port-forward.
+fn dispatch(
+    state: &Arc<State>,
+    method: &Method,
+    headers: &http::HeaderMap,
+    query: Option<&str>,
+    body: &[u8],
+    segments: &[&str],
+) -> Response<Body> {
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
     };
-    route(&state, &call, &segments)
+    let call = Call {
+        method,
+        query: query.unwrap_or_default(),
+        accept: text(header::ACCEPT),
+        content_type: text(header::CONTENT_TYPE),
+        body,
+    };
+    route(state, &call, segments)
 }
 
 /// The requests whose body the simulator reads.
@@ -131,19 +199,13 @@ fn with_body<'a>(method: &Method, segments: &[&'a str]) -> Option<WithBody<'a>> 
     }
 }
 
-/// A review's body, at most [`MAX_TOKEN_REVIEW_BODY`] bytes.
-async fn review_body(req: Request<Incoming>) -> Result<bytes::Bytes, Response<Body>> {
-    match Limited::new(req.into_body(), MAX_TOKEN_REVIEW_BODY)
-        .collect()
-        .await
-    {
-        Ok(body) => Ok(body.to_bytes()),
-        Err(_) => Err(respond::status(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "RequestEntityTooLarge",
-            format!("request body larger than {MAX_TOKEN_REVIEW_BODY} bytes"),
-        )),
-    }
+/// `413 RequestEntityTooLarge` for a body over `limit` bytes.
+fn too_large(limit: usize) -> Response<Body> {
+    respond::status(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "RequestEntityTooLarge",
+        format!("request body larger than {limit} bytes"),
+    )
 }
 
 /// `401 Unauthorized`, as the API server words it.
@@ -206,7 +268,11 @@ fn group_version(
     }
     match rest {
         [_] => rest::collection(state, call, r, namespace),
-        [_, name] => rest::object(state, call, r, namespace, name),
+        [_, name] if *call.method == Method::GET => rest::object(state, call, r, namespace, name),
+        [_, name] => writes::object(state, call, r, namespace, name),
+        [_, name, sub @ ("eviction" | "scale")] => {
+            writes::subresource(state, call, r, namespace, name, sub)
+        }
         [_, name, "log"] if r.name == "pods" => match (namespace, *call.method == Method::GET) {
             (Some(ns), true) => match state
                 .cfg

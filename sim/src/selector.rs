@@ -169,8 +169,8 @@ impl Selector {
 }
 
 /// A field selector over the fields every resource supports (`metadata.name`,
-/// `metadata.namespace`) and those of events that `kubectl describe` asks for
-/// ([`EVENT_FIELDS`]), with `=`, `==` and `!=`.
+/// `metadata.namespace`), the pod field `kubectl drain` asks for (`spec.nodeName`) and those
+/// of events that `kubectl describe` asks for ([`EVENT_FIELDS`]), with `=`, `==` and `!=`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct FieldSelector {
     terms: Vec<(String, bool, String)>,
@@ -196,6 +196,7 @@ impl FieldSelector {
             let field = field.trim();
             if field != "metadata.name"
                 && field != "metadata.namespace"
+                && field != "spec.nodeName"
                 && !EVENT_FIELDS.contains(&field)
             {
                 return Err(format!("field label not supported: {field}"));
@@ -267,7 +268,7 @@ mod tests {
                 .unwrap()
                 .matches_object(&obj)
         );
-        assert!(FieldSelector::parse("spec.nodeName=x").is_err());
+        assert!(FieldSelector::parse("spec.restartPolicy=x").is_err());
         let event =
             serde_json::json!({"involvedObject": {"kind": "Pod", "name": "api-7", "uid": "u1"}});
         let describe = "involvedObject.name=api-7,involvedObject.kind=Pod,involvedObject.uid=u1";

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
+use bytes::Bytes;
 use http::{HeaderMap, Method, Uri};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -30,8 +31,46 @@ pub struct RecordedRequest {
     pub method: Method,
     /// The request target (path and query).
     pub uri: Uri,
-    /// Every request header, as received.
+    /// Every request header, as received (`Impersonate-User`, `Impersonate-Group`, …).
     pub headers: HeaderMap,
+    /// The body, for the requests whose body the server reads (POST, PUT, PATCH and DELETE,
+    /// except the exec, attach and port-forward upgrades); empty otherwise.
+    pub body: Bytes,
+}
+
+impl RecordedRequest {
+    /// Whether this is a write to the cluster's objects (or a dry run of one): a POST, PUT,
+    /// PATCH or DELETE of an object or of its `eviction` or `scale` subresource. Reviews,
+    /// TokenRequests, ephemeral containers and exec/attach/port-forward are not.
+    pub fn is_write(&self) -> bool {
+        let path = self.uri.path();
+        let write_method = matches!(self.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE");
+        let other = [
+            "/exec",
+            "/attach",
+            "/portforward",
+            "/ephemeralcontainers",
+            "/token",
+        ]
+        .iter()
+        .any(|s| path.ends_with(s))
+            || path.starts_with("/apis/authentication.k8s.io/")
+            || path.starts_with("/apis/authorization.k8s.io/");
+        write_method && !other
+    }
+
+    /// Whether the request asks for a dry run: `dryRun` in the query, or a `dryRun` list
+    /// in the body's `DeleteOptions` (a DELETE's body, an `Eviction`'s `deleteOptions`),
+    /// which is where kubectl puts it for `delete` and `drain`.
+    pub fn dry_run(&self) -> bool {
+        let in_query = self
+            .uri
+            .query()
+            .is_some_and(|q| proxy_core::channel::url_pairs(q).any(|(k, _)| k == "dryRun"));
+        let body: serde_json::Value = serde_json::from_slice(&self.body).unwrap_or_default();
+        let listed = |v: &serde_json::Value| v.as_array().is_some_and(|a| !a.is_empty());
+        in_query || listed(&body["dryRun"]) || listed(&body["deleteOptions"]["dryRun"])
+    }
 }
 
 /// A per-server scratch directory, the working directory and `HOME` of exec'd processes.
@@ -174,6 +213,54 @@ impl SimServer {
     /// Every request received so far, in arrival order (recorded before authentication).
     pub fn requests(&self) -> Vec<RecordedRequest> {
         lock(&self.state.requests).clone()
+    }
+
+    /// The write requests received so far ([`RecordedRequest::is_write`]), dry runs
+    /// included ([`RecordedRequest::dry_run`] tells them apart), in arrival order.
+    pub fn writes(&self) -> Vec<RecordedRequest> {
+        lock(&self.state.requests)
+            .iter()
+            .filter(|r| r.is_write())
+            .cloned()
+            .collect()
+    }
+
+    /// An object as the server would serve it now, `None` when it does not exist (never
+    /// created, deleted or evicted). `api_version` is `v1` or `apps/v1`, `resource` the
+    /// plural (`pods`, `nodes`, `deployments`, `statefulsets`, …), `namespace` `None` for
+    /// cluster-scoped objects.
+    pub fn object(
+        &self,
+        api_version: &str,
+        resource: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<serde_json::Value> {
+        let group = api_version.strip_suffix("/v1").unwrap_or_default();
+        let r = super::discovery::resource(group, resource)?;
+        self.state.store.get(r, namespace, name)
+    }
+
+    /// Whether pod `namespace/name` exists (it is gone once deleted or evicted).
+    pub fn pod_exists(&self, namespace: &str, name: &str) -> bool {
+        self.object("v1", "pods", Some(namespace), name).is_some()
+    }
+
+    /// Deployment `namespace/name` as it is now (`spec.replicas`, the restart annotation
+    /// in `spec.template.metadata.annotations`, …).
+    pub fn deployment(&self, namespace: &str, name: &str) -> Option<serde_json::Value> {
+        self.object("apps/v1", "deployments", Some(namespace), name)
+    }
+
+    /// StatefulSet `namespace/name` as it is now.
+    pub fn statefulset(&self, namespace: &str, name: &str) -> Option<serde_json::Value> {
+        self.object("apps/v1", "statefulsets", Some(namespace), name)
+    }
+
+    /// Node `name` as it is now (`spec.unschedulable` once cordoned). The cluster has
+    /// `sim-node-1`, which every pod runs on, and `node-1`, which runs none.
+    pub fn node(&self, name: &str) -> Option<serde_json::Value> {
+        self.object("v1", "nodes", None, name)
     }
 
     /// Forgets the requests received so far (long-running tests keep the log bounded).

@@ -1,7 +1,10 @@
-//! The objects of the simulated cluster, built once from a [`SimConfig`] as the JSON the
-//! real API server returns, and looked up by resource, namespace and name.
+//! The objects of the simulated cluster, built from a [`SimConfig`] as the JSON the real
+//! API server returns, looked up by resource, namespace and name, and changed by the writes
+//! of [`super::writes`] (each real write bumps the object's `resourceVersion`).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
@@ -10,10 +13,18 @@ use super::clock::rfc3339;
 use super::config::{SimConfig, SimPod};
 use super::discovery::{RESOURCES, Resource};
 
-/// The objects of one resource kind.
+/// The objects of the cluster, by `(group, plural)`.
+type Objects = BTreeMap<(&'static str, &'static str), Vec<Value>>;
+
+/// The nodes of the simulated cluster: `sim-node-1` runs every pod, `node-1` nothing.
+pub(crate) const NODES: &[&str] = &["sim-node-1", "node-1"];
+
+/// The objects of the simulated cluster.
 #[derive(Debug, Default)]
 pub(crate) struct Store {
-    objects: BTreeMap<(&'static str, &'static str), Vec<Value>>,
+    objects: RwLock<Objects>,
+    /// The last `resourceVersion` handed out by a write.
+    version: AtomicU64,
 }
 
 fn meta(namespace: Option<&str>, name: &str, uid: u64, created: SystemTime) -> Value {
@@ -188,13 +199,27 @@ impl Store {
             ("statefulsets", "default", "web", "web"),
             ("deployments", "shop", "api", "api"),
         ] {
+            let mut metadata = meta(Some(ns), name, next(), created);
+            metadata["generation"] = json!(1);
             let obj = json!({
-                "metadata": meta(Some(ns), name, next(), created),
-                "spec": {"replicas": 1, "selector": {"matchLabels": {"app": app}}},
-                "status": {"replicas": 1, "readyReplicas": 1, "availableReplicas": 1},
+                "metadata": metadata,
+                "spec": {
+                    "replicas": 1,
+                    "selector": {"matchLabels": {"app": app}},
+                    "template": {
+                        "metadata": {"labels": {"app": app}},
+                        "spec": {"containers": [{"name": app, "image": format!("registry.example/{app}:1.0")}]},
+                    },
+                },
+                "status": {"observedGeneration": 1, "replicas": 1, "readyReplicas": 1, "availableReplicas": 1},
             });
             store.insert_group("apps", plural, obj);
         }
+        for name in NODES {
+            store.insert("nodes", node_object(name, next(), created));
+        }
+        let last = 1000 + next();
+        store.version.store(last, Ordering::SeqCst);
         store
     }
 
@@ -210,27 +235,112 @@ impl Store {
             return;
         };
         self.objects
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
             .entry((r.group, r.name))
             .or_default()
             .push(with_kind(r, object));
     }
 
-    /// The objects of `r`, in `namespace` if given.
-    pub(crate) fn list(&self, r: &Resource, namespace: Option<&str>) -> Vec<&Value> {
-        self.objects
+    fn read(&self) -> RwLockReadGuard<'_, Objects> {
+        self.objects.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Objects> {
+        self.objects.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The objects of `r`, in `namespace` if given, as they are now.
+    pub(crate) fn list(&self, r: &Resource, namespace: Option<&str>) -> Vec<Value> {
+        self.read()
             .get(&(r.group, r.name))
             .into_iter()
             .flatten()
             .filter(|o| namespace.is_none_or(|ns| o["metadata"]["namespace"] == ns))
+            .cloned()
             .collect()
     }
 
-    /// The object of `r` named `name` in `namespace`.
-    pub(crate) fn get(&self, r: &Resource, namespace: Option<&str>, name: &str) -> Option<&Value> {
-        self.list(r, namespace)
-            .into_iter()
-            .find(|o| o["metadata"]["name"] == name)
+    /// The object of `r` named `name` in `namespace`, as it is now.
+    pub(crate) fn get(&self, r: &Resource, namespace: Option<&str>, name: &str) -> Option<Value> {
+        self.read()
+            .get(&(r.group, r.name))?
+            .iter()
+            .find(|o| is(o, namespace, name))
+            .cloned()
     }
+
+    /// Removes the object of `r` named `name` in `namespace`; `None` if it was not there.
+    pub(crate) fn remove(
+        &self,
+        r: &Resource,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<Value> {
+        let mut objects = self.write();
+        let list = objects.get_mut(&(r.group, r.name))?;
+        let i = list.iter().position(|o| is(o, namespace, name))?;
+        Some(list.remove(i))
+    }
+
+    /// Replaces the object of `r` named `name` in `namespace` by what `change` makes of it,
+    /// under one lock (so two writers cannot lose each other's change), with a new
+    /// `resourceVersion` unless nothing changed (the API server skips such writes). `change` refuses with an `Err` that is passed through; `None`
+    /// when the object is absent.
+    pub(crate) fn update<E>(
+        &self,
+        r: &Resource,
+        namespace: Option<&str>,
+        name: &str,
+        change: impl FnOnce(&Value) -> Result<Value, E>,
+    ) -> Option<Result<Value, E>> {
+        let mut objects = self.write();
+        let list = objects.get_mut(&(r.group, r.name))?;
+        let slot = list.iter_mut().find(|o| is(o, namespace, name))?;
+        Some(change(slot).map(|mut new| {
+            if new != *slot {
+                let version = self.version.fetch_add(1, Ordering::SeqCst) + 1;
+                new["metadata"]["resourceVersion"] = json!(version.to_string());
+                slot.clone_from(&new);
+            }
+            new
+        }))
+    }
+}
+
+fn is(object: &Value, namespace: Option<&str>, name: &str) -> bool {
+    object["metadata"]["name"] == name
+        && namespace.is_none_or(|ns| object["metadata"]["namespace"] == ns)
+}
+
+fn node_object(name: &str, uid: u64, created: SystemTime) -> Value {
+    let mut metadata = meta(None, name, uid, created);
+    metadata["labels"] = json!({
+        "kubernetes.io/hostname": name,
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": "amd64",
+    });
+    let ready = json!({
+        "type": "Ready", "status": "True", "reason": "KubeletReady",
+        "message": "kubelet is posting ready status",
+        "lastHeartbeatTime": rfc3339(created), "lastTransitionTime": rfc3339(created),
+    });
+    json!({
+        "metadata": metadata,
+        "spec": {"podCIDR": "10.244.0.0/24", "podCIDRs": ["10.244.0.0/24"]},
+        "status": {
+            "conditions": [ready],
+            "addresses": [{"type": "Hostname", "address": name}],
+            "capacity": {"cpu": "4", "memory": "8Gi", "pods": "110"},
+            "allocatable": {"cpu": "4", "memory": "8Gi", "pods": "110"},
+            "nodeInfo": {
+                "kubeletVersion": "v1.32.4", "containerRuntimeVersion": "containerd://1.7.24",
+                "operatingSystem": "linux", "architecture": "amd64", "osImage": "kubewitness-sim",
+                "kernelVersion": "6.1.0", "kubeProxyVersion": "v1.32.4",
+                "machineID": "", "systemUUID": "", "bootID": "",
+            },
+        },
+    })
 }
 
 fn b64(s: &str) -> String {

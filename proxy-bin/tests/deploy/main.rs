@@ -205,11 +205,57 @@ fn companions_render_into_known_objects() {
         "Role",
         "RoleBinding",
         "ClusterRole",
+        "ClusterRoleBinding",
         "FlowSchema",
         "PriorityLevelConfiguration",
     ] {
         assert!(objects.iter().any(|o| o["kind"] == kind), "no {kind}");
     }
+}
+
+/// The break-glass ClusterRole grants exactly the one-use write actions, bound only to the
+/// break-glass group.
+#[test]
+fn breakglass_role_grants_only_the_one_use_writes() {
+    let objects = render_checked("companions");
+    let role = find(&objects, "ClusterRole", "kubewitness-breakglass").expect("ClusterRole");
+    let mut rules: Vec<(String, String, String)> = Vec::new();
+    for rule in role["rules"].as_array().unwrap() {
+        assert!(rule.get("resourceNames").is_none() && rule.get("nonResourceURLs").is_none());
+        for group in rule["apiGroups"].as_array().unwrap() {
+            for resource in rule["resources"].as_array().unwrap() {
+                for verb in rule["verbs"].as_array().unwrap() {
+                    let s = |v: &Value| v.as_str().unwrap().to_owned();
+                    rules.push((s(group), s(resource), s(verb)));
+                }
+            }
+        }
+    }
+    rules.sort();
+    let mut want: Vec<(String, String, String)> = [
+        ("", "pods/eviction", "create"),
+        ("", "pods", "delete"),
+        ("apps", "deployments", "patch"),
+        ("apps", "statefulsets", "patch"),
+        ("", "nodes", "patch"),
+    ]
+    .into_iter()
+    .chain(
+        ["deployments/scale", "statefulsets/scale"]
+            .into_iter()
+            .flat_map(|r| ["get", "patch", "update"].map(|v| ("apps", r, v))),
+    )
+    .map(|(g, r, v)| (g.to_owned(), r.to_owned(), v.to_owned()))
+    .collect();
+    want.sort();
+    assert_eq!(rules, want);
+    let binding =
+        find(&objects, "ClusterRoleBinding", "kubewitness-breakglass").expect("ClusterRoleBinding");
+    assert_eq!(binding["roleRef"]["name"], "kubewitness-breakglass");
+    assert_eq!(
+        binding["subjects"],
+        serde_json::json!([{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "kubewitness:breakglass"}])
+    );
 }
 
 #[test]

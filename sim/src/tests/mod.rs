@@ -3,9 +3,12 @@
 
 mod exec;
 mod kubectl;
+mod kubectl_writes;
 mod logs;
 mod process;
 mod rest;
+mod subresources;
+mod writes;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, StatusCode};
