@@ -329,6 +329,12 @@ impl Grants {
         unimplemented!("skeleton: filled in on issue-17c")
     }
 
+    /// Starts the background work (expiry notifications, cache refresh) on the current
+    /// Tokio runtime; stops when the last `Arc` is dropped.
+    pub fn start(self: &Arc<Grants>) {
+        unimplemented!("skeleton: filled in on issue-17c")
+    }
+
     /// How long a request waits for approval before it expires.
     pub fn pending_timeout(&self) -> Duration {
         unimplemented!("skeleton: filled in on issue-17c")
