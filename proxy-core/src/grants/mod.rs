@@ -226,6 +226,8 @@ pub struct Grants {
     opts: GrantsOptions,
 }
 
+// Placeholder bodies until issue-17c lands (they refuse; nothing is granted).
+#[allow(unused_variables)]
 impl Grants {
     /// A broker over `opts`.
     pub fn new(opts: GrantsOptions) -> Grants {
@@ -246,8 +248,9 @@ impl Grants {
         who: &Identity,
         new: NewRequest,
     ) -> Result<AccessRequest, GrantError> {
-        let _ = (via, who, new);
-        unimplemented!("skeleton: filled in on issue-17c")
+        Err(GrantError::Unavailable(
+            "access requests are not available in this build".into(),
+        ))
     }
 
     /// Approves request `id` as `who`.
@@ -257,8 +260,9 @@ impl Grants {
         id: &str,
         reason: &str,
     ) -> Result<AccessRequest, GrantError> {
-        let _ = (who, id, reason);
-        unimplemented!("skeleton: filled in on issue-17c")
+        Err(GrantError::Unavailable(
+            "access requests are not available in this build".into(),
+        ))
     }
 
     /// Denies request `id` as `who` (an approver).
@@ -268,8 +272,9 @@ impl Grants {
         id: &str,
         reason: &str,
     ) -> Result<AccessRequest, GrantError> {
-        let _ = (who, id, reason);
-        unimplemented!("skeleton: filled in on issue-17c")
+        Err(GrantError::Unavailable(
+            "access requests are not available in this build".into(),
+        ))
     }
 
     /// Revokes request `id` (its requester or an approver).
@@ -279,27 +284,30 @@ impl Grants {
         id: &str,
         reason: &str,
     ) -> Result<AccessRequest, GrantError> {
-        let _ = (who, id, reason);
-        unimplemented!("skeleton: filled in on issue-17c")
+        Err(GrantError::Unavailable(
+            "access requests are not available in this build".into(),
+        ))
     }
 
     /// Request `id`, if `who` requested it or may approve it.
     pub async fn get(&self, who: &Identity, id: &str) -> Result<AccessRequest, GrantError> {
-        let _ = (who, id);
-        unimplemented!("skeleton: filled in on issue-17c")
+        Err(GrantError::Unavailable(
+            "access requests are not available in this build".into(),
+        ))
     }
 
     /// The requests `who` made or may approve, newest first.
     pub async fn list(&self, who: &Identity) -> Result<Vec<AccessRequest>, GrantError> {
-        let _ = who;
-        unimplemented!("skeleton: filled in on issue-17c")
+        Err(GrantError::Unavailable(
+            "access requests are not available in this build".into(),
+        ))
     }
 
     /// The elevations in force for `who` (cheap: cached, refreshed from the store at most
     /// every few seconds so approvals on other replicas are seen).
     pub async fn elevations(&self, who: &Identity) -> Vec<ActiveElevation> {
         let _ = who;
-        unimplemented!("skeleton: filled in on issue-17c")
+        Vec::new()
     }
 
     /// Executes approved write `id` for its requester `who`: checks the action's digest
@@ -313,8 +321,9 @@ impl Grants {
         id: &str,
         action: Option<&WriteAction>,
     ) -> Result<Executed, GrantError> {
-        let _ = (via, who, id, action);
-        unimplemented!("skeleton: filled in on issue-17c")
+        Err(GrantError::Unavailable(
+            "access requests are not available in this build".into(),
+        ))
     }
 
     /// The kubectl path: executes the approved, unused write of `who` whose action is
@@ -326,17 +335,17 @@ impl Grants {
         action: &WriteAction,
     ) -> Option<Result<Executed, GrantError>> {
         let _ = (via, who, action);
-        unimplemented!("skeleton: filled in on issue-17c")
+        None
     }
 
     /// Starts the background work (expiry notifications, cache refresh) on the current
     /// Tokio runtime; stops when the last `Arc` is dropped.
     pub fn start(self: &Arc<Grants>) {
-        unimplemented!("skeleton: filled in on issue-17c")
+        let _ = self;
     }
 
     /// How long a request waits for approval before it expires.
     pub fn pending_timeout(&self) -> Duration {
-        unimplemented!("skeleton: filled in on issue-17c")
+        Duration::from_secs(3600)
     }
 }

