@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::glob::Glob;
 use super::write::{WriteAction, WriteVerb};
-use super::{Policy, Request, Rule};
+use super::{AUTHENTICATED_GROUP, Facts, Policy, Request, Rule};
 
 /// The longest TTL an elevation may have.
 pub const MAX_ELEVATION_TTL: Duration = Duration::from_secs(12 * 3600);
@@ -28,9 +28,14 @@ pub struct Subjects {
 }
 
 impl Subjects {
-    /// Whether `user` or one of `groups` is named.
+    /// Whether `user` or one of `groups` is named (`system:authenticated`, implied for
+    /// every caller, names everyone).
     pub fn contains(&self, user: &str, groups: &[String]) -> bool {
-        self.users.iter().any(|u| u == user) || groups.iter().any(|g| self.groups.contains(g))
+        self.users.iter().any(|u| u == user)
+            || self
+                .groups
+                .iter()
+                .any(|g| g == AUTHENTICATED_GROUP || groups.contains(g))
     }
 }
 
@@ -57,8 +62,14 @@ pub struct WriteScope {
 impl WriteScope {
     /// Whether `action` is within the scope.
     pub fn allows(&self, action: &WriteAction) -> bool {
-        let _ = action;
-        unimplemented!("skeleton: filled in on issue-17b")
+        let namespace_ok = action.verb.is_node()
+            || action
+                .namespace
+                .as_deref()
+                .is_some_and(|ns| self.namespaces.iter().any(|g| g.matches(ns)));
+        self.actions.contains(&action.verb)
+            && namespace_ok
+            && self.names.iter().any(|g| g.matches(&action.name))
     }
 }
 
@@ -92,37 +103,79 @@ pub struct Elevated<'a> {
     pub user: &'a str,
 }
 
+impl GrantDef {
+    /// `elevation` or `write`.
+    pub fn kind(&self) -> &'static str {
+        match self.gives {
+            Gives::Elevation(_) => "elevation",
+            Gives::Write(_) => "write",
+        }
+    }
+
+    /// The grant's rule made the requester's own: only `user`, named `name`.
+    fn rule_for(&self, user: &str, name: String) -> Option<Rule> {
+        let Gives::Elevation(rule) = &self.gives else {
+            return None;
+        };
+        let mut rule = (**rule).clone();
+        rule.name = name;
+        rule.users = vec![user.to_string()];
+        rule.groups = Vec::new();
+        Some(rule)
+    }
+}
+
 impl Policy {
     /// The grants, in file order.
     pub fn grants(&self) -> &[GrantDef] {
-        &[]
+        &self.grants
     }
 
     /// The grant named `name`.
     pub fn grant(&self, name: &str) -> Option<&GrantDef> {
-        let _ = name;
-        None
+        self.grants.iter().find(|g| g.name == name)
     }
 
     /// Whether the caller is an agent (`agents:`): agents can never approve.
     pub fn is_agent(&self, user: &str, groups: &[String]) -> bool {
-        let _ = (user, groups);
-        false
+        self.agents.users.iter().any(|u| u == user)
+            || self.agents.groups.iter().any(|g| groups.contains(g))
     }
 
     /// This policy plus, for each elevation in force, its grant's rule applying to the
     /// requester alone (named `grant:<grant>:<id>`), after every rule of the file. An
     /// elevation whose grant is no longer in the policy adds nothing.
     pub fn with_elevations(&self, elevations: &[Elevated<'_>]) -> Policy {
-        let _ = elevations;
-        self.clone()
+        let mut out = self.clone();
+        for e in elevations {
+            let name = format!("grant:{}:{}", e.grant, e.id);
+            if let Some(rule) = self.grant(e.grant).and_then(|g| g.rule_for(e.user, name)) {
+                out.rules.push(rule);
+            }
+        }
+        out
     }
 
     /// The elevation grants the caller may request whose rule would allow `req` (for a
     /// denial's message).
     pub fn elevations_allowing(&self, req: &Request<'_>) -> Vec<&GrantDef> {
-        let _ = req;
-        Vec::new()
+        self.grants
+            .iter()
+            .filter(|g| g.requesters.contains(req.user, req.groups))
+            .filter(|g| {
+                let Some(rule) = g.rule_for(req.user, format!("grant:{}", g.name)) else {
+                    return false;
+                };
+                let alone = Policy {
+                    rules: vec![rule],
+                    global: self.global,
+                    warnings: Vec::new(),
+                    grants: Vec::new(),
+                    agents: Subjects::default(),
+                };
+                alone.decide(req, &Facts::default()).allowed
+            })
+            .collect()
     }
 
     /// The write grants the caller may request that cover `action` (for a denial's message
@@ -133,7 +186,10 @@ impl Policy {
         groups: &[String],
         action: &WriteAction,
     ) -> Vec<&GrantDef> {
-        let _ = (user, groups, action);
-        Vec::new()
+        self.grants
+            .iter()
+            .filter(|g| g.requesters.contains(user, groups))
+            .filter(|g| matches!(&g.gives, Gives::Write(scope) if scope.allows(action)))
+            .collect()
     }
 }

@@ -25,6 +25,7 @@ mod ephemeral;
 pub mod filters;
 mod glob;
 pub mod grants;
+mod grants_compile;
 pub mod labels;
 pub mod limiter;
 mod logs;
@@ -36,11 +37,16 @@ mod selector;
 pub mod store;
 mod units;
 pub mod write;
+mod write_parse;
 
+#[cfg(test)]
+mod grants_tests;
 #[cfg(test)]
 mod scope_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod write_tests;
 
 use std::fmt;
 use std::path::Path;
@@ -88,6 +94,10 @@ pub struct Policy {
     rules: Vec<Rule>,
     global: GlobalLimits,
     warnings: Vec<(String, String)>,
+    /// `grants:`, in file order.
+    grants: Vec<GrantDef>,
+    /// `agents:`.
+    agents: Subjects,
 }
 
 /// Limits that apply to all callers together.
