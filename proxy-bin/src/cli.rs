@@ -39,6 +39,8 @@ pub(crate) enum Command {
     Export(ExportArgs),
     /// Serve the MCP gateway for an AI agent over stdio, as the config file's `mcp.user`.
     Mcp(McpArgs),
+    /// Access requests: ask for a grant, approve, deny, revoke, execute an approved write.
+    Access(AccessArgs),
     /// Run a self-contained demo: a simulated API server with kubewitness in front of it.
     #[cfg(feature = "demo")]
     Demo(DemoArgs),
@@ -253,4 +255,110 @@ pub(crate) struct RedactArgs {
 pub(crate) enum FindingsFormat {
     /// One JSON object per line.
     Json,
+}
+
+/// `kubewitness access`: talks to kubewitness's access-request API through a kubeconfig.
+#[derive(Debug, Args)]
+pub(crate) struct AccessArgs {
+    /// The kubeconfig pointing at kubewitness (default `$KUBECONFIG`, then ~/.kube/config).
+    #[arg(long, global = true)]
+    pub(crate) kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context (default: its current context).
+    #[arg(long, global = true)]
+    pub(crate) context: Option<String>,
+    #[command(subcommand)]
+    pub(crate) command: AccessCommand,
+}
+
+/// `kubewitness access …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum AccessCommand {
+    /// Ask for a grant; prints the new request's id alone on the first line.
+    Request(AccessRequestArgs),
+    /// List the requests you made or may approve, newest first.
+    List(AccessListArgs),
+    /// Show one request.
+    Get(AccessGetArgs),
+    /// Approve a request.
+    Approve(AccessReviewArgs),
+    /// Deny a request.
+    Deny(AccessReviewArgs),
+    /// Revoke a request (its requester or an approver).
+    Revoke(AccessRevokeArgs),
+    /// Execute an approved write (once); prints the API server's answer.
+    Execute(AccessIdArgs),
+}
+
+/// `kubewitness access request`.
+#[derive(Debug, Args)]
+pub(crate) struct AccessRequestArgs {
+    /// The grant's name (`grants:` in the policy).
+    pub(crate) grant: String,
+    /// Why you need it (shown to approvers and recorded).
+    #[arg(long)]
+    pub(crate) reason: String,
+    /// How long (`15m`, `1h`; default and at most the grant's maxTTL).
+    #[arg(long)]
+    pub(crate) ttl: Option<String>,
+    /// For a write grant: evict, delete, restart, scale, cordon or uncordon (may be left
+    /// out when the grant gives one action).
+    #[arg(long)]
+    pub(crate) action: Option<String>,
+    /// For a write: the object's namespace (not for cordon/uncordon).
+    #[arg(long, short = 'n')]
+    pub(crate) namespace: Option<String>,
+    /// For a write: the object's name.
+    #[arg(long)]
+    pub(crate) name: Option<String>,
+    /// For restart and scale: deployment (default) or statefulset.
+    #[arg(long)]
+    pub(crate) kind: Option<String>,
+    /// For scale: the replica count.
+    #[arg(long)]
+    pub(crate) replicas: Option<i32>,
+}
+
+/// `kubewitness access list`.
+#[derive(Debug, Args)]
+pub(crate) struct AccessListArgs {
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value = "text")]
+    pub(crate) output: Output,
+}
+
+/// `kubewitness access get`.
+#[derive(Debug, Args)]
+pub(crate) struct AccessGetArgs {
+    /// The request's id.
+    pub(crate) id: String,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value = "text")]
+    pub(crate) output: Output,
+}
+
+/// `kubewitness access approve|deny`.
+#[derive(Debug, Args)]
+pub(crate) struct AccessReviewArgs {
+    /// The request's id.
+    pub(crate) id: String,
+    /// Why (recorded).
+    #[arg(long)]
+    pub(crate) reason: String,
+}
+
+/// `kubewitness access revoke`.
+#[derive(Debug, Args)]
+pub(crate) struct AccessRevokeArgs {
+    /// The request's id.
+    pub(crate) id: String,
+    /// Why (recorded).
+    #[arg(long)]
+    pub(crate) reason: Option<String>,
+}
+
+/// `kubewitness access execute`.
+#[derive(Debug, Args)]
+pub(crate) struct AccessIdArgs {
+    /// The request's id.
+    pub(crate) id: String,
 }

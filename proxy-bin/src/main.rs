@@ -6,6 +6,10 @@
 //! 0 success, 1 runtime failure, 2 bad usage or configuration.
 #![forbid(unsafe_code)]
 
+mod access_cmd;
+mod access_fmt;
+#[cfg(test)]
+mod access_tests;
 mod cli;
 #[cfg(feature = "demo")]
 mod demo;
@@ -101,6 +105,7 @@ fn main() -> ExitCode {
             Command::Verify(args) => forensics::verify(args).await,
             Command::Export(args) => forensics::export(args).await,
             Command::Mcp(args) => mcp_cmd::run(args).await,
+            Command::Access(args) => access_cmd::run(args).await,
             #[cfg(feature = "demo")]
             Command::Demo(args) => demo::run(args).await,
         }

@@ -48,6 +48,16 @@ fn check(file: &Path) -> Result<(), Failure> {
         eprintln!("warning: {at}: {warning}");
     }
     println!("{}: valid, {} rules", file.display(), policy.rules().len());
+    for g in policy.grants() {
+        println!(
+            "grant {}: {}, maxTTL {}, {} approval{}",
+            g.name,
+            g.kind(),
+            humantime::format_duration(g.max_ttl),
+            g.approvals,
+            if g.approvals == 1 { "" } else { "s" }
+        );
+    }
     Ok(())
 }
 

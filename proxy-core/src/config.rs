@@ -27,9 +27,11 @@ use serde::Deserialize;
 pub use crate::files::expand_home;
 use crate::files::write_problems;
 
+mod grants;
 mod prometheus;
 mod runtime;
 mod sections;
+pub use grants::{DEFAULT_BREAKGLASS_GROUP, GrantsConfig, NotifyConfig};
 pub use prometheus::PrometheusConfig;
 pub use runtime::{AdminConfig, DEFAULT_SHUTDOWN_GRACE, LogConfig, LogFormat};
 pub use sections::{
@@ -73,6 +75,8 @@ pub struct Config {
     pub shutdown_grace: Option<String>,
     /// Logging (`level`, `format`).
     pub log: LogConfig,
+    /// Access requests: the breakglass group and the notification webhook.
+    pub grants: GrantsConfig,
 }
 
 /// `mcp:` — the MCP gateway.

@@ -73,6 +73,7 @@ unstable! { channel }
 pub mod config;
 mod error;
 mod files;
+pub mod grants;
 pub mod metrics;
 // Compiled for the unit tests and `cargo fuzz` (which sets `--cfg fuzzing`) only.
 #[cfg(any(test, fuzzing))]

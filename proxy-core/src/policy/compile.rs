@@ -29,7 +29,7 @@ pub const DEFAULT_LOG_MAX_DURATION: Duration = Duration::from_secs(4 * 3600);
 /// How long a log stream may stay silent when the rule's `logs.idleTimeout` is not set.
 pub const DEFAULT_LOG_IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
-type Problems = Vec<(String, String)>;
+pub(super) type Problems = Vec<(String, String)>;
 
 pub(crate) fn compile(file: &PolicyFile) -> Result<Policy, Problems> {
     let mut p = Problems::new();
@@ -82,6 +82,7 @@ pub(crate) fn compile(file: &PolicyFile) -> Result<Policy, Problems> {
         }
         rules.push(rule(spec, &at, &mut p, &mut warnings));
     }
+    let (grants, agents) = super::grants_compile::compile(file, &mut p, &mut warnings);
     if p.is_empty() {
         Ok(Policy {
             rules,
@@ -90,13 +91,15 @@ pub(crate) fn compile(file: &PolicyFile) -> Result<Policy, Problems> {
                 max_concurrent_streams_per_identity: per_identity,
             },
             warnings,
+            grants,
+            agents,
         })
     } else {
         Err(p)
     }
 }
 
-fn rule(spec: &RuleSpec, at: &str, p: &mut Problems, warnings: &mut Problems) -> Rule {
+pub(super) fn rule(spec: &RuleSpec, at: &str, p: &mut Problems, warnings: &mut Problems) -> Rule {
     let mut push = |path: &str, msg: String| {
         let full = if path.is_empty() {
             at.to_string()
@@ -288,7 +291,7 @@ fn metrics_only(spec: &RuleSpec) -> bool {
         && spec.ephemeral_containers == super::ephemeral::EphemeralSpec::Flag(false)
 }
 
-fn globs(list: &[String], key: &str, push: &mut impl FnMut(&str, String)) -> Vec<Glob> {
+pub(super) fn globs(list: &[String], key: &str, push: &mut impl FnMut(&str, String)) -> Vec<Glob> {
     let mut out = Vec::new();
     for (j, g) in list.iter().enumerate() {
         match Glob::new(g) {

@@ -24,6 +24,8 @@ mod decide;
 mod ephemeral;
 pub mod filters;
 mod glob;
+pub mod grants;
+mod grants_compile;
 pub mod labels;
 pub mod limiter;
 mod logs;
@@ -34,11 +36,17 @@ mod review;
 mod selector;
 pub mod store;
 mod units;
+pub mod write;
+mod write_parse;
 
+#[cfg(test)]
+mod grants_tests;
 #[cfg(test)]
 mod scope_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod write_tests;
 
 use std::fmt;
 use std::path::Path;
@@ -52,12 +60,14 @@ pub use compile::{
 pub use decide::{Action, Decision, Facts, Lookup, Needs, Request};
 pub use ephemeral::{EphemeralRule, MAX_IMAGE_LEN};
 pub use glob::{Glob, MAX_GLOB_LEN};
+pub use grants::{Elevated, Gives, GrantDef, Subjects, WriteScope};
 pub use logs::{LogQueryError, clamp_log_query};
 pub use metrics::MetricsLimits;
 pub use reach::Reach;
 pub use review::{Permission, READ_VERBS, STREAM_VERBS};
 pub use selector::{Labels, Selector};
 pub use units::{MAX_DURATION, MAX_QUANTITY};
+pub use write::{Workload, WriteAction, WriteVerb};
 
 /// The built-in policy used when no file is configured: any authenticated caller may read
 /// pods and events (`kubectl describe pod` lists them), read logs, exec any command (with
@@ -84,6 +94,10 @@ pub struct Policy {
     rules: Vec<Rule>,
     global: GlobalLimits,
     warnings: Vec<(String, String)>,
+    /// `grants:`, in file order.
+    grants: Vec<GrantDef>,
+    /// `agents:`.
+    agents: Subjects,
 }
 
 /// Limits that apply to all callers together.

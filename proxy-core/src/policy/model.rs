@@ -16,6 +16,36 @@ pub(crate) struct PolicyFile {
     pub(crate) kind: String,
     pub(crate) global: GlobalSpec,
     pub(crate) rules: Vec<RuleSpec>,
+    /// `grants:` — what may be requested ([`super::grants`]).
+    pub(crate) grants: Vec<GrantSpec>,
+    /// `agents:` — identities that can never approve a grant.
+    pub(crate) agents: SubjectsSpec,
+}
+
+/// One grant.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct GrantSpec {
+    pub(crate) name: String,
+    pub(crate) requesters: SubjectsSpec,
+    pub(crate) approvers: SubjectsSpec,
+    pub(crate) approvals: Option<u32>,
+    pub(crate) auto_approve: SubjectsSpec,
+    #[serde(rename = "maxTTL")]
+    pub(crate) max_ttl: Option<String>,
+    /// An elevation: a rule without `subjects`.
+    pub(crate) rule: Option<RuleSpec>,
+    /// A write.
+    pub(crate) write: Option<WriteSpec>,
+}
+
+/// A write grant's scope.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct WriteSpec {
+    pub(crate) actions: Vec<super::write::WriteVerb>,
+    pub(crate) namespaces: Vec<String>,
+    pub(crate) names: Option<Vec<String>>,
 }
 
 /// Limits that apply to everyone together.
