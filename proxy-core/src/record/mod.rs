@@ -44,7 +44,7 @@ mod ledger_files;
 mod recorder;
 pub mod seal;
 pub mod segment;
-mod signed;
+pub(crate) mod signed;
 pub mod store;
 pub mod verify;
 mod writer;
