@@ -176,6 +176,9 @@ pub(crate) struct SessionsArgs {
     /// Only this user's sessions.
     #[arg(long)]
     pub(crate) user: Option<String>,
+    /// List access requests (`grants/`) instead of sessions.
+    #[arg(long)]
+    pub(crate) grants: bool,
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value = "text")]
     pub(crate) output: Output,

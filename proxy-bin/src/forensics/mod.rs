@@ -15,6 +15,7 @@ use proxy_core::record::{Event, RecordStore, chunk, export};
 use crate::Failure;
 use crate::cli::{ExportArgs, ExportFormat, Output, SessionsArgs, StoreArgs};
 
+mod grants;
 mod verify;
 pub(crate) use verify::verify;
 
@@ -32,6 +33,9 @@ pub(super) fn open(args: &StoreArgs) -> Result<RecordStore, Failure> {
 /// `kubewitness sessions`.
 pub(crate) async fn sessions(args: SessionsArgs) -> Result<(), Failure> {
     let store = open(&args.store)?;
+    if args.grants {
+        return grants::list(&store, &args).await;
+    }
     let since_ms = match &args.since {
         Some(t) => Some(parse_time("--since", t).map_err(Failure::usage)?),
         None => None,
@@ -104,6 +108,9 @@ pub(crate) async fn sessions(args: SessionsArgs) -> Result<(), Failure> {
 /// `kubewitness export`.
 pub(crate) async fn export(args: ExportArgs) -> Result<(), Failure> {
     let store = open(&args.store)?;
+    if grants::is_request(&store, &args.session).await {
+        return grants::export(&store, &args.session).await;
+    }
     let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
     let done = match args.format {
         ExportFormat::Text => export::text(&store, &args.session, &mut out, &mut err).await,

@@ -162,6 +162,13 @@ fn print(args: &VerifyArgs, report: &StoreReport, pinned: bool) -> Result<(), Fa
             n => println!("digests: {} from {n} instances", report.digests),
         }
     }
+    if args.session.is_none() && !report.grants.is_empty() {
+        let bad = report.grants.iter().filter(|g| !g.intact).count();
+        println!(
+            "access requests: {} checked, {bad} with problems",
+            report.grants.len()
+        );
+    }
     for f in &report.findings {
         println!("FAIL  {f}");
     }

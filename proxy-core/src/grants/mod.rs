@@ -22,6 +22,18 @@ use crate::policy::{Workload, WriteAction, WriteVerb};
 use crate::record::Recorder;
 use crate::upstream::{Origin, Upstream};
 
+mod broker;
+mod exec;
+pub mod notify;
+pub mod object;
+pub mod state;
+mod sweep;
+pub mod ttl;
+#[cfg(test)]
+mod tests;
+
+pub use broker::AUTO_APPROVER;
+
 /// The longest reason kept.
 pub const MAX_REASON_LEN: usize = 1024;
 
@@ -224,14 +236,31 @@ pub struct Via<'a> {
 #[derive(Debug)]
 pub struct Grants {
     opts: GrantsOptions,
+    notifier: Option<notify::Notifier>,
+    cache: sweep::Cache,
 }
 
-// Placeholder bodies until issue-17c lands (they refuse; nothing is granted).
-#[allow(unused_variables)]
 impl Grants {
-    /// A broker over `opts`.
+    /// A broker over `opts`. A webhook that cannot be set up is logged and left out
+    /// (configuration checks refuse it before this).
     pub fn new(opts: GrantsOptions) -> Grants {
-        Grants { opts }
+        let notifier = opts
+            .config
+            .notify
+            .as_ref()
+            .filter(|n| !n.url.is_empty())
+            .and_then(|n| match notify::Notifier::new(n) {
+                Ok(n) => Some(n),
+                Err(e) => {
+                    tracing::error!(error = %e, "grants.notify: no notifications");
+                    None
+                }
+            });
+        Grants {
+            opts,
+            notifier,
+            cache: sweep::Cache::default(),
+        }
     }
 
     /// The group approved requests carry upstream.
@@ -248,9 +277,7 @@ impl Grants {
         who: &Identity,
         new: NewRequest,
     ) -> Result<AccessRequest, GrantError> {
-        Err(GrantError::Unavailable(
-            "access requests are not available in this build".into(),
-        ))
+        self.do_request(via, who, new).await
     }
 
     /// Approves request `id` as `who`.
@@ -260,9 +287,8 @@ impl Grants {
         id: &str,
         reason: &str,
     ) -> Result<AccessRequest, GrantError> {
-        Err(GrantError::Unavailable(
-            "access requests are not available in this build".into(),
-        ))
+        self.do_review(who, id, reason, object::Step::Approval)
+            .await
     }
 
     /// Denies request `id` as `who` (an approver).
@@ -272,9 +298,7 @@ impl Grants {
         id: &str,
         reason: &str,
     ) -> Result<AccessRequest, GrantError> {
-        Err(GrantError::Unavailable(
-            "access requests are not available in this build".into(),
-        ))
+        self.do_review(who, id, reason, object::Step::Denial).await
     }
 
     /// Revokes request `id` (its requester or an approver).
@@ -284,30 +308,24 @@ impl Grants {
         id: &str,
         reason: &str,
     ) -> Result<AccessRequest, GrantError> {
-        Err(GrantError::Unavailable(
-            "access requests are not available in this build".into(),
-        ))
+        self.do_review(who, id, reason, object::Step::Revocation)
+            .await
     }
 
     /// Request `id`, if `who` requested it or may approve it.
     pub async fn get(&self, who: &Identity, id: &str) -> Result<AccessRequest, GrantError> {
-        Err(GrantError::Unavailable(
-            "access requests are not available in this build".into(),
-        ))
+        self.do_get(who, id).await
     }
 
     /// The requests `who` made or may approve, newest first.
     pub async fn list(&self, who: &Identity) -> Result<Vec<AccessRequest>, GrantError> {
-        Err(GrantError::Unavailable(
-            "access requests are not available in this build".into(),
-        ))
+        self.do_list(who).await
     }
 
     /// The elevations in force for `who` (cheap: cached, refreshed from the store at most
     /// every few seconds so approvals on other replicas are seen).
     pub async fn elevations(&self, who: &Identity) -> Vec<ActiveElevation> {
-        let _ = who;
-        Vec::new()
+        self.do_elevations(who).await
     }
 
     /// Executes approved write `id` for its requester `who`: checks the action's digest
@@ -321,9 +339,7 @@ impl Grants {
         id: &str,
         action: Option<&WriteAction>,
     ) -> Result<Executed, GrantError> {
-        Err(GrantError::Unavailable(
-            "access requests are not available in this build".into(),
-        ))
+        self.do_execute(via, who, id, action).await
     }
 
     /// The kubectl path: executes the approved, unused write of `who` whose action is
@@ -334,14 +350,13 @@ impl Grants {
         who: &Identity,
         action: &WriteAction,
     ) -> Option<Result<Executed, GrantError>> {
-        let _ = (via, who, action);
-        None
+        self.do_execute_matching(via, who, action).await
     }
 
     /// Starts the background work (expiry notifications, cache refresh) on the current
     /// Tokio runtime; stops when the last `Arc` is dropped.
     pub fn start(self: &Arc<Grants>) {
-        let _ = self;
+        self.spawn_sweeper();
     }
 
     /// How long a request waits for approval before it expires.

@@ -37,6 +37,22 @@ pub struct Listed {
     pub seal: String,
 }
 
+/// An object stored outside sessions (a grant object) and the SHA-256 of its bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListedObject {
+    /// Its name in the store (`grants/<id>/<step>`).
+    pub name: String,
+    /// SHA-256 of the object as stored, hex.
+    pub sha256: String,
+}
+
+/// Whether a ledger entry names an object outside sessions (`grants/…`) rather than a
+/// session: those are listed under `grants` in the digest.
+pub fn is_object_entry(name: &str) -> bool {
+    name.starts_with("grants/") && !name.contains("..") && !name.contains(' ')
+}
+
 /// What a digest says.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -59,6 +75,9 @@ pub struct DigestBody {
     pub sessions: Vec<Listed>,
     /// The interval's audit segment (under `audit/<instance>/`), if there were decisions.
     pub audit: Option<Listed>,
+    /// Grant objects stored in the interval (absent in digests without any).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grants: Vec<ListedObject>,
     /// Written by crash recovery for the interval a crash cut short.
     pub recovered: bool,
     /// Who signed; `None` for an unsigned deployment.
@@ -120,7 +139,7 @@ impl Digest {
         if body.format != DIGEST_FORMAT {
             return Err(DigestError(format!("format {:?}", body.format)));
         }
-        if body.sessions.len() > MAX_DIGEST_SESSIONS {
+        if body.sessions.len() + body.grants.len() > MAX_DIGEST_SESSIONS {
             return Err(DigestError("too many sessions".into()));
         }
         Ok(Digest {
@@ -159,6 +178,7 @@ mod tests {
                 seal: "ab".repeat(32),
             }],
             audit: None,
+            grants: Vec::new(),
             recovered: false,
             signer: Some(signer.info()),
             next_signer: None,

@@ -26,7 +26,8 @@ use tokio::sync::Notify;
 use tracing::{info, warn};
 
 use super::digest::{
-    self, DIGEST_FORMAT, Digest, DigestBody, Listed, MAX_DIGEST_SESSIONS, digest_name, digest_seq,
+    self, DIGEST_FORMAT, Digest, DigestBody, Listed, ListedObject, MAX_DIGEST_SESSIONS,
+    digest_name, digest_seq, is_object_entry,
 };
 use super::event::MAX_EVENT_BODY;
 use super::ledger_files::{Files, Head};
@@ -173,6 +174,25 @@ impl Ledger {
         }
     }
 
+    /// Notes an object stored under `grants/` (fsync'd to the spool like a seal): the next
+    /// digest lists it.
+    pub(crate) fn noted(&self, name: &str, sha256: &str) {
+        let listed = Listed {
+            session: name.to_string(),
+            seal: sha256.to_string(),
+        };
+        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(f) = &self.files
+            && let Err(e) = f.append_sealed(&listed)
+        {
+            warn!(object = %name, error = %e, "cannot note the object in the spool");
+        }
+        p.sessions.push(listed);
+        if p.sessions.len() >= MAX_DIGEST_SESSIONS {
+            self.full.notify_one();
+        }
+    }
+
     /// Writes the final digest and marks the instance as stopped cleanly.
     pub(crate) async fn close(&self) -> Result<(), StoreError> {
         self.closed.store(true, Ordering::Release);
@@ -247,11 +267,18 @@ impl Ledger {
         };
         let (signer, next_signer) = self.signing_key(head);
         let mut seen = std::collections::HashSet::new();
-        let sessions: Vec<Listed> = taken
+        let (grants, sessions): (Vec<Listed>, Vec<Listed>) = taken
             .sessions
             .iter()
             .filter(|l| seen.insert(&l.session))
             .cloned()
+            .partition(|l| is_object_entry(&l.session));
+        let grants = grants
+            .into_iter()
+            .map(|l| ListedObject {
+                name: l.session,
+                sha256: l.seal,
+            })
             .collect();
         let body = DigestBody {
             format: DIGEST_FORMAT.into(),
@@ -263,6 +290,7 @@ impl Ledger {
             prev: hex::encode(head.prev),
             sessions,
             audit,
+            grants,
             recovered,
             signer: signer.map(SealSigner::info),
             next_signer: next_signer.clone(),

@@ -76,7 +76,8 @@ impl Files {
             .lines()
             .filter_map(|l| {
                 let (session, seal) = l.split_once(' ')?;
-                let ok = ulid::Ulid::from_string(session).is_ok()
+                let ok = (ulid::Ulid::from_string(session).is_ok()
+                    || super::digest::is_object_entry(session))
                     && seal.len() == 64
                     && seal.bytes().all(|b| b.is_ascii_hexdigit());
                 ok.then(|| Listed {

@@ -44,7 +44,7 @@ mod ledger_files;
 mod recorder;
 pub mod seal;
 pub mod segment;
-mod signed;
+pub(crate) mod signed;
 pub mod store;
 pub mod verify;
 mod writer;
@@ -61,7 +61,7 @@ pub use recorder::{
 pub use seal::SealSigner;
 pub use store::{RecordStore, StoreError};
 pub use verify::{
-    Problem, SessionReport, StoreCheck, StoreFinding, StoreReport, verify_session, verify_store,
+    GrantReport, Problem, SessionReport, StoreCheck, StoreFinding, StoreReport, verify_session, verify_store,
 };
 
 #[cfg(test)]

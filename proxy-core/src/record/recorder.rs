@@ -259,6 +259,19 @@ impl Recorder {
         self.signer.as_ref()
     }
 
+    /// The instance name (`recording.instance`, default the host name).
+    pub fn instance(&self) -> String {
+        self.config.instance()
+    }
+
+    /// Notes an object stored outside sessions (`grants/…`) with the SHA-256 of its bytes
+    /// (hex), so the next digest lists it and its deletion is detectable.
+    pub fn note_object(&self, name: &str, sha256: &str) {
+        if let Some(l) = self.ledger.get() {
+            l.noted(name, sha256);
+        }
+    }
+
     /// Starts recording a session; `end` lets the recorder end it when storage fails.
     ///
     /// A `meta.session` that is a ULID names the session (the server passes the `Audit-ID`

@@ -309,12 +309,17 @@ impl RecordStore {
 
     /// Reads a whole object, refusing ones over [`MAX_OBJECT_LEN`].
     pub async fn get(&self, name: &str) -> Result<Bytes, StoreError> {
+        self.get_bounded(name, MAX_OBJECT_LEN).await
+    }
+
+    /// Reads a whole object, refusing ones over `max` bytes.
+    pub async fn get_bounded(&self, name: &str, max: u64) -> Result<Bytes, StoreError> {
         let res = self
             .client()?
             .get(&ObjPath::from(name))
             .await
             .map_err(|e| io(name, e))?;
-        if res.meta.size > MAX_OBJECT_LEN {
+        if res.meta.size > max {
             return Err(StoreError::new(
                 StoreErrorKind::TooLarge,
                 format!("{name}: {} bytes is over the limit", res.meta.size),

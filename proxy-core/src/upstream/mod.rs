@@ -245,6 +245,69 @@ impl Upstream {
     }
 }
 
+/// The most bytes of an answer [`Upstream::send_as`] keeps.
+pub const MAX_SENT_ANSWER: usize = 1 << 20;
+
+/// A request kubewitness built itself, and the API server's answer to it.
+#[derive(Clone, Debug)]
+pub struct SentAnswer {
+    /// The status code.
+    pub status: http::StatusCode,
+    /// The content type.
+    pub content_type: Option<String>,
+    /// The body, at most [`MAX_SENT_ANSWER`] bytes.
+    pub body: Bytes,
+}
+
+impl Upstream {
+    /// Sends a request kubewitness built (an approved write, its dry run) as `identity`;
+    /// the answer's body is read up to [`MAX_SENT_ANSWER`] bytes.
+    pub async fn send_as(
+        &self,
+        identity: &Identity,
+        write: &crate::policy::write::UpstreamWrite,
+        origin: &Origin,
+    ) -> Result<SentAnswer, ForwardError> {
+        use http_body_util::{BodyExt, Limited};
+        let mut builder = Request::builder()
+            .method(write.method.clone())
+            .uri(write.path_and_query.as_str())
+            .header(http::header::ACCEPT, "application/json");
+        if let Some(ct) = write.content_type {
+            builder = builder.header(http::header::CONTENT_TYPE, ct);
+        }
+        if let Some(headers) = builder.headers_mut() {
+            impersonate(headers, identity)?;
+            origin.apply(headers);
+        }
+        let req = builder
+            .body(kube_client::client::Body::from(write.body.clone()))
+            .map_err(|e| UpstreamError(e.to_string()))?;
+        let _timer = crate::metrics::metrics().upstream_timer("request");
+        let res = self
+            .client
+            .send(req)
+            .await
+            .map_err(|e| ForwardError::Unreachable(e.to_string()))?;
+        let status = res.status();
+        let content_type = res
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = Limited::new(res.into_body(), MAX_SENT_ANSWER)
+            .collect()
+            .await
+            .map_err(|e| ForwardError::Unreachable(format!("reading the answer: {e}")))?
+            .to_bytes();
+        Ok(SentAnswer {
+            status,
+            content_type,
+            body,
+        })
+    }
+}
+
 /// An `extra` key as a header name suffix: upper case and everything outside the RFC 3986
 /// unreserved set percent-encoded (`scopes.example.com/x` → `scopes.example.com%2fx`).
 fn percent_encode_key(key: &str) -> String {

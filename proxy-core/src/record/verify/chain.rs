@@ -22,6 +22,8 @@ pub(crate) struct Chain {
     pub(crate) instance: String,
     /// Sessions listed by trusted digests: id → (digest seq, seal hash).
     pub(crate) listed: BTreeMap<String, (u64, String)>,
+    /// Grant objects listed by trusted digests: name → (digest seq, sha256).
+    pub(crate) grants: BTreeMap<String, (u64, String)>,
     /// Audit segments listed by trusted digests, with their digest's seq and interval.
     pub(crate) audits: Vec<(u64, Listed, u64, u64)>,
     /// Keys that signed trusted digests or were named by trusted rotations.
@@ -234,6 +236,11 @@ impl Chain {
             self.listed
                 .entry(l.session.clone())
                 .or_insert((b.seq, l.seal.clone()));
+        }
+        for g in &b.grants {
+            self.grants
+                .entry(g.name.clone())
+                .or_insert((b.seq, g.sha256.clone()));
         }
         if let Some(a) = &b.audit {
             self.audits.push((b.seq, a.clone(), b.start_ms, b.end_ms));

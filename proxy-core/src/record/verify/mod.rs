@@ -15,9 +15,10 @@ use super::store::{CHUNK_SUFFIX, RecordStore, SEAL_NAME};
 
 mod chain;
 mod check;
+mod grants;
 mod store;
 pub(crate) use check::SessionCheck;
-pub use store::{StoreCheck, StoreFinding, StoreReport, verify_store};
+pub use store::{GrantReport, StoreCheck, StoreFinding, StoreReport, verify_store};
 
 /// One thing wrong with a session's record.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]

@@ -8,6 +8,7 @@ use ed25519_dalek::VerifyingKey;
 use serde::Serialize;
 
 use super::chain::{Chain, check_chain};
+pub use super::grants::GrantReport;
 use super::{SessionReport, verify_at};
 use crate::record::digest::{DIGESTS_DIR, valid_instance};
 use crate::record::segment::segment_prefix;
@@ -93,6 +94,23 @@ pub enum StoreFinding {
         digest: u64,
         /// The segment id.
         segment: String,
+    },
+    /// A grant object does not verify, is not the one its digest lists, or tells an
+    /// impossible story.
+    GrantModified {
+        /// The object (or the request's folder).
+        object: String,
+        /// What was found.
+        detail: String,
+    },
+    /// A digest lists a grant object the store does not hold.
+    GrantMissing {
+        /// The object.
+        object: String,
+        /// The instance whose digest lists it.
+        instance: String,
+        /// That digest.
+        digest: u64,
     },
     /// `--until` is past the newest digest by more than an interval (truncated tail?).
     Truncated {
@@ -183,6 +201,17 @@ impl std::fmt::Display for StoreFinding {
                 f,
                 "audit segment {segment} listed in digest {instance}/{digest} is modified"
             ),
+            StoreFinding::GrantModified { object, detail } => {
+                write!(f, "grant object {object} modified ({detail})")
+            }
+            StoreFinding::GrantMissing {
+                object,
+                instance,
+                digest,
+            } => write!(
+                f,
+                "grant object {object} listed in digest {instance}/{digest} is missing"
+            ),
             StoreFinding::Truncated {
                 instance,
                 last_end_ms,
@@ -220,6 +249,8 @@ pub struct StoreReport {
     pub instances: Vec<String>,
     /// Digests read.
     pub digests: u64,
+    /// Every access request checked (`grants/`).
+    pub grants: Vec<GrantReport>,
 }
 
 impl StoreReport {
@@ -306,6 +337,18 @@ pub async fn verify_store(
             });
         }
     }
+    let listed_grants = chains
+        .iter()
+        .flat_map(|c| {
+            c.grants
+                .iter()
+                .map(|(n, (seq, h))| (n.clone(), (c.instance.clone(), *seq, h.clone())))
+        })
+        .collect();
+    let (grants, found) =
+        super::grants::check_grants(store, &trusted, &listed_grants, &|ms| check.in_range(ms), tick)
+            .await?;
+    findings.extend(found);
     let named: BTreeSet<&String> = reports.iter().filter_map(|r| r.instance.as_ref()).collect();
     for i in named {
         if !chains.iter().any(|c| &c.instance == i && c.digests > 0) {
@@ -319,6 +362,7 @@ pub async fn verify_store(
         sessions: reports,
         findings: findings.into_iter().collect(),
         instances,
+        grants,
     })
 }
 
