@@ -16,11 +16,15 @@ use std::time::{Duration, Instant};
 
 use crate::auth::Identity;
 use crate::channel::StreamOptions;
+use crate::grants::Grants;
 use crate::policy::audit::{AuditRecord, AuditSink};
 use crate::policy::labels::LabelCache;
 use crate::policy::limiter::{Limited, Limiter, StreamPermit};
 use crate::policy::store::PolicyStore;
-use crate::policy::{self, Action, Limits, Policy, RateLimit, Request, clamp_log_query};
+use crate::policy::{
+    self, Action, Elevated, GrantDef, Limits, Policy, RateLimit, Request, WriteAction, WriteVerb,
+    clamp_log_query,
+};
 use crate::request::{RequestInfo, StreamRequest};
 
 /// Everything the server needs to decide requests.
@@ -29,7 +33,9 @@ pub struct Access {
     store: Arc<PolicyStore>,
     labels: LabelCache,
     limiter: Arc<Limiter>,
-    audit: AuditSink,
+    audit: Arc<AuditSink>,
+    /// The access-request broker, when there is one (elevations in force are decided too).
+    grants: std::sync::OnceLock<Arc<Grants>>,
     /// Masks secrets in the argv written to the audit log.
     argv_redactor: Option<redact::Redactor>,
 }
@@ -59,6 +65,9 @@ impl Verdict {
     }
 }
 
+/// The prefix of the rule an approved elevation adds (`grant:<grant>:<id>`).
+pub const ELEVATION_RULE_PREFIX: &str = "grant:";
+
 /// An allowed request's limits and, for streams, its slot.
 #[derive(Debug)]
 pub struct Grant {
@@ -72,6 +81,15 @@ pub struct Grant {
     pub permit: Option<StreamPermit>,
 }
 
+impl Grant {
+    /// The access request whose approved elevation allowed this request (its rule is
+    /// `grant:<grant>:<id>`): such a request goes upstream with the breakglass group.
+    pub fn elevation(&self) -> Option<&str> {
+        let rest = self.rule.as_deref()?.strip_prefix(ELEVATION_RULE_PREFIX)?;
+        rest.rsplit_once(':').map(|(_, id)| id)
+    }
+}
+
 impl Access {
     /// Decisions by `store`, audit lines to `audit`.
     pub fn new(store: Arc<PolicyStore>, audit: AuditSink) -> Access {
@@ -79,7 +97,8 @@ impl Access {
             store,
             labels: LabelCache::default(),
             limiter: Limiter::new(),
-            audit,
+            audit: Arc::new(audit),
+            grants: std::sync::OnceLock::new(),
             argv_redactor: None,
         }
     }
@@ -107,6 +126,17 @@ impl Access {
     /// The audit sink (the Prometheus gateway writes its lines there too).
     pub fn audit(&self) -> &AuditSink {
         &self.audit
+    }
+
+    /// The audit sink, shared (the access-request broker writes its steps there).
+    pub(crate) fn audit_shared(&self) -> &Arc<AuditSink> {
+        &self.audit
+    }
+
+    /// Decides with the elevations `grants` has in force too (set once; later calls are
+    /// ignored).
+    pub(crate) fn attach_grants(&self, grants: Arc<Grants>) {
+        let _ = self.grants.set(grants);
     }
 
     /// Streams running now.
@@ -154,11 +184,36 @@ impl Access {
                 .map(|(_, v)| v),
             None => None,
         };
-        let (verdict, rule, reason) = self.judge(client, &policy, &req, query).await;
+        let (mut verdict, mut rule, mut reason) = self.judge(client, &policy, &req, query).await;
+        if let Verdict::Deny(_) = verdict
+            && let Some(elevated) = self.elevated(identity, &policy).await
+        {
+            (verdict, rule, reason) = self.judge(client, &elevated, &req, query).await;
+        }
+        if let Verdict::Deny(message) = &mut verdict {
+            message.push_str(&elevation_hint(&policy.elevations_allowing(&req)));
+        }
         let allowed = matches!(verdict, Verdict::Allow(_));
         crate::metrics::metrics().policy_decision(rule.as_deref(), verdict.result());
         self.audit.record(&rec.decided(allowed, rule, reason));
         verdict
+    }
+
+    /// The policy plus the elevations in force for `identity`, when it has any.
+    async fn elevated(&self, identity: &Identity, policy: &Policy) -> Option<Policy> {
+        let active = self.grants.get()?.elevations(identity).await;
+        if active.is_empty() {
+            return None;
+        }
+        let elevated: Vec<Elevated<'_>> = active
+            .iter()
+            .map(|e| Elevated {
+                grant: &e.grant,
+                id: &e.id,
+                user: &identity.user,
+            })
+            .collect();
+        Some(policy.with_elevations(&elevated))
     }
 
     /// The verdict, the rule behind it and the audit reason. Every request pays one token
@@ -218,6 +273,17 @@ impl Access {
                 (verdict, decision.rule, reason)
             }
         }
+    }
+
+    /// Takes one token from `user`'s bucket named `bucket` (kubewitness's own API).
+    pub(crate) fn pay_api(
+        &self,
+        user: &str,
+        bucket: &str,
+        rate: RateLimit,
+        now: Instant,
+    ) -> Result<(), Limited> {
+        self.limiter.check_request(user, bucket, &rate, now)
     }
 
     /// Takes one token from `user`'s bucket for `rule`, when the rule has a rate.
@@ -359,4 +425,127 @@ fn is_stream(req: &Request<'_>) -> bool {
 /// The `Retry-After` value for a limit: whole seconds, at least 1.
 pub fn retry_after_secs(d: Duration) -> u64 {
     d.as_secs().max(1)
+}
+
+/// What a denial adds when elevation grants the caller may request would allow the
+/// request: the first one and the command to ask for it (one line, as kubectl prints it).
+pub(crate) fn elevation_hint(grants: &[&GrantDef]) -> String {
+    hint(grants, "")
+}
+
+/// What a denied write adds when write grants the caller may request cover `action`: the
+/// first one and the exact command to ask for it.
+pub(crate) fn write_hint(grants: &[&GrantDef], action: &WriteAction) -> String {
+    let verb = serde_json::to_value(action.verb)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let mut args = format!(" --action {verb}");
+    if let Some(ns) = &action.namespace {
+        args.push_str(&format!(" --namespace {ns}"));
+    }
+    args.push_str(&format!(" --name {}", action.name));
+    if action.workload == Some(policy::Workload::StatefulSet) {
+        args.push_str(" --workload statefulset");
+    }
+    if let (WriteVerb::Scale, Some(n)) = (action.verb, action.replicas) {
+        args.push_str(&format!(" --replicas {n}"));
+    }
+    hint(grants, &args)
+}
+
+fn hint(grants: &[&GrantDef], args: &str) -> String {
+    let Some(first) = grants.first() else {
+        return String::new();
+    };
+    let others: Vec<String> = grants[1..]
+        .iter()
+        .map(|g| format!("\"{}\"", g.name))
+        .collect();
+    let others = match others.is_empty() {
+        true => String::new(),
+        false => format!(" (or {})", others.join(", ")),
+    };
+    format!(
+        "; grant \"{}\"{others} could allow this: kubewitness access request {}{args} --reason \"…\"",
+        first.name, first.name
+    )
+}
+
+#[cfg(test)]
+mod hint_tests {
+    use super::*;
+    use crate::policy::{Gives, Subjects, Workload, WriteScope};
+
+    fn grant(name: &str) -> GrantDef {
+        GrantDef {
+            name: name.into(),
+            requesters: Subjects::default(),
+            approvers: Subjects::default(),
+            approvals: 1,
+            auto_approve: Subjects::default(),
+            max_ttl: Duration::from_secs(900),
+            gives: Gives::Write(WriteScope {
+                actions: vec![WriteVerb::Scale],
+                namespaces: Vec::new(),
+                names: Vec::new(),
+            }),
+        }
+    }
+
+    #[test]
+    fn a_denial_names_the_grant_and_the_command_on_one_line() {
+        assert_eq!(elevation_hint(&[]), "");
+        let (a, b) = (grant("payments-exec"), grant("payments-exec-2"));
+        let hint = elevation_hint(&[&a, &b]);
+        assert_eq!(
+            hint,
+            "; grant \"payments-exec\" (or \"payments-exec-2\") could allow this: \
+             kubewitness access request payments-exec --reason \"…\""
+        );
+        let scale = WriteAction {
+            verb: WriteVerb::Scale,
+            namespace: Some("shop".into()),
+            name: "web".into(),
+            workload: Some(Workload::StatefulSet),
+            replicas: Some(3),
+        };
+        let s = grant("scale-shop");
+        let hint = write_hint(&[&s], &scale);
+        assert_eq!(
+            hint,
+            "; grant \"scale-shop\" could allow this: kubewitness access request scale-shop \
+             --action scale --namespace shop --name web --workload statefulset --replicas 3 \
+             --reason \"…\""
+        );
+        let cordon = WriteAction {
+            verb: WriteVerb::Cordon,
+            namespace: None,
+            name: "node-1".into(),
+            workload: None,
+            replicas: None,
+        };
+        let hint = write_hint(&[&s], &cordon);
+        assert!(
+            hint.contains("--action cordon --name node-1 --reason"),
+            "{hint}"
+        );
+        assert!(!hint.contains('\n'));
+        assert!(write_hint(&[], &cordon).is_empty());
+    }
+
+    #[test]
+    fn only_an_elevation_rule_names_an_access_request() {
+        let mut g = Grant {
+            rule: Some("grant:payments-exec:01JD8Z6Q3X".into()),
+            limits: Arc::default(),
+            log_query: None,
+            permit: None,
+        };
+        assert_eq!(g.elevation(), Some("01JD8Z6Q3X"));
+        g.rule = Some("sre-debug".into());
+        assert_eq!(g.elevation(), None);
+        g.rule = None;
+        assert_eq!(g.elevation(), None);
+    }
 }

@@ -94,6 +94,13 @@ pub struct Identity {
     pub extra: BTreeMap<String, Vec<String>>,
 }
 
+/// Whether `identity` claims `group` — the breakglass group, which only kubewitness adds to
+/// requests made under an approved access grant. Such a caller is refused, whatever vouched
+/// for the group (a certificate's O, the token file, OIDC, a TokenReview).
+pub fn claims_group(identity: &Identity, group: &str) -> bool {
+    identity.groups.iter().any(|g| g == group)
+}
+
 /// The WebSocket sub-protocol prefix that carries a bearer token.
 pub const WS_BEARER_PREFIX: &str = "base64url.bearer.authorization.k8s.io.";
 

@@ -129,6 +129,15 @@ impl AuditSink {
         }
     }
 
+    /// A sink whose lines go to `target` (its writer and its tee): for a part that owns
+    /// its sink but must write to the one the proxy already has (the access-request broker).
+    pub fn sharing(target: std::sync::Arc<AuditSink>) -> AuditSink {
+        AuditSink::writer(Box::new(Forward {
+            target,
+            pending: Vec::new(),
+        }))
+    }
+
     /// Also hands every line to `tee` (set once; later calls are ignored).
     pub fn tee(&self, tee: std::sync::Arc<dyn AuditTee>) {
         let _ = self.tee.set(tee);
@@ -154,6 +163,30 @@ impl AuditSink {
         if let Err(e) = out.write_all(&line).and_then(|_| out.flush()) {
             tracing::error!(error = %e, "audit write failed");
         }
+    }
+}
+
+/// The writer of [`AuditSink::sharing`]: each whole line is handed to the target sink.
+struct Forward {
+    target: std::sync::Arc<AuditSink>,
+    pending: Vec<u8>,
+}
+
+impl Write for Forward {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        while let Some(end) = self.pending.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.pending.drain(..=end).collect();
+            match serde_json::from_slice::<serde_json::Value>(&line) {
+                Ok(value) => self.target.line(&value),
+                Err(e) => tracing::error!(error = %e, "audit line not JSON"),
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -210,6 +243,21 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
+    }
+
+    #[test]
+    fn a_sharing_sink_writes_to_its_target() {
+        let buf = Shared::default();
+        let target = Arc::new(AuditSink::writer(Box::new(buf.clone())));
+        let shared = AuditSink::sharing(target.clone());
+        shared.line(&serde_json::json!({"verb": "approve", "user": "ann"}));
+        target.line(&serde_json::json!({"verb": "get"}));
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        let first: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+        assert_eq!(first["verb"], "approve");
+        assert_eq!(first["user"], "ann");
     }
 
     #[test]

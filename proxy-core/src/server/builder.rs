@@ -4,7 +4,9 @@
 //! takes a request: recording crash recovery (sealing what a crash or a failed store left in
 //! the spool, then writing the digest the crash missed) and the watchers that reload the
 //! policy and token files when they change. An embedder turns either off only by saying so
-//! ([`Builder::recovery`], [`Builder::watch_files`]).
+//! ([`Builder::recovery`], [`Builder::watch_files`]). With a recorder it also builds the
+//! access-request broker ([`crate::grants::Grants`]: its objects live in the recording
+//! store) and starts it; without one the access-request API answers 503.
 
 use std::fmt;
 use std::sync::Arc;
@@ -15,8 +17,9 @@ use super::session::{FilterList, SessionFilters};
 use super::{Proxy, ProxyParts};
 use crate::access::Access;
 use crate::auth::{AddressLimit, Authenticator, OidcAuthenticator, TokenReviewer, TokenStore};
-use crate::config::{Config, McpConfig, expand_home};
+use crate::config::{Config, GrantsConfig, McpConfig, expand_home};
 use crate::error::Error;
+use crate::grants::{Grants, GrantsOptions};
 use crate::policy::audit::AuditSink;
 use crate::policy::store::{POLL_INTERVAL, PolicyStore};
 use crate::prometheus::{Backend, Gateway};
@@ -58,6 +61,7 @@ pub struct Builder {
     recorder: Option<Recorder>,
     redactor: Option<redact::Redactor>,
     prometheus: Option<Gateway>,
+    grants: Option<GrantsConfig>,
     filters: FilterList,
     skip_recovery: bool,
     skip_watch: bool,
@@ -128,6 +132,34 @@ impl Builder {
         self
     }
 
+    /// How approved access requests reach the API server (the breakglass group) and who
+    /// hears about them (`grants:` in the configuration). Access requests need a
+    /// [`Builder::recorder`]: their state is kept, signed, in the recording store.
+    ///
+    /// ```no_run
+    /// # async fn run(
+    /// #     upstream: proxy_core::upstream::Upstream,
+    /// #     auth: proxy_core::auth::Authenticator,
+    /// #     recorder: proxy_core::record::Recorder,
+    /// # ) -> Result<(), proxy_core::Error> {
+    /// let grants = proxy_core::config::GrantsConfig {
+    ///     breakglass_group: Some("acme:breakglass".into()),
+    ///     ..Default::default()
+    /// };
+    /// let proxy = proxy_core::Proxy::builder()
+    ///     .upstream(upstream)
+    ///     .authenticator(auth)
+    ///     .recorder(recorder)
+    ///     .grants(grants)
+    ///     .build()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn grants(&mut self, grants: GrantsConfig) -> &mut Self {
+        self.grants = Some(grants);
+        self
+    }
+
     /// Adds the embedder's own filters to every session: `filters` is asked for them when
     /// a session starts. They run after redaction and the policy limits and before the
     /// recording filter, in the order added; see [`SessionFilters`] for the contract.
@@ -180,6 +212,10 @@ impl Builder {
         {
             recover(recorder, parts.access.audit()).await?;
         }
+        if let Some(grants) = &parts.grants {
+            parts.access.attach_grants(grants.clone());
+            grants.start();
+        }
         Ok(Arc::new(Proxy::assemble(
             parts,
             mcp,
@@ -197,6 +233,7 @@ impl Builder {
             || self.recorder.is_some()
             || self.redactor.is_some()
             || self.prometheus.is_some()
+            || self.grants.is_some()
     }
 
     /// The parts set one by one.
@@ -215,11 +252,24 @@ impl Builder {
             .unwrap_or_else(|| Arc::new(PolicyStore::fixed(crate::policy::Policy::builtin())));
         let audit = self.audit.take().unwrap_or_else(AuditSink::stdout);
         let redactor = self.redactor.take();
+        let access = Access::new(policy, audit).with_argv_redactor(redactor.clone());
+        let recorder = self.recorder.take().map(Arc::new);
+        let grants_config = self.grants.take().unwrap_or_default();
+        let grants = recorder.as_ref().map(|recorder| {
+            Arc::new(Grants::new(GrantsOptions {
+                recorder: recorder.clone(),
+                policy: access.store().clone(),
+                audit: AuditSink::sharing(access.audit_shared().clone()),
+                config: grants_config.clone(),
+            }))
+        });
         Ok(ProxyParts {
             auth,
             upstream,
-            access: Access::new(policy, audit).with_argv_redactor(redactor.clone()),
-            recorder: self.recorder.take(),
+            access,
+            recorder,
+            grants,
+            grants_config,
             redactor,
         })
     }
@@ -273,6 +323,7 @@ impl Builder {
                 .map_err(|e| Error::config("auth.oidc", e))?;
             auth = auth.with_oidc(Arc::new(oidc));
         }
+        self.grants = Some(cfg.grants.clone());
         self.upstream = Some(upstream);
         self.auth = Some(auth);
         self.parts()

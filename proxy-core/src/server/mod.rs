@@ -9,6 +9,7 @@
 //! finish its in-flight requests, waits up to the grace period for running sessions, ends
 //! the rest with a `Status` the client sees, and lets the recorder seal every recording.
 
+mod access_api;
 mod body;
 mod builder;
 mod downstream;
@@ -83,6 +84,9 @@ pub struct Proxy {
     mcp: crate::config::McpConfig,
     prometheus: Option<crate::prometheus::Gateway>,
     filters: FilterList,
+    /// The access-request broker (with recording only) and the group its grants add upstream.
+    grants: Option<Arc<crate::grants::Grants>>,
+    breakglass: String,
 }
 
 /// Everything a [`Proxy`] is made of ([`Builder`] puts them together).
@@ -95,7 +99,10 @@ struct ProxyParts {
     /// What callers may do.
     access: Access,
     /// Records every session, when set.
-    recorder: Option<Recorder>,
+    recorder: Option<Arc<Recorder>>,
+    /// The access-request broker (built when there is a recorder) and its settings.
+    grants: Option<Arc<crate::grants::Grants>>,
+    grants_config: crate::config::GrantsConfig,
     /// Masks secrets in session output, when set (policy rules may opt their sessions out).
     redactor: Option<redact::Redactor>,
 }
@@ -125,11 +132,13 @@ impl Proxy {
             access: parts.access,
             sessions: Gauge::default(),
             drain: Arc::default(),
-            recorder: parts.recorder.map(Arc::new),
+            recorder: parts.recorder,
             redactor: parts.redactor,
             mcp,
             prometheus,
             filters,
+            grants: parts.grants,
+            breakglass: parts.grants_config.breakglass_group().to_string(),
         }
     }
 

@@ -8,7 +8,13 @@
 //! [`super::logs`] (with the clamped query), port-forward (any method) to
 //! [`super::portforward`], the rest is forwarded with its body streamed back. Paths under
 //! `/prometheus/` are the metrics gateway ([`crate::prometheus`]), after authentication and
-//! before the Kubernetes classifier.
+//! before the Kubernetes classifier, and so is kubewitness's own access-request API under
+//! `/kubewitness/` ([`super::access_api`]).
+//!
+//! A caller that claims the breakglass group is refused outright: only kubewitness adds it,
+//! to requests an approved grant allows (an elevation's rule, or an approved write, which a
+//! denied `kubectl` write may match: its body is read and, when it is exactly an approved
+//! action, the broker executes it once).
 //!
 //! Every early answer (401, 400, 403, 429) first drains a small request body
 //! ([`super::body::drain`]); a GET or HEAD with a body is refused.
@@ -23,11 +29,14 @@ use tracing::{debug, info, warn};
 
 use super::limits::InFlight;
 use super::respond::{self};
-use super::{Conn, Proxy, body, ephemeral, exec, logs, portforward, readredact, selfreview};
+use super::{
+    Conn, Proxy, access_api, body, ephemeral, exec, logs, portforward, readredact, selfreview,
+};
 use crate::access::{Grant, Verdict, retry_after_secs};
 use crate::auth::{AuthError, Identity};
 use crate::bodies::ResponseBody;
 use crate::policy::limiter::{Limited, StreamPermit};
+use crate::policy::{Action, WriteAction};
 use crate::request::{Dispatch, RequestInfo, StreamRequest};
 use crate::upstream::Origin;
 
@@ -54,6 +63,14 @@ enum Admitted {
     Mcp(Identity),
     /// The metrics gateway under `/prometheus/`.
     Prometheus(Identity),
+    /// kubewitness's access-request API under `/kubewitness/`.
+    AccessApi(Identity),
+    /// A write the policy denied: an approved access request may match it exactly.
+    DeniedWrite {
+        identity: Identity,
+        info: RequestInfo,
+        message: String,
+    },
 }
 
 pub(super) async fn handle(
@@ -92,6 +109,12 @@ async fn answer(
             review,
         }) => selfreview::handle(review, req, &info, &identity, &proxy, &conn).await,
         Ok(Admitted::Prometheus(identity)) => prometheus(req, identity, proxy, conn.remote).await,
+        Ok(Admitted::AccessApi(identity)) => access_api::serve(req, identity, &proxy, &conn).await,
+        Ok(Admitted::DeniedWrite {
+            identity,
+            info,
+            message,
+        }) => denied_write(req, &identity, &info, message, &proxy, &conn).await,
         #[cfg(feature = "mcp")]
         Ok(Admitted::Mcp(identity)) => {
             super::mcp::http::serve(req, proxy, identity, conn.remote).await
@@ -134,6 +157,21 @@ async fn admit(
             return Err(respond::unauthorized(&err.to_string()));
         }
     };
+    let breakglass = proxy.breakglass_group();
+    if crate::auth::claims_group(&identity, breakglass) {
+        let why = format!("the caller claims the reserved group {breakglass}");
+        info!(user = %identity.user, %why, "refused");
+        proxy
+            .access
+            .refused(&identity, req.method(), req.uri().path(), &why);
+        return Err(respond::forbidden(format!(
+            "kubewitness: forbidden: the group {breakglass} is added by kubewitness alone, \
+             to requests an approved access grant allows; no caller may claim it"
+        )));
+    }
+    if access_api::is_api_path(req.uri().path()) {
+        return Ok(Admitted::AccessApi(identity));
+    }
     // The MCP gateway: after authentication, every tool call decided like any request.
     #[cfg(feature = "mcp")]
     if super::mcp::http::is_mcp(req.uri().path()) {
@@ -190,6 +228,15 @@ async fn admit(
         }
         Verdict::Deny(message) => {
             info!(user = %identity.user, verb = %info.verb, %path, "denied");
+            let action =
+                crate::policy::Request::new(&identity.user, &identity.groups, &info, None).action;
+            if action == Action::Write && proxy.grants.is_some() {
+                return Ok(Admitted::DeniedWrite {
+                    identity,
+                    info,
+                    message,
+                });
+            }
             Err(respond::forbidden(message))
         }
         Verdict::Invalid(why) => {
@@ -234,11 +281,16 @@ async fn dispatch(
     conn: Conn,
 ) -> Response<ResponseBody> {
     let Allowed {
-        identity,
+        mut identity,
         info,
         stream,
         grant,
     } = allowed;
+    // Allowed by an approved elevation: upstream sees under which grant, in its own group.
+    if let Some(id) = grant.elevation() {
+        info!(user = %identity.user, request = id, "allowed by an access grant");
+        identity.groups.push(proxy.breakglass_group().to_string());
+    }
     match (stream, info.dispatch()) {
         (Some(stream), _) => exec::handle(req, stream, identity, proxy, conn, grant).await,
         (None, Dispatch::Log) => logs::handle(req, &info, identity, proxy, conn, grant).await,
@@ -304,4 +356,54 @@ async fn prometheus(
     crate::prometheus::http::serve(req, &identity, ctx)
         .await
         .map(respond::full)
+}
+
+/// A write the policy denied: when it is exactly an approved, unused write of the caller,
+/// the broker executes that (once, as approved) and its answer is the response; otherwise
+/// the denial, naming the write grants that could allow it.
+async fn denied_write(
+    req: Request<RequestBody>,
+    identity: &Identity,
+    info: &RequestInfo,
+    message: String,
+    proxy: &Proxy,
+    conn: &Conn,
+) -> Response<ResponseBody> {
+    let Some(grants) = proxy.grants() else {
+        body::drain(req.into_body()).await;
+        return respond::forbidden(message);
+    };
+    let (parts, incoming) = req.into_parts();
+    let mut limits = conn.limits;
+    limits.max_body_bytes = limits.max_body_bytes.min(access_api::MAX_API_BODY);
+    let Ok(bytes) = body::read(incoming, &limits).await else {
+        return respond::forbidden(message);
+    };
+    let content_type = parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let query = parts.uri.query().unwrap_or("");
+    let Some(action) = WriteAction::from_request(&parts.method, info, query, content_type, &bytes)
+    else {
+        return respond::forbidden(message);
+    };
+    let origin = Origin::new(conn.remote.ip());
+    let via = crate::grants::Via {
+        upstream: &proxy.upstream,
+        origin: &origin,
+    };
+    match grants.execute_matching(via, identity, &action).await {
+        Some(Ok(done)) => {
+            info!(user = %identity.user, request = %done.id, "approved write executed");
+            access_api::executed(done.code, done.content_type.as_deref(), done.body)
+        }
+        Some(Err(err)) => access_api::grant_error(&err),
+        None => {
+            let policy = proxy.policy();
+            let writes = policy.writes_allowing(&identity.user, &identity.groups, &action);
+            let hint = crate::access::write_hint(&writes, &action);
+            respond::forbidden(format!("{message}{hint}"))
+        }
+    }
 }

@@ -186,7 +186,7 @@ impl Validate for PromArgs {
 }
 
 /// A Kubernetes object name: lower-case letters, digits, `-` and `.`, at most 253 bytes.
-fn name(field: &str, value: &str) -> Result<(), String> {
+pub(crate) fn name(field: &str, value: &str) -> Result<(), String> {
     let ok = !value.is_empty()
         && value.len() <= MAX_NAME_LEN
         && value
@@ -201,7 +201,7 @@ fn name(field: &str, value: &str) -> Result<(), String> {
     }
 }
 
-fn opt_name(field: &str, value: Option<&str>) -> Result<(), String> {
+pub(crate) fn opt_name(field: &str, value: Option<&str>) -> Result<(), String> {
     value.map_or(Ok(()), |v| name(field, v))
 }
 

@@ -12,6 +12,7 @@ use super::kube::Refused;
 use super::record::CallRecording;
 use super::reply::Reply;
 use super::text::{fit, sanitize};
+use super::writes::{self, IdArgs, RequestArgs};
 use super::{Caller, describe, get, prom, stream, tools};
 use crate::policy::audit::AuditRecord;
 use crate::policy::{MetricsLimits, Reach};
@@ -47,7 +48,8 @@ pub(crate) async fn call(
         .reach(&caller.identity.user, &caller.identity.groups);
     let budget = proxy.mcp_config().result_budget();
     let metrics = metrics_grant(proxy, caller);
-    let offered = tools::list(&reach, metrics.as_deref(), budget);
+    let writes = write_grants(proxy, caller);
+    let offered = tools::list(&reach, metrics.as_deref(), &writes, budget);
     let mut reply = if offered.iter().any(|t| t.name == name) {
         let grant = (&reach, metrics.as_deref());
         dispatch(proxy, caller, grant, name, arguments, budget).await
@@ -89,6 +91,15 @@ pub(crate) fn metrics_grant(proxy: &Proxy, caller: &Caller) -> Option<Arc<Metric
         .map(|(_, limits)| limits)
 }
 
+/// The write grants the caller may request, when the proxy has a broker to ask.
+pub(crate) fn write_grants(proxy: &Proxy, caller: &Caller) -> Vec<String> {
+    if proxy.grants().is_none() {
+        return Vec::new();
+    }
+    let id = &caller.identity;
+    writes::requestable(&proxy.policy(), &id.user, &id.groups)
+}
+
 async fn dispatch(
     proxy: &Arc<Proxy>,
     caller: &Caller,
@@ -127,6 +138,18 @@ async fn dispatch(
             )),
             (Err(e), _) => invalid(e),
         },
+        writes::REQUEST => match args::parse::<RequestArgs>(arguments) {
+            Ok(a) => writes::request(proxy, caller, &a).await,
+            Err(e) => invalid(e),
+        },
+        writes::STATUS => match args::parse::<IdArgs>(arguments) {
+            Ok(a) => writes::status(proxy, caller, &a).await,
+            Err(e) => invalid(e),
+        },
+        writes::EXECUTE => match args::parse::<IdArgs>(arguments) {
+            Ok(a) => writes::execute(proxy, caller, &a).await,
+            Err(e) => invalid(e),
+        },
         other => invalid(format!("kubewitness: unknown tool {other}")),
     }
 }
@@ -136,6 +159,7 @@ fn allowed(reach: &Reach, metrics: Option<&MetricsLimits>, tool: &str) -> String
     let namespaces = format!("namespaces [{}]", reach.namespaces.join(", "));
     match tool {
         tools::PROM => prom::allowed(metrics),
+        writes::REQUEST | writes::STATUS | writes::EXECUTE => String::new(),
         tools::EXEC => {
             format!(
                 "\nYour policy allows exec only of these commands {}.",

@@ -9,7 +9,9 @@
 //! text, ANSI and control characters removed, a per-call result budget with a truncation
 //! line, denials as tool results that say what is allowed, and a recording (kind `mcp`) and
 //! an audit line per call. `prom_query` (`prom.rs`) is the same for metrics: it answers
-//! through the Prometheus gateway's own path ([`crate::prometheus::http::answer`]).
+//! through the Prometheus gateway's own path ([`crate::prometheus::http::answer`]). The
+//! write-request tools (`writes.rs`) file, show and execute access requests through the
+//! broker; an agent can propose a write but never approve one.
 //!
 //! Two transports: stdio (`kubewitness mcp`, identity fixed by the config file) and
 //! Streamable HTTP at `/mcp` on the main listener (identity from kubewitness's own
@@ -28,6 +30,7 @@ mod stream;
 mod table;
 mod text;
 mod tools;
+mod writes;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -140,9 +143,11 @@ impl ServerHandler for Gateway {
             .reach(&caller.identity.user, &caller.identity.groups);
         let budget = self.proxy.mcp_config().result_budget();
         let metrics = call::metrics_grant(&self.proxy, &caller);
+        let writes = call::write_grants(&self.proxy, &caller);
         Ok(ListToolsResult::with_all_items(tools::list(
             &reach,
             metrics.as_deref(),
+            &writes,
             budget,
         )))
     }

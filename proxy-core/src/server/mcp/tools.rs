@@ -22,8 +22,14 @@ pub(crate) const DESCRIBE: &str = "k8s_describe_pod";
 pub(crate) const PROM: &str = "prom_query";
 
 /// The tools `reach` and the caller's `metrics:` grant (when a backend is configured)
-/// allow, with the result budget stated.
-pub(crate) fn list(reach: &Reach, metrics: Option<&MetricsLimits>, budget: usize) -> Vec<Tool> {
+/// allow, with the result budget stated; the write tools when the caller may request some
+/// of the write grants `writes` ([`super::writes`]).
+pub(crate) fn list(
+    reach: &Reach,
+    metrics: Option<&MetricsLimits>,
+    writes: &[String],
+    budget: usize,
+) -> Vec<Tool> {
     let mut tools = Vec::new();
     let namespaces = reach.namespaces.join(", ");
     let tail = format!(
@@ -91,6 +97,9 @@ pub(crate) fn list(reach: &Reach, metrics: Option<&MetricsLimits>, budget: usize
             super::prom::schema(),
         ));
     }
+    if !writes.is_empty() {
+        tools.extend(super::writes::tools(writes));
+    }
     tools
 }
 
@@ -128,6 +137,21 @@ fn tool(name: &'static str, description: String, schema: serde_json::Value) -> T
     annotations.destructive_hint = Some(false);
     annotations.open_world_hint = Some(false);
     Tool::new(name, description, Arc::new(schema)).with_annotations(annotations)
+}
+
+/// A tool that changes or may change the cluster (the write-request tools): not read-only;
+/// `destructive` when it runs the write.
+pub(crate) fn write_tool(
+    name: &'static str,
+    description: String,
+    schema: serde_json::Value,
+    destructive: bool,
+) -> Tool {
+    let mut t = tool(name, description, schema);
+    let mut annotations = t.annotations.take().unwrap_or_default();
+    annotations.read_only_hint = Some(false);
+    annotations.destructive_hint = Some(destructive);
+    t.with_annotations(annotations)
 }
 
 fn name_prop(what: &str) -> serde_json::Value {
@@ -222,7 +246,7 @@ mod tests {
              namespaces: [shop]\n  read: [pods, secrets, deployments.apps]\n  logs: {maxTailLines: 7}\n",
         )
         .unwrap();
-        let tools = list(&p.reach("ann", &[]), None, 4096);
+        let tools = list(&p.reach("ann", &[]), None, &[], 4096);
         let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
         assert_eq!(names, [LOGS, GET, DESCRIBE]);
         let logs = tools[0].description.as_deref().unwrap();
@@ -237,14 +261,14 @@ mod tests {
             serde_json::json!(["pods", "deployments.apps"])
         );
         assert_eq!(get["additionalProperties"], false);
-        assert!(list(&p.reach("bob", &[]), None, 4096).is_empty());
+        assert!(list(&p.reach("bob", &[]), None, &[], 4096).is_empty());
         let m = Policy::from_yaml(
             "apiVersion: kubewitness/v1\nkind: Policy\nrules:\n- name: m\n  subjects: {users: [ann]}\n  \
              metrics: {namespaces: [shop], maxRange: 30m, maxSeries: 500}\n",
         )
         .unwrap();
         let grant = m.metrics_grant("ann", &[]).unwrap().1;
-        let tools = list(&m.reach("ann", &[]), Some(&grant), 4096);
+        let tools = list(&m.reach("ann", &[]), Some(&grant), &[], 4096);
         assert_eq!(tools.len(), 1);
         let desc = tools[0].description.as_deref().unwrap();
         assert!(
