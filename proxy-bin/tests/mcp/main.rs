@@ -10,6 +10,7 @@ use kubewitness_test_support::prometheus as prom_support;
 
 mod agent_a;
 mod bed;
+mod grants;
 mod http;
 mod inspector;
 mod prom;

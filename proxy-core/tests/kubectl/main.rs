@@ -10,6 +10,8 @@ mod auth;
 mod debug;
 mod everyday;
 mod exec;
+mod grants;
+mod grants_writes;
 mod kube_rs;
 mod logs;
 mod oidc;
