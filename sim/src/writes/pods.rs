@@ -1,6 +1,7 @@
 //! Pod deletes and evictions: `DeleteOptions` (query, then body), dry runs, preconditions;
 //! the pod leaves the store at once (the simulated cluster has no kubelet to wait for and
-//! no PodDisruptionBudgets).
+//! no PodDisruptionBudgets). Only the API object goes: exec, attach and logs are served
+//! from the [`SimConfig`](crate::SimConfig) fixture and still answer for a deleted pod.
 
 use std::time::{Duration, SystemTime};
 
