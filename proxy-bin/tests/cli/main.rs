@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
+mod access;
 mod policy;
 mod redact_k8s;
 mod serve;
