@@ -7,6 +7,7 @@ use std::process::{Command, Stdio};
 mod access;
 mod policy;
 mod redact_k8s;
+mod replicas;
 mod serve;
 mod shutdown;
 

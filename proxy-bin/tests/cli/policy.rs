@@ -30,6 +30,22 @@ fn policy_check_accepts_a_valid_file_and_names_every_problem_of_a_bad_one() {
 }
 
 #[test]
+fn policy_check_lists_the_grants() {
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/grants.yaml");
+    let (code, out, err) = kubewitness(&["policy", "check", file], b"");
+    assert_eq!(code, Some(0), "{out}{err}");
+    let lines: Vec<&str> = out.lines().skip(1).collect();
+    assert_eq!(
+        lines,
+        [
+            "grant payments-exec: elevation, maxTTL 1h, 1 approval",
+            "grant shop-fixes: write, maxTTL 15m, 1 approval",
+            "grant node-maintenance: write, maxTTL 1h, 2 approvals",
+        ]
+    );
+}
+
+#[test]
 fn policy_explain_exec_allows_and_denies_with_the_exit_codes() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("policy.yaml");

@@ -46,6 +46,8 @@ mod scope_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod write_parse_tests;
+#[cfg(test)]
 mod write_tests;
 
 use std::fmt;

@@ -460,6 +460,7 @@ fn the_example_policies_are_valid() {
     for (name, yaml) in [
         ("debug-ai", include_str!("../../../examples/debug-ai.yaml")),
         ("oncall", include_str!("../../../examples/oncall.yaml")),
+        ("grants", include_str!("../../../examples/grants.yaml")),
     ] {
         Policy::from_yaml(yaml).unwrap_or_else(|e| panic!("examples/{name}.yaml: {e}"));
     }
