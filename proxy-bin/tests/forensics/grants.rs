@@ -109,6 +109,11 @@ async fn grant_objects_are_verified_listed_and_shown() {
         .collect();
     assert_eq!(steps, ["request", "approval", "use", "result"]);
 
+    let py = python_ready();
+    if py {
+        assert_eq!(python_verdict(&dir, &[]).await.code, Some(0));
+    }
+
     // One byte of the approval changed: named.
     let bad = tmp.path().join("modified");
     copy_store(&dir, &bad);
@@ -140,4 +145,14 @@ async fn grant_objects_are_verified_listed_and_shown() {
         "{}",
         out.text()
     );
+    // The independent verifier sees the deletion too (it checks what digests list).
+    if py {
+        let v = python_verdict(&gone, &[]).await;
+        assert_eq!(v.code, Some(1));
+        assert!(
+            v.findings.contains(&("grantMissing".into(), result.clone(), None)),
+            "{:?}",
+            v.findings
+        );
+    }
 }
