@@ -43,7 +43,11 @@ pub(super) async fn export(store: &RecordStore, id: &str) -> Result<(), Failure>
     let s = story(store, id).await?;
     let mut steps: Vec<&GrantObject> = std::iter::once(&s.request)
         .chain(&s.approvals)
-        .chain([&s.denial, &s.revocation, &s.used, &s.result, &s.expired].into_iter().flatten())
+        .chain(
+            [&s.denial, &s.revocation, &s.used, &s.result, &s.expired]
+                .into_iter()
+                .flatten(),
+        )
         .collect();
     steps.sort_by_key(|o| o.body.at_ms);
     let objects: Vec<serde_json::Value> = steps
@@ -72,7 +76,11 @@ pub(super) async fn list(store: &RecordStore, args: &SessionsArgs) -> Result<(),
     };
     let now = ms(std::time::SystemTime::now());
     let mut rows = Vec::new();
-    for id in store.folders(Some(GRANTS_DIR)).await.context("listing grants")? {
+    for id in store
+        .folders(Some(GRANTS_DIR))
+        .await
+        .context("listing grants")?
+    {
         let Ok(s) = story(store, &id).await else {
             continue;
         };

@@ -19,7 +19,10 @@ async fn put(rec: &Recorder, signer: &SealSigner, mut b: ObjectBody) -> String {
     b.signer = Some(signer.info());
     let bytes = encode(&b, Some(signer));
     let name = object_name(&b.id, b.step, &b.user);
-    rec.store().put_new(&name, bytes.clone().into()).await.unwrap();
+    rec.store()
+        .put_new(&name, bytes.clone().into())
+        .await
+        .unwrap();
     rec.note_object(&name, &proxy_core::grants::object::sha256_hex(&bytes));
     proxy_core::grants::object::sha256_hex(&bytes)
 }
@@ -27,7 +30,13 @@ async fn put(rec: &Recorder, signer: &SealSigner, mut b: ObjectBody) -> String {
 /// A write request by `agent-7`, approved by `bob`, used once; returns its id.
 async fn story(rec: &Recorder, signer: &SealSigner) -> String {
     let id = "01ARZ3NDEKTSV4RRFFQ69G5FAV".to_string();
-    let mut req = body(Step::Request, &id, "agent-7", &["ai-agents".into()], "pod wedged");
+    let mut req = body(
+        Step::Request,
+        &id,
+        "agent-7",
+        &["ai-agents".into()],
+        "pod wedged",
+    );
     req.request = Some(RequestDetails {
         grant: "evict-wedged".into(),
         kind: "write".into(),
@@ -83,7 +92,8 @@ async fn grant_objects_are_verified_listed_and_shown() {
     let ok = verify(&dir, &public).await;
     ok.ok();
     assert!(
-        ok.text().contains("access requests: 1 checked, 0 with problems"),
+        ok.text()
+            .contains("access requests: 1 checked, 0 with problems"),
         "{}",
         ok.text()
     );
@@ -120,14 +130,18 @@ async fn grant_objects_are_verified_listed_and_shown() {
     let approval = bad.join(object_name(&id, Step::Approval, "bob"));
     make_writable(&approval);
     let mut bytes = std::fs::read(&approval).unwrap();
-    let at = bytes.windows(12).position(|w| w == b"looked at it").unwrap();
+    let at = bytes
+        .windows(12)
+        .position(|w| w == b"looked at it")
+        .unwrap();
     bytes[at] = b'L';
     std::fs::write(&approval, bytes).unwrap();
     let out = verify(&bad, &public).await;
     assert_eq!(out.code, Some(1), "{}", out.text());
     let name = object_name(&id, Step::Approval, "bob");
     assert!(
-        out.text().contains(&format!("FAIL  grant object {name} modified")),
+        out.text()
+            .contains(&format!("FAIL  grant object {name} modified")),
         "{}",
         out.text()
     );
@@ -140,8 +154,9 @@ async fn grant_objects_are_verified_listed_and_shown() {
     let out = verify(&gone, &public).await;
     assert_eq!(out.code, Some(1), "{}", out.text());
     assert!(
-        out.text()
-            .contains(&format!("FAIL  grant object {result} listed in digest {INSTANCE}/")),
+        out.text().contains(&format!(
+            "FAIL  grant object {result} listed in digest {INSTANCE}/"
+        )),
         "{}",
         out.text()
     );
@@ -150,7 +165,8 @@ async fn grant_objects_are_verified_listed_and_shown() {
         let v = python_verdict(&gone, &[]).await;
         assert_eq!(v.code, Some(1));
         assert!(
-            v.findings.contains(&("grantMissing".into(), result.clone(), None)),
+            v.findings
+                .contains(&("grantMissing".into(), result.clone(), None)),
             "{:?}",
             v.findings
         );

@@ -118,8 +118,15 @@ impl Grants {
         self.step_done("create", who, &story, &new.reason);
         if auto {
             let auto_who = (AUTO_APPROVER, &[][..]);
-            self.put_step(&id, Step::Approval, auto_who, "autoApprove", Some(&story), |_| {})
-                .await?;
+            self.put_step(
+                &id,
+                Step::Approval,
+                auto_who,
+                "autoApprove",
+                Some(&story),
+                |_| {},
+            )
+            .await?;
             story = self.story(&id).await?;
             self.step_done("approve", who, &story, "autoApprove");
         }
@@ -141,7 +148,10 @@ impl Grants {
         let approver = may_approve(&policy, grant, who, story.requester());
         let state = story.state(now_ms());
         let (allowed, states) = match step {
-            Step::Revocation => (requester || approver, &[State::Pending, State::Approved][..]),
+            Step::Revocation => (
+                requester || approver,
+                &[State::Pending, State::Approved][..],
+            ),
             _ => (approver, &[State::Pending][..]),
         };
         if !allowed {
@@ -180,7 +190,11 @@ impl Grants {
                 .is_some_and(|g| may_approve(policy, g, who, story.requester()))
     }
 
-    pub(super) async fn do_get(&self, who: &Identity, id: &str) -> Result<AccessRequest, GrantError> {
+    pub(super) async fn do_get(
+        &self,
+        who: &Identity,
+        id: &str,
+    ) -> Result<AccessRequest, GrantError> {
         let story = self.story(id).await?;
         if !self.visible(&self.opts.policy.current(), who, &story) {
             return Err(GrantError::NotFound(format!("no access request {id}")));
@@ -241,7 +255,9 @@ impl Grants {
     pub(super) fn step_done(&self, verb: &str, who: &Identity, story: &Story, reason: &str) {
         self.invalidate();
         let view = story.view(now_ms());
-        self.opts.audit.line(&super::notify::audit_line(verb, who, &view, reason));
+        self.opts
+            .audit
+            .line(&super::notify::audit_line(verb, who, &view, reason));
         let event = match verb {
             "create" => "requested",
             "approve" if view.state == State::Approved => "approved",
@@ -260,18 +276,26 @@ fn now_ms() -> u64 {
 }
 
 /// Whether `who` may approve a request of `grant` by `requester`.
-pub(super) fn may_approve(policy: &Policy, grant: &GrantDef, who: &Identity, requester: &str) -> bool {
+pub(super) fn may_approve(
+    policy: &Policy,
+    grant: &GrantDef,
+    who: &Identity,
+    requester: &str,
+) -> bool {
     who.user != requester
         && !policy.is_agent(&who.user, &who.groups)
         && grant.approvers.contains(&who.user, &who.groups)
 }
 
 /// The grant of `story`, if still in the policy.
-pub(super) fn live_grant<'p>(policy: &'p Policy, story: &Story) -> Result<&'p GrantDef, GrantError> {
+pub(super) fn live_grant<'p>(
+    policy: &'p Policy,
+    story: &Story,
+) -> Result<&'p GrantDef, GrantError> {
     let name = &story.details().grant;
-    policy.grant(name).ok_or_else(|| {
-        GrantError::Conflict(format!("grant {name} is no longer in the policy"))
-    })
+    policy
+        .grant(name)
+        .ok_or_else(|| GrantError::Conflict(format!("grant {name} is no longer in the policy")))
 }
 
 fn refusal(who: &Identity, requester: bool, step: Step) -> String {

@@ -7,8 +7,8 @@ use super::object::{MAX_MESSAGE_LEN, Step, bounded};
 use super::state::{Story, ms};
 use super::{Answer, Executed, GrantError, Grants, State, Via};
 use crate::auth::Identity;
-use crate::policy::{Gives, WriteAction};
 use crate::policy::write::UpstreamWrite;
+use crate::policy::{Gives, WriteAction};
 use crate::upstream::{ForwardError, SentAnswer};
 
 /// How far back `execute_matching` looks: a write waits at most its grant's maxTTL
@@ -41,7 +41,11 @@ pub(super) fn answer(a: &SentAnswer) -> Answer {
 
 fn summary(body: &[u8]) -> String {
     let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
-        return String::from_utf8_lossy(body).lines().next().unwrap_or("").into();
+        return String::from_utf8_lossy(body)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .into();
     };
     let s = |p: &str| v.pointer(p).and_then(|x| x.as_str()).unwrap_or("");
     if s("/kind") == "Status" {

@@ -28,9 +28,9 @@ pub mod notify;
 pub mod object;
 pub mod state;
 mod sweep;
-pub mod ttl;
 #[cfg(test)]
 mod tests;
+pub mod ttl;
 
 pub use broker::AUTO_APPROVER;
 

@@ -128,11 +128,8 @@ fn objects_verify_and_any_flip_breaks_them() {
     assert!(unsigned.check_key(Some(&key)).is_err());
     unsigned.check_key(None).unwrap();
     let raw = serde_json::to_vec(&b).unwrap();
-    let seal_ctx = crate::record::signed::encode(
-        &raw,
-        crate::record::seal::SIGNING_CONTEXT,
-        Some(&signer()),
-    );
+    let seal_ctx =
+        crate::record::signed::encode(&raw, crate::record::seal::SIGNING_CONTEXT, Some(&signer()));
     let forged = GrantObject::parse(&seal_ctx).unwrap();
     assert!(forged.check_key(Some(&key)).is_err());
 }
@@ -212,7 +209,10 @@ fn a_story_refuses_moved_or_foreign_objects() {
     let bob = object(Step::Approval, &id, "bob", Some(&req));
     let res = Story::assemble(
         &id,
-        vec![("request".into(), req), (object::approval_leaf("carol"), bob)],
+        vec![
+            ("request".into(), req),
+            (object::approval_leaf("carol"), bob),
+        ],
     );
     assert!(matches!(res, Err(state::StoryError::Bad(m)) if m.contains("not what its name")));
 }
@@ -234,7 +234,10 @@ async fn a_modified_object_makes_the_request_unusable() {
     std::fs::set_permissions(&path, perms).unwrap();
     std::fs::write(&path, bytes).unwrap();
     let err = g.story(&id).await.unwrap_err();
-    assert!(matches!(err, GrantError::Conflict(ref m) if m.contains("approval-")), "{err}");
+    assert!(
+        matches!(err, GrantError::Conflict(ref m) if m.contains("approval-")),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -268,7 +271,10 @@ async fn two_replicas_on_one_store_use_a_grant_once() {
 }
 
 /// A webhook that answers 200 and hands each body it got to the test.
-async fn webhook() -> (String, tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>) {
+async fn webhook() -> (
+    String,
+    tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>,
+) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -318,7 +324,11 @@ async fn the_sweeper_marks_an_expiry_once_and_notifies() {
     let past = state::ms(std::time::SystemTime::now()) - 1;
     let s = filed(&a, details("elevation", 1, 60, past)).await;
     assert_eq!(a.sweep().await.unwrap(), 1);
-    assert_eq!(b.sweep().await.unwrap(), 0, "the other replica does not notify again");
+    assert_eq!(
+        b.sweep().await.unwrap(),
+        0,
+        "the other replica does not notify again"
+    );
     assert_eq!(a.sweep().await.unwrap(), 0);
     let notice = tokio::time::timeout(Duration::from_secs(10), got.recv())
         .await

@@ -61,7 +61,8 @@ pub use recorder::{
 pub use seal::SealSigner;
 pub use store::{RecordStore, StoreError};
 pub use verify::{
-    GrantReport, Problem, SessionReport, StoreCheck, StoreFinding, StoreReport, verify_session, verify_store,
+    GrantReport, Problem, SessionReport, StoreCheck, StoreFinding, StoreReport, verify_session,
+    verify_store,
 };
 
 #[cfg(test)]

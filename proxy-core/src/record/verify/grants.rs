@@ -131,7 +131,8 @@ async fn check_one(
                 findings.push(modified(&dir, "no request object"));
             }
             Err(
-                crate::grants::state::StoryError::Bad(e) | crate::grants::state::StoryError::Store(e),
+                crate::grants::state::StoryError::Bad(e)
+                | crate::grants::state::StoryError::Store(e),
             ) => findings.push(modified(&dir, &e)),
         }
     }

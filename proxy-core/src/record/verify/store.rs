@@ -345,9 +345,14 @@ pub async fn verify_store(
                 .map(|(n, (seq, h))| (n.clone(), (c.instance.clone(), *seq, h.clone())))
         })
         .collect();
-    let (grants, found) =
-        super::grants::check_grants(store, &trusted, &listed_grants, &|ms| check.in_range(ms), tick)
-            .await?;
+    let (grants, found) = super::grants::check_grants(
+        store,
+        &trusted,
+        &listed_grants,
+        &|ms| check.in_range(ms),
+        tick,
+    )
+    .await?;
     findings.extend(found);
     let named: BTreeSet<&String> = reports.iter().filter_map(|r| r.instance.as_ref()).collect();
     for i in named {
