@@ -271,7 +271,7 @@ DIGEST_FIELDS = ("format", "instance", "seq", "startMs", "endMs", "intervalMs", 
 
 def parse_digest(obj):
     body, sig = split_signed(obj, MAX_DIGEST)
-    d = strict_json(body, DIGEST_FIELDS, ("nextSigner",))
+    d = strict_json(body, DIGEST_FIELDS, ("nextSigner", "grants"))
     if d["format"] != DIGEST_FORMAT or len(d["sessions"]) > MAX_DIGEST_SESSIONS:
         raise Bad("format")
     return d, body, sig
@@ -282,6 +282,7 @@ class Chain:
         self.instance = instance
         self.listed = {}
         self.audits = []
+        self.grants = {}
         self.keys = []
         self.last_end = None
         self.first_start = None
@@ -303,6 +304,8 @@ class Chain:
                 pass
         for entry in d["sessions"]:
             self.listed.setdefault(entry["session"], (d["seq"], entry["seal"]))
+        for entry in d.get("grants", []):
+            self.grants.setdefault(entry["name"], (d["seq"], entry["sha256"]))
         if d["audit"]:
             self.audits.append((d["seq"], d["audit"], d["startMs"], d["endMs"]))
         self.last_end = d["endMs"] if self.last_end is None else max(self.last_end, d["endMs"])
@@ -431,6 +434,25 @@ def verify_store(store, pinned, since, until, only):
             ok, rep = check_session(store, prefix, entry["session"], trusted)
             if not ok or rep["sealHash"] != entry["seal"]:
                 findings.add(("auditModified", entry["session"], None))
+        for name, (seq, h) in c.grants.items():
+            # Grant objects listed by a digest: present and unchanged (their signatures
+            # and story are checked by `kubewitness verify` only).
+            parts = name.split("/")
+            if len(parts) != 3 or parts[0] != "grants" or ".." in parts:
+                findings.add(("grantModified", name, None))
+                continue
+            if not in_range(ulid_ms(parts[1]) or 0):
+                continue
+            path = os.path.join(store, *parts)
+            if not os.path.isfile(path):
+                findings.add(("grantMissing", name, None))
+            else:
+                try:
+                    same = hashlib.sha256(read(path)).hexdigest() == h
+                except Bad:
+                    same = False
+                if not same:
+                    findings.add(("grantModified", name, None))
         if until is not None and c.last_end is not None and c.last_end + c.interval < until:
             findings.add(("truncated", c.instance, None))
     for i in named:

@@ -10,6 +10,7 @@ mod bin;
 mod crash;
 mod digests;
 mod export;
+mod grants;
 mod ledger;
 mod s3;
 mod s3_digests;

@@ -19,10 +19,13 @@ pub(super) const SWEEP_EVERY: Duration = Duration::from_secs(15);
 /// approval and an elevation lasts at most 12 h.
 const WINDOW: Duration = Duration::from_secs(24 * 3600 + 600);
 
-/// Every elevation in force: (requester, elevation), and when it was read.
+/// Every elevation in force, with its requester.
+type InForce = Arc<Vec<(String, ActiveElevation)>>;
+
+/// The elevations in force and when they were read.
 #[derive(Debug, Default)]
 pub(super) struct Cache {
-    read: Mutex<Option<(Instant, Arc<Vec<(String, ActiveElevation)>>)>>,
+    read: Mutex<Option<(Instant, InForce)>>,
     refresh: tokio::sync::Mutex<()>,
 }
 
@@ -36,7 +39,7 @@ impl Grants {
             .collect()
     }
 
-    async fn all_elevations(&self) -> Arc<Vec<(String, ActiveElevation)>> {
+    async fn all_elevations(&self) -> InForce {
         if let Some(fresh) = self.cached() {
             return fresh;
         }
@@ -57,7 +60,7 @@ impl Grants {
         list
     }
 
-    fn cached(&self) -> Option<Arc<Vec<(String, ActiveElevation)>>> {
+    fn cached(&self) -> Option<InForce> {
         let read = self.cache.read.lock().unwrap_or_else(|e| e.into_inner());
         read.as_ref()
             .filter(|(at, _)| at.elapsed() < REFRESH)
