@@ -168,8 +168,9 @@ async fn an_agents_eviction_runs_once_after_a_human_approves() {
     let writes = bed.sim.writes();
     assert!(!writes.is_empty(), "no dry run");
     assert!(
-        writes.iter().all(|w| w.dry_run()
-            && w.uri.path() == "/api/v1/namespaces/shop/pods/api-7/eviction"),
+        writes
+            .iter()
+            .all(|w| w.dry_run() && w.uri.path() == "/api/v1/namespaces/shop/pods/api-7/eviction"),
         "{:?}",
         writes.iter().map(|w| w.uri.to_string()).collect::<Vec<_>>()
     );
@@ -207,7 +208,10 @@ async fn an_agents_eviction_runs_once_after_a_human_approves() {
     assert!(err, "a second execute ran: {text}");
     let (_, text) = call(&out, "status");
     assert!(text.contains("state: used"), "{text}");
-    assert!(!bed.sim.pod_exists("shop", "api-7"), "the pod was not evicted");
+    assert!(
+        !bed.sim.pod_exists("shop", "api-7"),
+        "the pod was not evicted"
+    );
     assert_eq!(
         real_writes(&bed),
         ["POST /api/v1/namespaces/shop/pods/api-7/eviction"],
@@ -241,8 +245,7 @@ async fn a_changed_action_and_an_expired_approval_are_refused() {
     assert!(!err, "{text}");
     let id = request_id(text);
     assert_eq!(approve(&bed, "lead", &id).await.0, 200);
-    let changed =
-        json!({"write": {"verb": "evict", "namespace": "shop", "name": "cache-1"}});
+    let changed = json!({"write": {"verb": "evict", "namespace": "shop", "name": "cache-1"}});
     let (code, body) = api(&bed, "bot", &format!("{REQUESTS}/{id}/execute"), changed).await;
     assert!(
         (400..500).contains(&code),

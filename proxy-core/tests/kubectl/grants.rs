@@ -201,7 +201,10 @@ async fn an_approved_elevation_lets_the_requester_exec_until_its_ttl_ends() {
         "{}",
         run.stderr
     );
-    assert!(upstream_execs(&bed).is_empty(), "a denied exec went upstream");
+    assert!(
+        upstream_execs(&bed).is_empty(),
+        "a denied exec went upstream"
+    );
 
     let req = request(
         &bed,
@@ -222,7 +225,10 @@ async fn an_approved_elevation_lets_the_requester_exec_until_its_ttl_ends() {
     assert_eq!(code, 403, "{body}");
     assert_eq!(body["kind"], "Status");
     let (code, body) = approve(&bed, "bot", &id).await;
-    assert!(code == 403 || code == 404, "an agent approved: {code} {body}");
+    assert!(
+        code == 403 || code == 404,
+        "an agent approved: {code} {body}"
+    );
     // The approver sees it in their list.
     let (code, list) = api(&bed, "lead", "GET", REQUESTS, None).await;
     assert_eq!(code, 200, "{list}");
@@ -287,7 +293,10 @@ async fn an_auto_approve_group_is_granted_at_once() {
     .await;
     assert_eq!(req["state"], "approved", "{req}");
     assert_eq!(req["approvals"][0]["user"], "kubewitness:auto", "{req}");
-    assert_eq!(req["ttlSeconds"], 3600, "the default TTL is the grant's maxTTL");
+    assert_eq!(
+        req["ttlSeconds"], 3600,
+        "the default TTL is the grant's maxTTL"
+    );
     let run = exec_until(&bed, "pat", true, Duration::from_secs(6)).await;
     run.ok();
     assert_eq!(run.stdout_str(), "hi\n");

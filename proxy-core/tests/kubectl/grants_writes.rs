@@ -76,7 +76,8 @@ async fn an_approved_kubectl_scale_works_once() {
     let run = kubectl(&bed, Client::WebSocket, &scale).await;
     assert_ne!(run.code, Some(0));
     assert!(
-        run.stderr.contains(r#"grant "scale-shop" could allow this"#)
+        run.stderr
+            .contains(r#"grant "scale-shop" could allow this"#)
             && run.stderr.contains(
                 "kubewitness access request scale-shop --action scale --namespace shop --name api"
             )
@@ -137,7 +138,8 @@ async fn an_approved_kubectl_cordon_works_once() {
     let run = kubectl(&bed, Client::WebSocket, &cordon).await;
     assert_ne!(run.code, Some(0));
     assert!(
-        run.stderr.contains(r#"grant "cordon-nodes" could allow this"#)
+        run.stderr
+            .contains(r#"grant "cordon-nodes" could allow this"#)
             && run
                 .stderr
                 .contains("kubewitness access request cordon-nodes --action cordon --name node-1"),
@@ -146,13 +148,26 @@ async fn an_approved_kubectl_cordon_works_once() {
     );
     let body = json!({"grant": "cordon-nodes", "reason": "bad disk", "action": "cordon", "name": "node-1"});
     requested_and_approved(&bed, body, "/api/v1/nodes/node-1").await;
-    assert_ne!(bed.sim.node("node-1").unwrap()["spec"]["unschedulable"], true);
+    assert_ne!(
+        bed.sim.node("node-1").unwrap()["spec"]["unschedulable"],
+        true
+    );
     let run = kubectl(&bed, Client::WebSocket, &cordon).await;
     run.ok();
-    assert!(run.stdout_str().contains("cordoned"), "{}", run.stdout_str());
-    assert_eq!(bed.sim.node("node-1").unwrap()["spec"]["unschedulable"], true);
+    assert!(
+        run.stdout_str().contains("cordoned"),
+        "{}",
+        run.stdout_str()
+    );
+    assert_eq!(
+        bed.sim.node("node-1").unwrap()["spec"]["unschedulable"],
+        true
+    );
     // uncordon was never approved.
     let run = kubectl(&bed, Client::WebSocket, &["uncordon", "node-1"]).await;
     assert_ne!(run.code, Some(0));
-    assert_eq!(bed.sim.node("node-1").unwrap()["spec"]["unschedulable"], true);
+    assert_eq!(
+        bed.sim.node("node-1").unwrap()["spec"]["unschedulable"],
+        true
+    );
 }
