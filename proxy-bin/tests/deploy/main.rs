@@ -256,6 +256,28 @@ fn breakglass_role_grants_only_the_one_use_writes() {
         binding["subjects"],
         serde_json::json!([{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "kubewitness:breakglass"}])
     );
+    // kubewitness's ServiceAccount may impersonate that one group, and nothing else here.
+    let own = find(
+        &objects,
+        "ClusterRole",
+        "kubewitness-impersonate-breakglass",
+    )
+    .expect("the impersonation ClusterRole");
+    assert_eq!(
+        own["rules"],
+        serde_json::json!([{"apiGroups": [""], "resources": ["groups"], "verbs": ["impersonate"],
+            "resourceNames": [proxy_core::config::DEFAULT_BREAKGLASS_GROUP]}])
+    );
+    let bound = find(
+        &objects,
+        "ClusterRoleBinding",
+        "kubewitness-impersonate-breakglass",
+    )
+    .expect("its binding");
+    assert_eq!(
+        bound["subjects"],
+        serde_json::json!([{"kind": "ServiceAccount", "name": "kubewitness", "namespace": "kubewitness"}])
+    );
 }
 
 #[test]

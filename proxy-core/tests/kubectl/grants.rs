@@ -336,7 +336,9 @@ async fn a_caller_claiming_the_breakglass_group_is_refused_and_audited() {
     let (code, body) = api(&bed, "mallory", "GET", REQUESTS, None).await;
     assert_eq!(code, 403, "{body}");
     assert!(
-        body["message"].as_str().is_some_and(|m| m.contains(BREAKGLASS)),
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(BREAKGLASS)),
         "{body}"
     );
     assert!(
