@@ -139,21 +139,6 @@ fn tool(name: &'static str, description: String, schema: serde_json::Value) -> T
     Tool::new(name, description, Arc::new(schema)).with_annotations(annotations)
 }
 
-/// A tool that changes or may change the cluster (the write-request tools): not read-only;
-/// `destructive` when it runs the write.
-pub(crate) fn write_tool(
-    name: &'static str,
-    description: String,
-    schema: serde_json::Value,
-    destructive: bool,
-) -> Tool {
-    let mut t = tool(name, description, schema);
-    let mut annotations = t.annotations.take().unwrap_or_default();
-    annotations.read_only_hint = Some(false);
-    annotations.destructive_hint = Some(destructive);
-    t.with_annotations(annotations)
-}
-
 fn name_prop(what: &str) -> serde_json::Value {
     json!({"type": "string", "minLength": 1, "maxLength": MAX_NAME_LEN,
            "pattern": "^[a-z0-9.-]+$", "description": what})

@@ -5,7 +5,9 @@
 //! tool, and nothing here approves: an agent is never an approver (the broker refuses it
 //! too). They are offered only to callers who may request some write grant.
 
-use rmcp::model::Tool;
+use std::sync::Arc;
+
+use rmcp::model::{JsonObject, Tool, ToolAnnotations};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -116,7 +118,7 @@ pub(crate) fn tools(grants: &[String]) -> Vec<Tool> {
     let names = grants.join(", ");
     let human = "A human must approve it; you cannot approve anything.";
     vec![
-        super::tools::write_tool(
+        write_tool(
             REQUEST,
             format!(
                 "Propose ONE write (evict, delete, restart, scale, cordon, uncordon) for a human \
@@ -127,7 +129,7 @@ pub(crate) fn tools(grants: &[String]) -> Vec<Tool> {
             request_schema(),
             false,
         ),
-        super::tools::write_tool(
+        write_tool(
             STATUS,
             format!(
                 "The state of an access request you made (pending, approved, denied, expired, used). {human}"
@@ -135,7 +137,7 @@ pub(crate) fn tools(grants: &[String]) -> Vec<Tool> {
             id_schema(),
             false,
         ),
-        super::tools::write_tool(
+        write_tool(
             EXECUTE,
             "Run an approved write request once, exactly as approved; refused unless approved, \
              unused and within its time limit. Returns the API server's answer."
@@ -144,6 +146,25 @@ pub(crate) fn tools(grants: &[String]) -> Vec<Tool> {
             true,
         ),
     ]
+}
+
+/// A tool that changes or may change the cluster: not read-only; `destructive` when it runs
+/// the write.
+fn write_tool(
+    name: &'static str,
+    description: String,
+    schema: serde_json::Value,
+    destructive: bool,
+) -> Tool {
+    let schema: JsonObject = match schema {
+        serde_json::Value::Object(map) => map,
+        _ => JsonObject::new(),
+    };
+    let mut annotations = ToolAnnotations::new();
+    annotations.read_only_hint = Some(false);
+    annotations.destructive_hint = Some(destructive);
+    annotations.open_world_hint = Some(false);
+    Tool::new(name, description, Arc::new(schema)).with_annotations(annotations)
 }
 
 fn request_schema() -> serde_json::Value {
