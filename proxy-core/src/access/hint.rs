@@ -22,7 +22,7 @@ pub(crate) fn write_hint(grants: &[&GrantDef], action: &WriteAction) -> String {
     }
     args.push_str(&format!(" --name {}", action.name));
     if action.workload == Some(policy::Workload::StatefulSet) {
-        args.push_str(" --workload statefulset");
+        args.push_str(" --kind statefulset");
     }
     if let (WriteVerb::Scale, Some(n)) = (action.verb, action.replicas) {
         args.push_str(&format!(" --replicas {n}"));
@@ -95,7 +95,7 @@ mod tests {
         assert_eq!(
             hint,
             "; grant \"scale-shop\" could allow this: kubewitness access request scale-shop \
-             --action scale --namespace shop --name web --workload statefulset --replicas 3 \
+             --action scale --namespace shop --name web --kind statefulset --replicas 3 \
              --reason \"…\""
         );
         let cordon = WriteAction {
