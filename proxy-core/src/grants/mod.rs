@@ -31,6 +31,7 @@ mod sweep;
 #[cfg(test)]
 mod tests;
 pub mod ttl;
+pub mod verify;
 
 pub use broker::AUTO_APPROVER;
 
