@@ -50,9 +50,13 @@ pub(crate) async fn verify(args: VerifyArgs) -> Result<(), Failure> {
                 until_ms: time(args.until.as_deref(), "--until")?,
                 instance: args.instance.clone(),
             };
-            verify_store(&store, &check, &tick)
+            let mut r = verify_store(&store, &check, &tick)
                 .await
-                .map_err(|e| anyhow!(e))?
+                .map_err(|e| anyhow!(e))?;
+            proxy_core::grants::verify::check_store(&store, &mut r, &check, &tick)
+                .await
+                .map_err(|e| anyhow!(e))?;
+            r
         }
     };
     if let Some(b) = bar {

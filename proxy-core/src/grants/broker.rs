@@ -4,7 +4,7 @@
 use std::time::{Duration, SystemTime};
 
 use super::object::{RequestDetails, Step, object_name, sha256_hex, valid_id};
-use super::state::{Story, StoryError, body, load, ms};
+use super::state::{Story, StoryError, body, live_grant, load, ms, state_word};
 use super::{
     AccessRequest, GrantError, Grants, MAX_REASON_LEN, NewRequest, State, exec, object, ttl,
 };
@@ -287,34 +287,12 @@ pub(super) fn may_approve(
         && grant.approvers.contains(&who.user, &who.groups)
 }
 
-/// The grant of `story`, if still in the policy.
-pub(super) fn live_grant<'p>(
-    policy: &'p Policy,
-    story: &Story,
-) -> Result<&'p GrantDef, GrantError> {
-    let name = &story.details().grant;
-    policy
-        .grant(name)
-        .ok_or_else(|| GrantError::Conflict(format!("grant {name} is no longer in the policy")))
-}
-
 fn refusal(who: &Identity, requester: bool, step: Step) -> String {
     match (requester, step) {
         (true, Step::Approval | Step::Denial) => {
             "the requester cannot approve or deny their own request".into()
         }
         _ => format!("{} may not review this request", who.user),
-    }
-}
-
-pub(super) fn state_word(s: State) -> &'static str {
-    match s {
-        State::Pending => "pending",
-        State::Approved => "approved",
-        State::Denied => "denied",
-        State::Revoked => "revoked",
-        State::Expired => "expired",
-        State::Used => "already used",
     }
 }
 

@@ -128,7 +128,7 @@ impl Grants {
         if state != State::Approved {
             return Err(GrantError::Conflict(format!(
                 "access request {id} is {}",
-                super::broker::state_word(state)
+                super::state::state_word(state)
             )));
         }
         if approved.digest() != *digest {
@@ -143,7 +143,7 @@ impl Grants {
             )));
         }
         let policy = self.opts.policy.current();
-        let grant = super::broker::live_grant(&policy, story)?;
+        let grant = super::state::live_grant(&policy, story)?;
         match &grant.gives {
             Gives::Write(scope) if scope.allows(approved) => Ok(approved.clone()),
             _ => Err(GrantError::Conflict(format!(

@@ -13,8 +13,9 @@ use super::object::{
     GRANT_FORMAT, GrantObject, MAX_GRANT_OBJECT_LEN, ObjectBody, RequestDetails, Step, folder,
     leaf_matches,
 };
-use super::{AccessRequest, Answer, Review, State};
+use super::{AccessRequest, Answer, GrantError, Review, State};
 use crate::policy::audit::rfc3339;
+use crate::policy::{GrantDef, Policy};
 use crate::record::store::RecordStore;
 
 /// Every object of one request, checked.
@@ -258,5 +259,28 @@ pub fn body(step: Step, id: &str, user: &str, groups: &[String], reason: &str) -
         request: None,
         answer: None::<Answer>,
         signer: None,
+    }
+}
+
+/// The grant of `story`, if still in the policy.
+pub(super) fn live_grant<'p>(
+    policy: &'p Policy,
+    story: &Story,
+) -> Result<&'p GrantDef, GrantError> {
+    let name = &story.details().grant;
+    policy
+        .grant(name)
+        .ok_or_else(|| GrantError::Conflict(format!("grant {name} is no longer in the policy")))
+}
+
+/// How a state reads in a message.
+pub(super) fn state_word(s: State) -> &'static str {
+    match s {
+        State::Pending => "pending",
+        State::Approved => "approved",
+        State::Denied => "denied",
+        State::Revoked => "revoked",
+        State::Expired => "expired",
+        State::Used => "already used",
     }
 }

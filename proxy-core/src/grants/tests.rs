@@ -270,48 +270,52 @@ async fn two_replicas_on_one_store_use_a_grant_once() {
     assert_eq!(won, 1, "exactly one replica consumes the grant");
 }
 
-/// A webhook that answers 200 and hands each body it got to the test.
-async fn webhook() -> (
-    String,
-    tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>,
+/// An HTTP/1.1 server answering every request (one a connection) with `answer` and
+/// handing each whole request it got to the test.
+pub(super) async fn http_server(
+    answer: String,
+) -> (
+    std::net::SocketAddr,
+    tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>,
 ) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {
         while let Ok((mut conn, _)) = listener.accept().await {
-            let tx = tx.clone();
+            let (tx, answer) = (tx.clone(), answer.clone());
             tokio::spawn(async move {
                 let mut buf = Vec::new();
                 let mut chunk = [0u8; 4096];
-                loop {
-                    let n = conn.read(&mut chunk).await.unwrap_or(0);
-                    buf.extend_from_slice(&chunk[..n]);
-                    if n == 0 || body_of(&buf).is_some() {
-                        break;
+                while body_of(&buf).is_none() {
+                    match conn.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
                     }
                 }
-                if let Some(b) = body_of(&buf) {
-                    let _ = tx.send(serde_json::from_slice(b).unwrap());
-                }
-                let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
-                let _ = conn.write_all(ok).await;
+                let _ = tx.send(buf);
+                let _ = conn.write_all(answer.as_bytes()).await;
             });
         }
     });
-    (url, rx)
+    (addr, rx)
 }
 
-/// The body of a complete HTTP/1.1 request with a content length.
-fn body_of(req: &[u8]) -> Option<&[u8]> {
+/// A webhook that answers 200 and hands each body it got to the test.
+async fn webhook() -> (String, tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>) {
+    let ok = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+    let (addr, rx) = http_server(ok.into()).await;
+    (format!("http://{addr}/hook"), rx)
+}
+
+/// The body of a complete HTTP/1.1 request (empty without a content length).
+pub(super) fn body_of(req: &[u8]) -> Option<&[u8]> {
     let end = req.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
     let head = String::from_utf8_lossy(&req[..end]).to_ascii_lowercase();
     let len: usize = head
         .lines()
-        .find_map(|l| l.strip_prefix("content-length:"))?
-        .trim()
-        .parse()
-        .ok()?;
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .map_or(Some(0), |v| v.trim().parse().ok())?;
     (req.len() >= end + len).then(|| &req[end..end + len])
 }
 
@@ -330,10 +334,11 @@ async fn the_sweeper_marks_an_expiry_once_and_notifies() {
         "the other replica does not notify again"
     );
     assert_eq!(a.sweep().await.unwrap(), 0);
-    let notice = tokio::time::timeout(Duration::from_secs(10), got.recv())
+    let got = tokio::time::timeout(Duration::from_secs(10), got.recv())
         .await
         .unwrap()
         .unwrap();
+    let notice: serde_json::Value = serde_json::from_slice(body_of(&got).unwrap()).unwrap();
     assert_eq!(notice["event"], "expired");
     assert_eq!(notice["request"]["id"], s.request.body.id.as_str());
     assert_eq!(notice["request"]["state"], "expired");

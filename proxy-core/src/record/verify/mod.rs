@@ -15,7 +15,6 @@ use super::store::{CHUNK_SUFFIX, RecordStore, SEAL_NAME};
 
 mod chain;
 mod check;
-mod grants;
 mod store;
 pub(crate) use check::SessionCheck;
 pub use store::{GrantReport, StoreCheck, StoreFinding, StoreReport, verify_store};

@@ -1,4 +1,5 @@
-//! Grant objects (`grants/<id>/…`, the access requests' steps): each request's objects
+//! Verifying grant objects (`grants/<id>/…`, the access requests' steps), after
+//! [`verify_store`](crate::record::verify_store): each request's objects
 //! parse, are signed by a trusted key, sit under the names their content says and name
 //! their request object's hash; a `use` follows a complete approval within its TTL; and
 //! every grant object a trusted digest lists is present with the listed hash.
@@ -6,32 +7,38 @@
 use std::collections::BTreeMap;
 
 use ed25519_dalek::VerifyingKey;
-use serde::Serialize;
 
-use super::StoreFinding;
-use crate::grants::object::{GRANTS_DIR, GrantObject, MAX_GRANT_OBJECT_LEN, folder, valid_id};
-use crate::grants::state::Story;
+use super::object::{GRANTS_DIR, GrantObject, MAX_GRANT_OBJECT_LEN, folder, valid_id};
+use super::state::Story;
 use crate::record::store::RecordStore;
+use crate::record::{GrantReport, StoreCheck, StoreFinding, StoreReport};
 
-/// The verdict on one access request.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct GrantReport {
-    /// The request's id.
-    pub id: String,
-    /// The grant asked for (when the request object is readable).
-    pub grant: Option<String>,
-    /// Who asked.
-    pub requester: Option<String>,
-    /// Objects read.
-    pub objects: u64,
-    /// True only if nothing is wrong.
-    pub intact: bool,
+/// Checks the access requests of the store `report` is about (created in `check`'s range)
+/// and the grant objects its trusted digests list; adds what it finds to `report`.
+pub async fn check_store(
+    store: &RecordStore,
+    report: &mut StoreReport,
+    check: &StoreCheck,
+    tick: &(dyn Fn() + Sync),
+) -> Result<(), String> {
+    let (grants, found) = check_grants(
+        store,
+        &report.trusted_keys,
+        &report.listed_grants,
+        &|ms| check.since_ms.is_none_or(|s| ms >= s) && check.until_ms.is_none_or(|u| ms <= u),
+        tick,
+    )
+    .await?;
+    report.grants = grants;
+    report.findings.extend(found);
+    report.findings.sort();
+    report.findings.dedup();
+    Ok(())
 }
 
 /// Checks every request under `grants/` created in range; `listed` is what trusted digests
 /// list (name → (instance, digest seq, sha256)).
-pub(super) async fn check_grants(
+async fn check_grants(
     store: &RecordStore,
     trusted: &[VerifyingKey],
     listed: &BTreeMap<String, (String, u64, String)>,
@@ -127,13 +134,12 @@ async fn check_one(
                     findings.push(modified(&dir, &e));
                 }
             }
-            Err(crate::grants::state::StoryError::NotFound) => {
+            Err(super::state::StoryError::NotFound) => {
                 findings.push(modified(&dir, "no request object"));
             }
-            Err(
-                crate::grants::state::StoryError::Bad(e)
-                | crate::grants::state::StoryError::Store(e),
-            ) => findings.push(modified(&dir, &e)),
+            Err(super::state::StoryError::Bad(e) | super::state::StoryError::Store(e)) => {
+                findings.push(modified(&dir, &e))
+            }
         }
     }
     report.intact = findings.is_empty();
