@@ -37,7 +37,6 @@ mod selector;
 pub mod store;
 mod units;
 pub mod write;
-mod write_parse;
 
 #[cfg(test)]
 mod grants_tests;
@@ -336,7 +335,21 @@ impl Policy {
                 problems: vec![(path, err.into_inner().to_string())],
             }
         })?;
-        compile::compile(&file).map_err(|problems| PolicyError { problems })
+        let (mut problems, mut warnings) = (Vec::new(), Vec::new());
+        let (grants, agents) = grants_compile::compile(&file, &mut problems, &mut warnings);
+        match compile::compile(&file) {
+            Ok(mut policy) if problems.is_empty() => {
+                policy.grants = grants;
+                policy.agents = agents;
+                policy.warnings.extend(warnings);
+                Ok(policy)
+            }
+            Ok(_) => Err(PolicyError { problems }),
+            Err(mut first) => {
+                first.extend(problems);
+                Err(PolicyError { problems: first })
+            }
+        }
     }
 
     /// Reads and checks a file.

@@ -41,6 +41,8 @@ use sha2::{Digest, Sha256};
 
 use crate::request::RequestInfo;
 
+mod parse;
+
 /// The most replicas a scale action may ask for.
 pub const MAX_REPLICAS: i32 = 10_000;
 
@@ -175,7 +177,7 @@ impl WriteAction {
         content_type: Option<&str>,
         body: &[u8],
     ) -> Option<WriteAction> {
-        let action = super::write_parse::recognise(method, info, query, content_type, body)?;
+        let action = parse::recognise(method, info, query, content_type, body)?;
         action.check().ok()?;
         Some(action)
     }

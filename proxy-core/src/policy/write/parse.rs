@@ -1,19 +1,19 @@
 //! Recognising a client's write as a [`WriteAction`]: the method, the classified path, the
 //! query, the content type and the body must each be exactly what kubectl sends for one of
-//! the actions (see [`super::write`]). Bodies are parsed into structs that refuse unknown
+//! the actions (see [`super`]). Bodies are parsed into structs that refuse unknown
 //! and duplicate fields, so nothing can ride along with a recognised action.
 
 use http::Method;
 use serde::Deserialize;
 
-use super::write::{MERGE_PATCH, STRATEGIC_MERGE_PATCH};
-use super::write::{Workload, WriteAction, WriteVerb};
+use super::{MERGE_PATCH, STRATEGIC_MERGE_PATCH};
+use super::{Workload, WriteAction, WriteVerb};
 use crate::request::{RequestInfo, Target};
 
 /// Query parameters kubectl adds that change nothing about what the write does.
 const HARMLESS_PARAMS: &[&str] = &["fieldManager", "fieldValidation"];
 
-pub(super) fn recognise(
+pub(crate) fn recognise(
     method: &Method,
     info: &RequestInfo,
     query: &str,
