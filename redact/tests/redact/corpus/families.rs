@@ -249,16 +249,7 @@ pub(crate) fn families() -> Vec<Family> {
         ),
         f(
             "heroku-api-key",
-            |g| {
-                whole(format!(
-                    "{}-{}-4{}-a{}-{}",
-                    g.pick(HEX, 8),
-                    g.pick(HEX, 4),
-                    g.pick(HEX, 3),
-                    g.pick(HEX, 3),
-                    g.pick(HEX, 12)
-                ))
-            },
+            |g| whole(uuid(g)),
             Keyed("HEROKU_API_KEY"),
         ),
         f(
