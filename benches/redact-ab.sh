@@ -4,7 +4,7 @@
 # Usage: benches/redact-ab.sh [BASE [HEAD]]
 #   BASE  a commit (default 9b38992, the commit before the issue-16 coverage round)
 #   HEAD  a commit (default: this working tree, committed or not)
-#   ROUNDS (default 10) and PASSES (default 30) in the environment set the work: ROUNDS
+#   ROUNDS (default 30) and PASSES (default 10) in the environment set the work: ROUNDS
 #   alternations of the two binaries, A B A B …, each timing every input PASSES times.
 #   KEEP=1 keeps the two binaries (the temp dir is printed), e.g. for `perf record`.
 #
@@ -21,8 +21,8 @@ cd "$(dirname "$0")/.."
 repo="$(pwd)"
 base_rev="${1:-9b38992}"
 head_rev="${2:-}"
-rounds="${ROUNDS:-10}"
-passes="${PASSES:-30}"
+rounds="${ROUNDS:-30}"
+passes="${PASSES:-10}"
 target_dir="${CARGO_TARGET_DIR:-$repo/target}"
 case "$target_dir" in /*) ;; *) target_dir="$repo/$target_dir" ;; esac
 
