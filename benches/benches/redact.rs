@@ -9,6 +9,8 @@
 //!   repeated keys, an unterminated private key, a run of JWT-like segments.
 //!
 //! Run: `CARGO_TARGET_DIR=/work/target-redact cargo bench -p kubewitness-benches --bench redact`
+//! (the corpora and the stream driver are `kubewitness_benches::{corpus, redaction}`, which
+//! `benches/redact-ab.sh` also builds against an older `redact` for a side-by-side run).
 //! Medians on the 2-core shared dev machine under load (run B in
 //! `BENCHMARKS.md`, section "redact", which has both runs and the ratios):
 //! clean 1009 MiB/s (RegexSet 1.33), secret_per_kib 399 MiB/s (1.28),
