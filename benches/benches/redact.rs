@@ -9,6 +9,8 @@
 //!   repeated keys, an unterminated private key, a run of JWT-like segments.
 //!
 //! Run: `CARGO_TARGET_DIR=/work/target-redact cargo bench -p kubewitness-benches --bench redact`
+//! (the corpora and the stream driver are `kubewitness_benches::{corpus, redaction}`, which
+//! `benches/redact-ab.sh` also builds against an older `redact` for a side-by-side run).
 //! Medians on the 2-core shared dev machine under load (run B in
 //! `BENCHMARKS.md`, section "redact", which has both runs and the ratios):
 //! clean 1009 MiB/s (RegexSet 1.33), secret_per_kib 399 MiB/s (1.28),
@@ -19,59 +21,10 @@ use std::hint::black_box;
 
 use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use kubewitness_benches::corpus::{ALNUM, Gen, clean, log_line};
-use redact::{Redactor, RedactorBuilder};
+use kubewitness_benches::corpus::{ALNUM, Gen, clean, secret_per_kib};
+use kubewitness_benches::redaction::{CHUNK, SIZE, stream};
+use redact::RedactorBuilder;
 use regex::bytes::{Regex, RegexSet, RegexSetBuilder};
-
-const SIZE: usize = 2 << 20;
-const CHUNK: usize = 16 << 10;
-
-fn secret(g: &mut Gen, n: u64) -> String {
-    match n % 8 {
-        0 => format!(
-            "export AWS_ACCESS_KEY_ID={}{}\n",
-            ["AK", "IA"].concat(),
-            g.pick(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)
-        ),
-        1 => format!(
-            "{{\"user\":\"svc\",\"password\":\"{}\"}}\n",
-            g.pick(ALNUM, 16)
-        ),
-        2 => format!("Authorization: Bearer {}\n", g.pick(ALNUM, 40)),
-        3 => format!(
-            "DATABASE_URL=postgres://app:{}@db:5432/app\n",
-            g.pick(ALNUM, 18)
-        ),
-        4 => format!(
-            "OPENAI_API_KEY={}{}\n",
-            ["sk-", "proj-"].concat(),
-            g.pick(ALNUM, 48)
-        ),
-        5 => format!("X-Api-Key: {}\n", g.pick(ALNUM, 32)),
-        6 => format!(
-            "session {}.{}.{}\n",
-            ["ey", "JhbGciOiJIUzI1NiJ9"].concat(),
-            g.pick(ALNUM, 60),
-            g.pick(ALNUM, 43)
-        ),
-        _ => format!("{}{}\n", ["sk_", "live_"].concat(), g.pick(ALNUM, 24)),
-    }
-}
-
-fn secret_per_kib(size: usize) -> Vec<u8> {
-    let mut g = Gen(0xC0FFEE);
-    let mut s = String::with_capacity(size + 256);
-    let (mut n, mut next) = (0, 1024);
-    while s.len() < size {
-        s.push_str(&log_line(&mut g, n));
-        if s.len() >= next {
-            s.push_str(&secret(&mut g, n));
-            next += 1024;
-        }
-        n += 1;
-    }
-    s.into_bytes()
-}
 
 fn repeat_to(unit: &str, size: usize) -> Vec<u8> {
     unit.repeat(size / unit.len() + 1).into_bytes()[..size].to_vec()
@@ -172,22 +125,6 @@ impl Baseline {
     }
 }
 
-fn stream(r: &Redactor, input: &Bytes) -> usize {
-    let mut s = r.stream();
-    let (mut out, mut findings) = (Vec::with_capacity(64), Vec::new());
-    let mut total = 0;
-    let mut at = 0;
-    while at < input.len() {
-        let end = (at + CHUNK).min(input.len());
-        s.push(input.slice(at..end), &mut out, &mut findings);
-        total += out.drain(..).map(|b| b.len()).sum::<usize>();
-        findings.clear();
-        at = end;
-    }
-    s.finish(&mut out, &mut findings);
-    total + out.iter().map(Bytes::len).sum::<usize>()
-}
-
 fn bench(c: &mut Criterion) {
     let redactor = RedactorBuilder::new()
         .fingerprint_key(b"bench")
@@ -206,7 +143,7 @@ fn bench(c: &mut Criterion) {
         let input = Bytes::from(data);
         group.throughput(Throughput::Bytes(input.len() as u64));
         group.bench_with_input(BenchmarkId::new("stream", name), &input, |b, i| {
-            b.iter(|| black_box(stream(&redactor, i)))
+            b.iter(|| black_box(stream(&redactor, i, CHUNK)))
         });
         group.bench_with_input(BenchmarkId::new("regexset", name), &input, |b, i| {
             b.iter(|| black_box(baseline.redact(i)))

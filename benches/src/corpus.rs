@@ -92,3 +92,54 @@ pub fn clean(size: usize) -> Vec<u8> {
     }
     s.into_bytes()
 }
+
+/// Synthetic secret number `n`: eight families in turn (an AWS key id, a JSON password, a
+/// bearer token, a URL password, an OpenAI key, an API-key header, a JWT, a Stripe key),
+/// each on a line of its own and assembled at run time.
+pub fn secret(g: &mut Gen, n: u64) -> String {
+    match n % 8 {
+        0 => format!(
+            "export AWS_ACCESS_KEY_ID={}{}\n",
+            ["AK", "IA"].concat(),
+            g.pick(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)
+        ),
+        1 => format!(
+            "{{\"user\":\"svc\",\"password\":\"{}\"}}\n",
+            g.pick(ALNUM, 16)
+        ),
+        2 => format!("Authorization: Bearer {}\n", g.pick(ALNUM, 40)),
+        3 => format!(
+            "DATABASE_URL=postgres://app:{}@db:5432/app\n",
+            g.pick(ALNUM, 18)
+        ),
+        4 => format!(
+            "OPENAI_API_KEY={}{}\n",
+            ["sk-", "proj-"].concat(),
+            g.pick(ALNUM, 48)
+        ),
+        5 => format!("X-Api-Key: {}\n", g.pick(ALNUM, 32)),
+        6 => format!(
+            "session {}.{}.{}\n",
+            ["ey", "JhbGciOiJIUzI1NiJ9"].concat(),
+            g.pick(ALNUM, 60),
+            g.pick(ALNUM, 43)
+        ),
+        _ => format!("{}{}\n", ["sk_", "live_"].concat(), g.pick(ALNUM, 24)),
+    }
+}
+
+/// Roughly `size` bytes of [`clean`]-style log text with one [`secret`] after each KiB.
+pub fn secret_per_kib(size: usize) -> Vec<u8> {
+    let mut g = Gen(0xC0FFEE);
+    let mut s = String::with_capacity(size + 256);
+    let (mut n, mut next) = (0, 1024);
+    while s.len() < size {
+        s.push_str(&log_line(&mut g, n));
+        if s.len() >= next {
+            s.push_str(&secret(&mut g, n));
+            next += 1024;
+        }
+        n += 1;
+    }
+    s.into_bytes()
+}

@@ -224,18 +224,14 @@ pub(crate) fn all_secrets(g: &mut Gen) -> Vec<Planted> {
     v
 }
 
+/// A random version-4 UUID: an identifier, never a secret.
+pub(crate) fn uuid(g: &mut Gen) -> String {
+    let [a, b, c, d, e] = [8, 4, 3, 3, 12].map(|n| g.pick(HEX, n));
+    format!("{a}-{b}-4{c}-a{d}-{e}")
+}
+
 /// Identifiers debugging needs; none of them may be masked.
 pub(crate) fn decoys(g: &mut Gen) -> Vec<String> {
-    let uuid = |g: &mut Gen| {
-        format!(
-            "{}-{}-4{}-a{}-{}",
-            g.pick(HEX, 8),
-            g.pick(HEX, 4),
-            g.pick(HEX, 3),
-            g.pick(HEX, 3),
-            g.pick(HEX, 12)
-        )
-    };
     vec![
         format!("request_id={} status=200\n", uuid(g)),
         format!("X-Request-Id: {}\n", uuid(g)),

@@ -5,7 +5,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::support::{ALNUM, B64URL, Gen, HEX};
+use crate::support::{ALNUM, B64URL, Gen, HEX, uuid};
 
 const UPPER_ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 const LETTERS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -249,16 +249,7 @@ pub(crate) fn families() -> Vec<Family> {
         ),
         f(
             "heroku-api-key",
-            |g| {
-                whole(format!(
-                    "{}-{}-4{}-a{}-{}",
-                    g.pick(HEX, 8),
-                    g.pick(HEX, 4),
-                    g.pick(HEX, 3),
-                    g.pick(HEX, 3),
-                    g.pick(HEX, 12)
-                ))
-            },
+            |g| whole(uuid(g)),
             Keyed("HEROKU_API_KEY"),
         ),
         f(
@@ -419,17 +410,6 @@ pub(crate) fn families() -> Vec<Family> {
             Custom(super::k8s::docker_lines),
         ),
     ]
-}
-
-pub(crate) fn uuid(g: &mut Gen) -> String {
-    format!(
-        "{}-{}-4{}-a{}-{}",
-        g.pick(HEX, 8),
-        g.pick(HEX, 4),
-        g.pick(HEX, 3),
-        g.pick(HEX, 3),
-        g.pick(HEX, 12)
-    )
 }
 
 fn sas_lines(sig: &str) -> Vec<String> {

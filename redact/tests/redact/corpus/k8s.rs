@@ -102,10 +102,7 @@ pub(crate) fn lookalikes(g: &mut Gen) -> Vec<String> {
         format!(
             "clusters:\n- cluster:\n    certificate-authority-data: {cert}\n    server: https://10.0.0.1:6443\n"
         ),
-        format!(
-            "metadata:\n  name: x\n  uid: {}\n",
-            super::families::uuid(g)
-        ),
+        format!("metadata:\n  name: x\n  uid: {}\n", crate::support::uuid(g)),
         "{\"auths\":{\"ghcr.io\":{\"auth\":\"\"}}}\n".to_string(),
         format!("{{\"auth\": \"{}\"}}\n", STANDARD.encode(g.pick(ALNUM, 12))),
         "$ ps -u root\n$ sort -u names.txt\n".to_string(),
