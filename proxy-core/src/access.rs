@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use crate::auth::Identity;
 use crate::channel::StreamOptions;
-use crate::grants::Grants;
+use crate::grants::{ActiveElevation, Grants};
 use crate::policy::audit::{AuditRecord, AuditSink};
 use crate::policy::labels::LabelCache;
 use crate::policy::limiter::{Limited, Limiter, StreamPermit};
@@ -186,9 +186,12 @@ impl Access {
         };
         let (mut verdict, mut rule, mut reason) = self.judge(client, &policy, &req, query).await;
         if let Verdict::Deny(_) = verdict
-            && let Some(elevated) = self.elevated(identity, &policy).await
+            && let Some((elevated, active)) = self.elevated(identity, &policy).await
         {
             (verdict, rule, reason) = self.judge(client, &elevated, &req, query).await;
+            if let Verdict::Allow(grant) = &mut verdict {
+                end_with_elevation(grant, &active);
+            }
         }
         if let Verdict::Deny(message) = &mut verdict {
             message.push_str(&elevation_hint(&policy.elevations_allowing(&req)));
@@ -199,8 +202,13 @@ impl Access {
         verdict
     }
 
-    /// The policy plus the elevations in force for `identity`, when it has any.
-    async fn elevated(&self, identity: &Identity, policy: &Policy) -> Option<Policy> {
+    /// The policy plus the elevations in force for `identity`, and those elevations, when
+    /// it has any.
+    async fn elevated(
+        &self,
+        identity: &Identity,
+        policy: &Policy,
+    ) -> Option<(Policy, Vec<ActiveElevation>)> {
         let active = self.grants.get()?.elevations(identity).await;
         if active.is_empty() {
             return None;
@@ -213,7 +221,8 @@ impl Access {
                 user: &identity.user,
             })
             .collect();
-        Some(policy.with_elevations(&elevated))
+        let policy = policy.with_elevations(&elevated);
+        Some((policy, active))
     }
 
     /// The verdict, the rule behind it and the audit reason. Every request pays one token
@@ -425,4 +434,24 @@ fn is_stream(req: &Request<'_>) -> bool {
 /// The `Retry-After` value for a limit: whole seconds, at least 1.
 pub fn retry_after_secs(d: Duration) -> u64 {
     d.as_secs().max(1)
+}
+
+/// A session an elevation allowed ends when the elevation does: its duration (and a log
+/// stream's) is cut to the time the elevation has left.
+fn end_with_elevation(grant: &mut Grant, active: &[ActiveElevation]) {
+    let Some(elevation) = grant
+        .elevation()
+        .and_then(|id| active.iter().find(|e| e.id == id))
+    else {
+        return;
+    };
+    let left = elevation
+        .expires_at
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or(Duration::ZERO);
+    let cut = |d: Option<Duration>| Some(d.map_or(left, |d| d.min(left)));
+    let mut limits = (*grant.limits).clone();
+    limits.session.max_duration = cut(limits.session.max_duration);
+    limits.logs.max_duration = cut(limits.logs.max_duration);
+    grant.limits = Arc::new(limits);
 }

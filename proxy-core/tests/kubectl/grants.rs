@@ -271,9 +271,31 @@ async fn an_approved_elevation_lets_the_requester_exec_until_its_ttl_ends() {
     // Someone else in the same group gains nothing from alice's grant.
     assert_ne!(exec_as(&bed, "pat").await.code, Some(0));
 
-    // After the TTL (10 s from the approval) it stops working.
+    // A session the elevation allowed ends with it; after the TTL (10 s from the
+    // approval) it stops working.
+    let long = [
+        "exec",
+        "-n",
+        "shop",
+        "api-7",
+        "--",
+        "sh",
+        "-c",
+        "sleep 40; echo never",
+    ];
+    let alice = kubeconfig(&bed, "alice");
     let left = Duration::from_secs(10).saturating_sub(approved_at.elapsed());
-    tokio::time::sleep(left + Duration::from_millis(500)).await;
+    let started = Instant::now();
+    let (long, ()) = tokio::join!(
+        kubectl_with(&bed, &alice, Client::WebSocket, &long, None),
+        tokio::time::sleep(left + Duration::from_millis(500)),
+    );
+    assert_ne!(long.code, Some(0), "{}", long.stdout_str());
+    assert!(!long.stdout_str().contains("never"));
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the session outlived the elevation"
+    );
     let run = exec_until(&bed, "alice", false, Duration::from_secs(15)).await;
     assert_ne!(run.code, Some(0), "the elevation outlived its TTL");
     let (code, seen) = api(&bed, "alice", "GET", &format!("{REQUESTS}/{id}"), None).await;
