@@ -314,6 +314,13 @@ impl Config {
         if let Some(tr) = &self.upstream.token_request {
             problems.extend(tr.problems());
         }
+        let breakglass = self.grants.breakglass_group();
+        if self.mcp.groups.iter().any(|g| g == breakglass) {
+            problems.push((
+                "mcp.groups".into(),
+                format!("{breakglass} is the breakglass group: only kubewitness adds it, to requests an approved grant allows"),
+            ));
+        }
         let policy = self
             .policy
             .as_ref()
@@ -410,6 +417,28 @@ mod tests {
         let err = c.validate().unwrap_err();
         let paths: Vec<_> = err.problems().iter().map(|(p, _)| p.as_str()).collect();
         assert_eq!(paths, ["listen", "auth.tokenFile", "upstream.kubeconfig"]);
+    }
+
+    #[test]
+    fn the_stdio_agent_cannot_be_given_the_breakglass_group() {
+        let c = Config::from_yaml(
+            "auth: {tokenReview: true}\nmcp: {user: bot, groups: [ai-agents, \"kubewitness:breakglass\"]}\n",
+        )
+        .unwrap();
+        let err = c.validate().unwrap_err();
+        assert!(
+            err.problems().iter().any(|(p, _)| p == "mcp.groups"),
+            "{err}"
+        );
+        let custom = Config::from_yaml(
+            "auth: {tokenReview: true}\nmcp: {user: bot, groups: [ops]}\ngrants: {breakglassGroup: ops}\n",
+        )
+        .unwrap();
+        let err = custom.validate().unwrap_err();
+        assert!(
+            err.problems().iter().any(|(p, _)| p == "mcp.groups"),
+            "{err}"
+        );
     }
 
     #[test]
