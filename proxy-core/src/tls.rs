@@ -48,6 +48,17 @@ pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 /// How often the serving certificate and key files are checked for a change.
 pub const CERT_POLL_INTERVAL: Duration = Duration::from_secs(5);
 
+/// A client configuration's builder with kubewitness's crypto provider and safe protocol
+/// versions, trusting `roots`; the caller picks its client authentication.
+pub(crate) fn client_builder(
+    roots: rustls::RootCertStore,
+) -> Result<rustls::ConfigBuilder<rustls::ClientConfig, rustls::client::WantsClientCert>, String> {
+    Ok(rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots))
+}
+
 /// Builds the server config from PEM files; the certificate is reloaded when the files
 /// change (see [`server_config_reloading`]).
 pub fn server_config(cfg: &TlsConfig) -> Result<rustls::ServerConfig, TlsError> {

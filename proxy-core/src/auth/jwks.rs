@@ -234,11 +234,7 @@ struct Discovery {
 impl Fetcher {
     /// A fetcher for `issuer`, trusting `roots`.
     pub(crate) fn new(issuer: &str, roots: rustls::RootCertStore) -> Result<Fetcher, String> {
-        let tls = rustls::ClientConfig::builder_with_provider(crate::tls::provider())
-            .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let tls = crate::tls::client_builder(roots)?.with_no_client_auth();
         let client = reqwest::Client::builder()
             .connect_timeout(FETCH_TIMEOUT)
             .timeout(FETCH_TIMEOUT)

@@ -158,10 +158,7 @@ fn tls_config(cfg: &PrometheusConfig) -> Result<rustls::ClientConfig, String> {
                 .map_err(|e| format!("prometheus.caFile: {e}"))?;
         }
     }
-    let builder = rustls::ClientConfig::builder_with_provider(crate::tls::provider())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots);
+    let builder = crate::tls::client_builder(roots)?;
     match (&cfg.client_cert, &cfg.client_key) {
         (Some(cert), Some(key)) => {
             let certs: Vec<CertificateDer<'static>> =
