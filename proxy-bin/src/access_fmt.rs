@@ -50,7 +50,7 @@ pub(crate) fn details(r: &AccessRequest) -> String {
 
 /// After approve, deny or revoke: where the request stands now.
 pub(crate) fn reviewed(r: &AccessRequest) -> String {
-    let mut out = format!("{}: {}\n", r.id, state(r.state));
+    let mut out = format!("{}: {}\n", r.id, r.state.as_str());
     summary(&mut out, r);
     out
 }
@@ -60,7 +60,7 @@ fn summary(out: &mut String, r: &AccessRequest) {
     let _ = writeln!(
         out,
         "state: {} ({} of {} approvals)",
-        state(r.state),
+        r.state.as_str(),
         r.approvals.len(),
         r.required_approvals
     );
@@ -103,7 +103,7 @@ pub(crate) fn table(items: &[AccessRequest]) -> String {
             r.id.clone(),
             r.grant.clone(),
             r.requester.clone(),
-            state(r.state).into(),
+            r.state.as_str().into(),
             r.expires_at.clone().unwrap_or_else(|| "-".into()),
             r.description.clone().unwrap_or_else(|| one_line(&r.reason)),
         ]);
@@ -147,17 +147,6 @@ pub(crate) fn executed(content_type: Option<&str>, body: &[u8]) -> String {
 
 fn answer(a: &Answer) -> String {
     format!("{} {}", a.code, one_line(&a.message))
-}
-
-fn state(s: State) -> &'static str {
-    match s {
-        State::Pending => "pending",
-        State::Approved => "approved",
-        State::Denied => "denied",
-        State::Revoked => "revoked",
-        State::Expired => "expired",
-        State::Used => "used",
-    }
 }
 
 /// Text from others on one line, control characters shown as spaces, so a reason cannot

@@ -94,6 +94,21 @@ pub enum State {
     Used,
 }
 
+impl State {
+    /// The state as the API spells it: `pending`, `approved`, `denied`, `revoked`,
+    /// `expired`, `used`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::Approved => "approved",
+            State::Denied => "denied",
+            State::Revoked => "revoked",
+            State::Expired => "expired",
+            State::Used => "used",
+        }
+    }
+}
+
 /// One approval or denial.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

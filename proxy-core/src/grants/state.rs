@@ -276,11 +276,7 @@ pub(super) fn live_grant<'p>(
 /// How a state reads in a message.
 pub(super) fn state_word(s: State) -> &'static str {
     match s {
-        State::Pending => "pending",
-        State::Approved => "approved",
-        State::Denied => "denied",
-        State::Revoked => "revoked",
-        State::Expired => "expired",
         State::Used => "already used",
+        s => s.as_str(),
     }
 }
