@@ -138,14 +138,7 @@ pub(super) fn rule(spec: &RuleSpec, at: &str, p: &mut Problems, warnings: &mut P
         );
     }
     let namespaces = globs(&spec.namespaces, "namespaces", &mut push);
-    let pods = match &spec.pods {
-        Some(list) if list.is_empty() => {
-            push("pods", "empty: omit it or use [\"*\"]".into());
-            Vec::new()
-        }
-        Some(list) => globs(list, "pods", &mut push),
-        None => vec![Glob::new("*").expect("valid glob")],
-    };
+    let pods = optional_globs(spec.pods.as_deref(), "pods", &mut push);
     let mut selector = |s: &Option<super::model::SelectorSpec>, key: &str| {
         s.as_ref().map(|s| {
             let mut sub = Problems::new();
@@ -300,6 +293,23 @@ pub(super) fn globs(list: &[String], key: &str, push: &mut impl FnMut(&str, Stri
         }
     }
     out
+}
+
+/// An optional list of globs at `key`: absent means every name (`*`); present but empty is
+/// a problem (it would match nothing, which is surely not what was meant).
+pub(super) fn optional_globs(
+    list: Option<&[String]>,
+    key: &str,
+    push: &mut impl FnMut(&str, String),
+) -> Vec<Glob> {
+    match list {
+        Some([]) => {
+            push(key, "empty: omit it or use [\"*\"]".into());
+            Vec::new()
+        }
+        Some(list) => globs(list, key, push),
+        None => vec![Glob::new("*").expect("valid glob")],
+    }
 }
 
 /// A duration setting at `key`, its problem pushed when it does not parse.

@@ -9,8 +9,7 @@
 
 use std::time::Duration;
 
-use super::compile::{Problems, globs, rule};
-use super::glob::Glob;
+use super::compile::{Problems, globs, optional_globs, rule};
 use super::grants::{
     Gives, GrantDef, MAX_ELEVATION_TTL, MAX_GRANTS, MAX_WRITE_TTL, Subjects, WriteScope,
 };
@@ -218,14 +217,7 @@ fn write(w: &WriteSpec, at: &str, p: &mut Problems, warnings: &mut Problems) -> 
         ));
     }
     let namespaces = globs(&w.namespaces, "namespaces", &mut push);
-    let names = match &w.names {
-        Some(list) if list.is_empty() => {
-            push("names", "empty: omit it or use [\"*\"]".into());
-            Vec::new()
-        }
-        Some(list) => globs(list, "names", &mut push),
-        None => vec![Glob::new("*").expect("valid glob")],
-    };
+    let names = optional_globs(w.names.as_deref(), "names", &mut push);
     WriteScope {
         actions: w.actions.clone(),
         namespaces,
